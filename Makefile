@@ -1,0 +1,63 @@
+# vsr - the README's commands (`make run`, `make test`) and their parts.
+# Works on a fresh Debian bookworm machine: installs apt packages, a venv and builds the simulator.
+
+PYTHON   ?= python3
+VENV     := .venv
+BIN      := $(VENV)/bin
+BUILD    := build
+SIM_BIN  := $(BUILD)/vsr-sim
+SUDO     := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
+GOVMOMI  := /usr/share/gocode/src/github.com/vmware/govmomi
+SIM_SRC  := $(shell find sim -name '*.go' 2>/dev/null)
+PYTEST_ARGS ?=
+
+.PHONY: all deps venv sim test unit integration run clean schema bench
+
+all: venv sim
+
+## deps: Debian packages (Go toolchain and govmomi's simulator library, python venv support)
+deps: $(BUILD)/.deps
+$(BUILD)/.deps:
+	@mkdir -p $(BUILD)
+	@if ! command -v go >/dev/null || [ ! -d $(GOVMOMI)/simulator ] || ! $(PYTHON) -c 'import ensurepip' 2>/dev/null; then \
+	  echo ">> installing Debian packages"; \
+	  $(SUDO) apt-get update -qq && \
+	  DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq golang-go golang-github-vmware-govmomi-dev python3-venv openssl >/dev/null; \
+	fi
+	@touch $@
+
+## venv: the project and its test extra in .venv
+venv: $(VENV)/.installed
+$(VENV)/.installed: pyproject.toml | $(BUILD)/.deps
+	@[ -x $(BIN)/python ] || $(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install -q --upgrade pip
+	$(BIN)/pip install -q -e '.[test]'
+	@touch $@
+
+## sim: the project's vCenter simulator (Go, GOPATH mode on Debian's govmomi)
+sim: $(SIM_BIN)
+$(SIM_BIN): $(SIM_SRC) sim/build.sh | $(BUILD)/.deps
+	sim/build.sh $(SIM_BIN)
+
+## test: everything CI runs
+test: venv sim
+	VSR_SIM_BIN=$(CURDIR)/$(SIM_BIN) $(BIN)/pytest $(PYTEST_ARGS)
+
+unit: venv
+	$(BIN)/pytest tests/unit $(PYTEST_ARGS)
+
+integration: venv sim
+	VSR_SIM_BIN=$(CURDIR)/$(SIM_BIN) $(BIN)/pytest -m integration $(PYTEST_ARGS)
+
+## run: the daemon on the bundled simulator with the quickstart spec
+run: venv sim
+	VSR_SIM_BIN=$(CURDIR)/$(SIM_BIN) $(BIN)/python -m reconciler.demo
+
+schema: venv
+	$(BIN)/vsr schema --write specs/schema
+
+bench: venv sim
+	VSR_SIM_BIN=$(CURDIR)/$(SIM_BIN) $(BIN)/python bench/plan.py
+
+clean:
+	rm -rf $(BUILD) $(VENV) .pytest_cache
