@@ -1,0 +1,81 @@
+"""The controller contract: one small class per kind of setting.
+
+A controller declares the managed-object type and the property paths it reads (so the engine fetches all of
+them in one bulk call), flattens its spec section into field paths, diffs desired against observed state with a
+pure function, guards against lock-outs, and applies changes through pyvmomi. The engine reads back after
+apply by fetching the same properties again and re-running `diff`.
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any, ClassVar
+
+from reconciler.engine.types import FieldDiff, FieldPath, ObjectRef
+
+
+@dataclass
+class ObjectState:
+    """What the engine observed of one managed object: the bulk-fetched properties plus extras that
+    controllers fetched in bulk in `prefetch` (host options, lockdown exceptions)."""
+
+    ref: ObjectRef
+    props: Mapping[str, Any]
+    mo: Any = None  # the pyvmomi managed object, used by apply only
+    extra: dict[str, Any] = field(default_factory=dict)
+    facts: Mapping[str, Any] = field(default_factory=dict)  # datacenter, cluster, folder, power state ...
+
+
+@dataclass(frozen=True)
+class ConnectionFacts:
+    """What guards need to know about how the reconciler reaches the estate."""
+
+    vcenter: str
+    is_vcenter: bool
+    username: str
+    local_address: str | None
+
+
+class UnsupportedError(Exception):
+    """The target does not offer the API this controller needs (plain vcsim, free ESXi, old version)."""
+
+
+class Controller(ABC):
+    name: ClassVar[str]
+    spec_key: ClassVar[str]
+    managed_type: ClassVar[str]  # "HostSystem" | "VirtualMachine" | "DistributedVirtualPortgroup"
+    policy_kind: ClassVar[str]  # "HostSecurityPolicy" | "VMSecurityPolicy"
+    properties: ClassVar[tuple[str, ...]]
+    #: field names of the section that parameterise the controller rather than being compared
+    parameters: ClassVar[frozenset[str]] = frozenset()
+
+    def fields(self, section: Any) -> dict[FieldPath, Any]:
+        """Flatten this controller's spec section (JSON-mode dict, omitted fields absent) into field paths.
+        The default handles a flat mapping `{field: value}`."""
+        if not isinstance(section, Mapping):
+            return {}
+        return {(self.spec_key, str(k)): v for k, v in section.items()}
+
+    def prefetch(self, conn: Any, states: list[ObjectState], desired: Mapping[str, Mapping[FieldPath, Any]]) -> None:
+        """Fetch extras in bulk for all objects that have desired fields of this controller. `desired` maps moid
+        to that object's desired values of this controller."""
+
+    @abstractmethod
+    def diff(self, desired: Mapping[FieldPath, Any], state: ObjectState) -> list[FieldDiff]:
+        """Pure: the fields whose observed value differs from the desired one (after normalisation)."""
+
+    def guard(self, diff: FieldDiff, desired: Mapping[FieldPath, Any], state: ObjectState,
+              facts: ConnectionFacts) -> str | None:
+        """A reason to refuse this change because it would cut the reconciler's own access, else None."""
+        return None
+
+    @abstractmethod
+    def apply(self, conn: Any, state: ObjectState, diffs: list[FieldDiff],
+              desired: Mapping[FieldPath, Any]) -> None:
+        """Perform the vSphere calls for these diffs. Raise on failure; the engine reads back afterwards."""
+
+
+def section_params(desired: Mapping[FieldPath, Any], spec_key: str, name: str, default: Any = None) -> Any:
+    return desired.get((spec_key, name), default)

@@ -1,0 +1,148 @@
+"""Host advanced settings (the host's OptionManager): `advancedSettings.<key>`.
+
+Values are typed by the host's own `supportedOption[].optionType` (LongOption, IntOption, BoolOption, FloatOption,
+StringOption, ChoiceOption), both for comparison (so a converged host never shows drift) and on the wire: a Python
+int goes out as xsd:int, which real ESXi refuses for long options, so long values are sent as xsd:long."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from pyVmomi import VmomiSupport, vim
+
+from reconciler.controllers.base import Controller, ObjectState
+from reconciler.engine.types import FieldDiff, FieldPath, Skip
+from reconciler.vsphere import inventory
+
+_TRUE = {"true", "1", "yes", "on"}
+_FALSE = {"false", "0", "no", "off"}
+
+
+@dataclass(frozen=True)
+class OptionType:
+    kind: str  # "long" | "int" | "bool" | "float" | "string" | "choice"
+    min: Any = None
+    max: Any = None
+    choices: tuple[str, ...] = ()
+    readonly: bool = False
+
+
+def option_type(definition: Any) -> OptionType:
+    """OptionType from a vim.option.OptionDef."""
+    t = definition.optionType
+    readonly = bool(getattr(t, "valueIsReadonly", False))
+    if isinstance(t, vim.option.LongOption):
+        return OptionType("long", t.min, t.max, readonly=readonly)
+    if isinstance(t, vim.option.IntOption):
+        return OptionType("int", t.min, t.max, readonly=readonly)
+    if isinstance(t, vim.option.BoolOption):
+        return OptionType("bool", readonly=readonly)
+    if isinstance(t, vim.option.FloatOption):
+        return OptionType("float", t.min, t.max, readonly=readonly)
+    if isinstance(t, vim.option.ChoiceOption):
+        return OptionType("choice", choices=tuple(c.key for c in t.choiceInfo or []), readonly=readonly)
+    return OptionType("string", readonly=readonly)
+
+
+def coerce(value: Any, t: OptionType) -> Any:
+    """Normalise a value (desired or observed) to the option's type; raises ValueError with a readable reason."""
+    if t.kind in ("long", "int"):
+        if isinstance(value, bool):
+            raise ValueError(f"expects an integer, got boolean {value}")
+        try:
+            number = int(str(value).strip()) if not isinstance(value, int) else int(value)
+        except ValueError:
+            raise ValueError(f"expects an integer, got {value!r}") from None
+        if (t.min is not None and number < t.min) or (t.max is not None and number > t.max):
+            raise ValueError(f"{number} is out of range {t.min}..{t.max}")
+        return number
+    if t.kind == "bool":
+        if isinstance(value, bool):
+            return value
+        text = str(value).strip().lower()
+        if text in _TRUE:
+            return True
+        if text in _FALSE:
+            return False
+        raise ValueError(f"expects a boolean, got {value!r}")
+    if t.kind == "float":
+        try:
+            number = float(value)
+        except (TypeError, ValueError):
+            raise ValueError(f"expects a number, got {value!r}") from None
+        if (t.min is not None and number < t.min) or (t.max is not None and number > t.max):
+            raise ValueError(f"{number} is out of range {t.min}..{t.max}")
+        return number
+    text = "" if value is None else (str(value).lower() if isinstance(value, bool) else str(value))
+    if t.kind == "choice" and t.choices and text not in t.choices:
+        raise ValueError(f"{text!r} is not one of {', '.join(t.choices)}")
+    return text
+
+
+def wire_value(value: Any, t: OptionType) -> Any:
+    if t.kind == "long":
+        return VmomiSupport.vmodlTypes["long"](value)
+    if t.kind == "float":
+        return VmomiSupport.vmodlTypes["double"](value)
+    return value
+
+
+class HostAdvancedSettings(Controller):
+    name = "advancedSettings"
+    spec_key = "advancedSettings"
+    managed_type = "HostSystem"
+    policy_kind = "HostSecurityPolicy"
+    properties = ("configManager.advancedOption",)
+
+    def prefetch(self, conn: Any, states: list[ObjectState], desired: Mapping[str, Mapping[FieldPath, Any]]) -> None:
+        """All targeted hosts' option values and definitions in one property-collector call."""
+        managers = {s.ref.moid: s.props.get("configManager.advancedOption") for s in states if desired.get(s.ref.moid)}
+        refs = [m for m in managers.values() if m is not None]
+        if not refs:
+            return
+        fetched = inventory.fetch_objects(conn, refs, ["setting", "supportedOption"])
+        for state in states:
+            manager = managers.get(state.ref.moid)
+            if manager is None:
+                continue
+            props = fetched.get(manager._moId, {})
+            state.extra["options"] = {o.key: o.value for o in props.get("setting") or []}
+            state.extra["option_types"] = {d.key: option_type(d) for d in props.get("supportedOption") or []}
+
+    def diff(self, desired: Mapping[FieldPath, Any], state: ObjectState) -> list[FieldDiff]:
+        options: dict[str, Any] = state.extra.get("options", {})
+        types: dict[str, OptionType] = state.extra.get("option_types", {})
+        diffs: list[FieldDiff] = []
+        for path, want in sorted(desired.items()):
+            key = path[1]
+            t = types.get(key)
+            if t is None and key not in options:
+                diffs.append(FieldDiff(path, None, want, skip=Skip.UNSUPPORTED,
+                                       message=f"advanced setting {key!r} does not exist on host {state.ref.name}"))
+                continue
+            t = t or OptionType("string")
+            try:
+                target = coerce(want, t)
+            except ValueError as exc:
+                diffs.append(FieldDiff(path, options.get(key), want, skip=Skip.INVALID,
+                                       message=f"advanced setting {key!r} on host {state.ref.name}: {exc}"))
+                continue
+            try:
+                current = coerce(options.get(key), t)
+            except ValueError:
+                current = options.get(key)
+            if current != target:
+                skip = Skip.UNSUPPORTED if t.readonly else None
+                message = f"advanced setting {key!r} is read-only on this host" if t.readonly else ""
+                diffs.append(FieldDiff(path, current, target, skip=skip, message=message))
+        return diffs
+
+    def apply(self, conn: Any, state: ObjectState, diffs: list[FieldDiff],
+              desired: Mapping[FieldPath, Any]) -> None:
+        types: dict[str, OptionType] = state.extra.get("option_types", {})
+        manager = state.props["configManager.advancedOption"]
+        changed = [vim.option.OptionValue(key=d.path[1], value=wire_value(d.desired, types.get(d.path[1], OptionType("string"))))
+                   for d in diffs]
+        conn.call(manager.UpdateOptions, changedValue=changed)

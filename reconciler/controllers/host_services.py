@@ -1,0 +1,72 @@
+"""Host services (HostServiceSystem): `services.<key>.running` and `services.<key>.policy`."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from reconciler.controllers.base import ConnectionFacts, Controller, ObjectState
+from reconciler.engine.types import FieldDiff, FieldPath, Skip
+
+#: services that carry the reconciler's own management path when it connects through vCenter
+MANAGEMENT_SERVICES_VIA_VCENTER = frozenset({"vpxa"})
+
+
+def _services(state: ObjectState) -> dict[str, Any]:
+    info = state.props.get("config.service")
+    return {s.key: s for s in (getattr(info, "service", None) or [])}
+
+
+class HostServices(Controller):
+    name = "services"
+    spec_key = "services"
+    managed_type = "HostSystem"
+    policy_kind = "HostSecurityPolicy"
+    properties = ("config.service", "configManager.serviceSystem")
+
+    def fields(self, section: Any) -> dict[FieldPath, Any]:
+        out: dict[FieldPath, Any] = {}
+        for key, settings in (section or {}).items():
+            for attr in ("running", "policy"):
+                if isinstance(settings, Mapping) and settings.get(attr) is not None:
+                    out[(self.spec_key, key, attr)] = settings[attr]
+        return out
+
+    def diff(self, desired: Mapping[FieldPath, Any], state: ObjectState) -> list[FieldDiff]:
+        services = _services(state)
+        diffs: list[FieldDiff] = []
+        for path, want in sorted(desired.items()):
+            _, key, attr = path
+            service = services.get(key)
+            if service is None:
+                diffs.append(FieldDiff(path, None, want, skip=Skip.UNSUPPORTED,
+                                       message=f"service {key!r} does not exist on this host"))
+                continue
+            if attr == "running":
+                if bool(service.running) != bool(want):
+                    diffs.append(FieldDiff(path, bool(service.running), bool(want)))
+            elif str(service.policy).lower() != str(want).lower():
+                diffs.append(FieldDiff(path, service.policy, want))
+        return diffs
+
+    def guard(self, diff: FieldDiff, desired: Mapping[FieldPath, Any], state: ObjectState,
+              facts: ConnectionFacts) -> str | None:
+        key, attr = diff.path[1], diff.path[2]
+        stopping = (attr == "running" and diff.desired is False) or (attr == "policy" and diff.desired == "off")
+        if stopping and facts.is_vcenter and key in MANAGEMENT_SERVICES_VIA_VCENTER:
+            return (f"refusing to stop {key}: vCenter manages this host through it, "
+                    "so the reconciler (and vCenter) would lose the host")
+        return None
+
+    def apply(self, conn: Any, state: ObjectState, diffs: list[FieldDiff],
+              desired: Mapping[FieldPath, Any]) -> None:
+        system = state.props["configManager.serviceSystem"]
+        # policy first, so that a service being turned off does not come back on its own
+        for d in sorted(diffs, key=lambda d: d.path[2] != "policy"):
+            key, attr = d.path[1], d.path[2]
+            if attr == "policy":
+                conn.call(system.UpdateServicePolicy, id=key, policy=str(d.desired))
+            elif d.desired:
+                conn.call(system.StartService, id=key)
+            else:
+                conn.call(system.StopService, id=key)

@@ -1,0 +1,182 @@
+"""Core value types of planning: field paths, desired values and changes.
+
+A field path is a tuple of spec keys below `spec` (`("advancedSettings", "Mem.ShareForceSalting")`): advanced
+setting keys contain dots, so the tuple is the identity and `render_path` is only for people.
+"""
+
+from __future__ import annotations
+
+import fnmatch
+from dataclasses import dataclass, field, replace
+from enum import Enum
+from typing import Any
+
+FieldPath = tuple[str, ...]
+
+
+def render_path(path: FieldPath) -> str:
+    return ".".join(path)
+
+
+def path_matches(pattern: str, path: FieldPath) -> bool:
+    """Waiver field patterns are written with dots and may use globs: `services.TSM-SSH.*`,
+    `advancedSettings.Mem.*`. A pattern equal to a parent path matches everything below it."""
+    rendered = render_path(path)
+    return fnmatch.fnmatchcase(rendered, pattern) or rendered.startswith(pattern + ".")
+
+
+class Impact(str, Enum):
+    NONE = "none"
+    POWER_CYCLE = "powerCycle"
+    REBOOT = "reboot"
+    DISRUPTIVE = "disruptive"
+
+
+class Skip(str, Enum):
+    """Why a change is not applied. `None` on a Change means it will be (or was) applied."""
+
+    AUDIT = "audit"
+    WAIVED = "waived"
+    NEEDS_POWER_OFF = "needsPowerOff"
+    PENDING_POWER_CYCLE = "pendingPowerCycle"
+    NEEDS_FIRMWARE_CHANGE = "needsFirmwareChange"
+    UNSUPPORTED = "unsupported"
+    GUARD = "guard"
+    CONFLICT = "conflict"
+    INVALID = "invalid"
+    FLAPPING = "flapping"
+    SUSPENDED = "suspended"
+
+
+class Outcome(str, Enum):
+    """What happened to a change during apply."""
+
+    PLANNED = "planned"
+    APPLIED = "applied"
+    NOT_EFFECTIVE = "notEffective"
+    FAILED = "failed"
+    SKIPPED = "skipped"
+
+
+@dataclass(frozen=True)
+class ObjectRef:
+    type: str
+    moid: str
+    name: str
+    vcenter: str
+
+    def as_dict(self) -> dict[str, str]:
+        return {"type": self.type, "moid": self.moid, "name": self.name, "vcenter": self.vcenter}
+
+
+@dataclass(frozen=True)
+class DesiredValue:
+    """One field's desired value and where it came from."""
+
+    value: Any
+    policy: str
+    source: str  # "file:line"
+    enforce: bool = True
+    priority: int = 0
+
+
+@dataclass(frozen=True)
+class FieldDiff:
+    """A controller's verdict on one field of one object, before policy bookkeeping is attached.
+
+    `subject` names the sub-object when one field applies to several (a vSwitch, a portgroup).
+    `skip` is set by the controller for reasons it alone can know (unsupported key, needs power-off)."""
+
+    path: FieldPath
+    current: Any
+    desired: Any
+    subject: str = ""
+    impact: Impact = Impact.NONE
+    skip: Skip | None = None
+    message: str = ""
+
+
+@dataclass
+class Change:
+    object: ObjectRef
+    controller: str
+    path: FieldPath
+    current: Any
+    desired: Any
+    impact: Impact = Impact.NONE
+    policy: str = ""
+    source: str = ""
+    subject: str = ""
+    controls: tuple[str, ...] = ()
+    reason: Skip | None = None
+    message: str = ""
+    outcome: Outcome = Outcome.PLANNED
+    error: str = ""
+
+    @property
+    def actionable(self) -> bool:
+        return self.reason is None
+
+    @property
+    def counts_as_drift(self) -> bool:
+        """Waived drift is shown but does not count for exit codes."""
+        return self.reason is not Skip.WAIVED and self.outcome is not Outcome.APPLIED
+
+    def with_(self, **kw: Any) -> "Change":
+        return replace(self, **kw)
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "object": self.object.as_dict(),
+            "controller": self.controller,
+            "path": render_path(self.path),
+            "subject": self.subject or None,
+            "current": _jsonable(self.current),
+            "desired": _jsonable(self.desired),
+            "impact": self.impact.value,
+            "reason": self.reason.value if self.reason else None,
+            "message": self.message or None,
+            "policy": self.policy,
+            "source": self.source,
+            "controls": list(self.controls),
+            "outcome": self.outcome.value,
+            "error": self.error or None,
+        }
+
+
+@dataclass
+class ObjectProblem:
+    """A fault that stopped one object (fetch failed, apply faulted) without stopping the others."""
+
+    object: ObjectRef
+    message: str
+    controller: str = ""
+
+
+@dataclass
+class Plan:
+    changes: list[Change] = field(default_factory=list)
+    problems: list[ObjectProblem] = field(default_factory=list)
+    unmanaged: list[ObjectRef] = field(default_factory=list)
+    objects_checked: int = 0
+    notes: list[str] = field(default_factory=list)
+
+    @property
+    def drift(self) -> list[Change]:
+        return [c for c in self.changes if c.counts_as_drift]
+
+    def exit_code(self) -> int:
+        if self.problems:
+            return 1
+        return 2 if self.drift else 0
+
+
+def _jsonable(value: Any) -> Any:
+    if isinstance(value, (str, int, float, bool)) or value is None:
+        return value
+    if isinstance(value, (list, tuple, set, frozenset)):
+        items = [_jsonable(v) for v in value]
+        return sorted(items, key=str) if isinstance(value, (set, frozenset)) else items
+    if isinstance(value, dict):
+        return {str(k): _jsonable(v) for k, v in value.items()}
+    return str(value)

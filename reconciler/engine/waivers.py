@@ -1,0 +1,62 @@
+"""Waivers: time-boxed, owned exceptions for field paths on selected objects."""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from reconciler.engine import selection
+from reconciler.engine.placement import Placement
+from reconciler.engine.types import FieldPath, path_matches
+
+
+@dataclass(frozen=True)
+class WaiverRule:
+    name: str
+    selector: Mapping[str, Any]
+    fields: tuple[str, ...]
+    policies: tuple[str, ...]  # empty = every policy
+    reason: str
+    owner: str
+    expires: dt.date
+    source: str = ""
+
+    def active(self, today: dt.date) -> bool:
+        return today <= self.expires
+
+    def covers(self, object_type: str, name: str, place: Placement, path: FieldPath, policy: str,
+               is_template: bool = False) -> bool:
+        if self.policies and policy not in self.policies:
+            return False
+        if not any(path_matches(pattern, path) for pattern in self.fields):
+            return False
+        return selection.matches(self.selector, object_type, name, place, is_template)
+
+    def describe(self) -> str:
+        return f"waived by {self.name} until {self.expires.isoformat()} ({self.owner}): {self.reason}"
+
+
+def from_spec(name: str, spec: Mapping[str, Any], source: str = "") -> WaiverRule:
+    expires = spec["expires"]
+    if isinstance(expires, str):
+        expires = dt.date.fromisoformat(expires)
+    return WaiverRule(
+        name=name,
+        selector=spec.get("selector") or {},
+        fields=tuple(spec.get("fields") or ()),
+        policies=tuple(spec.get("policies") or ()),
+        reason=str(spec.get("reason", "")),
+        owner=str(spec.get("owner", "")),
+        expires=expires,
+        source=source,
+    )
+
+
+def find(waivers: Iterable[WaiverRule], today: dt.date, object_type: str, name: str, place: Placement,
+         path: FieldPath, policy: str, is_template: bool = False) -> WaiverRule | None:
+    for waiver in waivers:
+        if waiver.active(today) and waiver.covers(object_type, name, place, path, policy, is_template):
+            return waiver
+    return None

@@ -1,0 +1,156 @@
+"""Pure diff and guard logic of the host controllers, on pyVmomi data objects (no server)."""
+
+from pyVmomi import vim
+
+from reconciler.controllers.base import ConnectionFacts, ObjectState
+from reconciler.controllers.host_advanced import HostAdvancedSettings, OptionType, coerce
+from reconciler.controllers.host_firewall import HostFirewall
+from reconciler.controllers.host_lockdown import HostLockdown
+from reconciler.controllers.host_network import HostNetworkSecurity
+from reconciler.controllers.host_services import HostServices
+from reconciler.engine.types import ObjectRef, Skip
+
+REF = ObjectRef("HostSystem", "host-1", "esx-01", "lab")
+DIRECT = ConnectionFacts("lab", False, "root", "192.168.10.7")
+VIA_VC = ConnectionFacts("lab", True, "svc-vsr", "10.0.0.2")
+
+
+def state(props=None, extra=None):
+    return ObjectState(REF, props or {}, extra=extra or {})
+
+
+def services(*items):
+    return {"config.service": vim.host.ServiceInfo(service=[
+        vim.host.Service(key=k, label=k, running=r, policy=p, required=False, uninstallable=False) for k, r, p in items])}
+
+
+def test_services_fields_and_diff():
+    c = HostServices()
+    desired = c.fields({"TSM-SSH": {"running": False, "policy": "off"}, "ntpd": {"running": True}})
+    assert desired == {("services", "TSM-SSH", "running"): False, ("services", "TSM-SSH", "policy"): "off",
+                       ("services", "ntpd", "running"): True}
+    s = state(services(("TSM-SSH", True, "on"), ("ntpd", True, "on")))
+    diffs = c.diff(desired, s)
+    assert [(d.path[1:], d.current, d.desired) for d in diffs] == [
+        (("TSM-SSH", "policy"), "on", "off"), (("TSM-SSH", "running"), True, False)]
+
+
+def test_services_converged_and_unknown_key():
+    c = HostServices()
+    s = state(services(("TSM-SSH", False, "OFF")))
+    assert c.diff({("services", "TSM-SSH", "policy"): "off", ("services", "TSM-SSH", "running"): False}, s) == []
+    (d,) = c.diff({("services", "nope", "running"): False}, s)
+    assert d.skip is Skip.UNSUPPORTED and "'nope' does not exist" in d.message
+
+
+def test_services_guard_vpxa_only_through_vcenter():
+    c = HostServices()
+    s = state(services(("vpxa", True, "on")))
+    (d,) = c.diff({("services", "vpxa", "running"): False}, s)
+    assert "vCenter manages this host" in c.guard(d, {}, s, VIA_VC)
+    assert c.guard(d, {}, s, DIRECT) is None
+
+
+def ruleset(key, enabled=True, all_ip=True, addresses=(), networks=()):
+    return vim.host.Ruleset(key=key, label=key, enabled=enabled, required=False, rule=[vim.host.Ruleset.Rule(port=22, direction="inbound", protocol="tcp")],
+                            allowedHosts=vim.host.Ruleset.IpList(
+                                allIp=all_ip, ipAddress=list(addresses),
+                                ipNetwork=[vim.host.Ruleset.IpNetwork(network=n, prefixLength=p) for n, p in networks]))
+
+
+def fw(*rulesets, mgmt_ip=None):
+    return {"config.firewall": vim.host.FirewallInfo(ruleset=list(rulesets)), "summary.managementServerIp": mgmt_ip}
+
+
+def test_firewall_allowed_ips_compared_as_sets_of_networks():
+    c = HostFirewall()
+    s = state(fw(ruleset("sshServer", all_ip=False, addresses=["10.0.0.5"], networks=[("192.168.10.0", 24)])))
+    same = {("firewall", "sshServer", "allowedIPs"): ["192.168.10.0/24", "10.0.0.5/32"]}
+    assert c.diff(same, s) == []
+    (d,) = c.diff({("firewall", "sshServer", "allowedIPs"): ["192.168.10.0/24"]}, s)
+    assert d.current == ["10.0.0.5", "192.168.10.0/24"] and d.desired == ["192.168.10.0/24"]
+    (d,) = c.diff({("firewall", "sshServer", "allowedIPs"): "all"}, s)
+    assert d.desired == "all"
+
+
+def test_firewall_guard_direct_and_via_vcenter():
+    c = HostFirewall()
+    s = state(fw(ruleset("vSphereClient"), ruleset("sshServer"), mgmt_ip="10.0.0.9"))
+    (d,) = c.diff({("firewall", "vSphereClient", "allowedIPs"): ["10.0.0.0/24"]}, s)
+    assert "excludes 192.168.10.7" in c.guard(d, {}, s, DIRECT)
+    assert c.guard(d, {}, s, VIA_VC) is None, "vCenter at 10.0.0.9 stays inside 10.0.0.0/24"
+    (d2,) = c.diff({("firewall", "vSphereClient", "allowedIPs"): ["192.168.10.0/24"]}, s)
+    assert c.guard(d2, {}, s, DIRECT) is None
+    assert "excludes 10.0.0.9" in c.guard(d2, {}, s, VIA_VC)
+    (d3,) = c.diff({("firewall", "sshServer", "allowedIPs"): ["172.16.0.0/16"]}, s)
+    assert c.guard(d3, {}, s, DIRECT) is None, "SSH is not the reconciler's path"
+    (d4,) = c.diff({("firewall", "vSphereClient", "enabled"): False}, s)
+    assert "refusing to disable" in c.guard(d4, {}, s, DIRECT)
+
+
+def test_firewall_guard_unknown_vcenter_address_refuses():
+    c = HostFirewall()
+    s = state(fw(ruleset("vSphereClient"), mgmt_ip=None))
+    (d,) = c.diff({("firewall", "vSphereClient", "allowedIPs"): ["10.0.0.0/24"]}, s)
+    assert "unknown" in c.guard(d, {}, s, VIA_VC)
+
+
+def test_advanced_coerce_and_diff_typed():
+    long_t = OptionType("long", 0, 2)
+    assert coerce("2", long_t) == 2 and coerce(2, long_t) == 2
+    for bad in (True, "two", 3):
+        try:
+            coerce(bad, long_t)
+        except ValueError:
+            continue
+        raise AssertionError(f"{bad!r} accepted")
+    assert coerce("TRUE", OptionType("bool")) is True
+    assert coerce(False, OptionType("string")) == "false"
+    c = HostAdvancedSettings()
+    s = state(extra={"options": {"Mem.ShareForceSalting": 0, "Syslog.global.logHost": ""},
+                     "option_types": {"Mem.ShareForceSalting": long_t, "Syslog.global.logHost": OptionType("string")}})
+    desired = c.fields({"Mem.ShareForceSalting": 2, "Syslog.global.logHost": "udp://10.0.0.5:514", "No.Such": 1})
+    diffs = {d.path[1]: d for d in c.diff(desired, s)}
+    assert diffs["Mem.ShareForceSalting"].current == 0 and diffs["Mem.ShareForceSalting"].desired == 2
+    assert diffs["No.Such"].skip is Skip.UNSUPPORTED and "esx-01" in diffs["No.Such"].message
+    s.extra["options"]["Mem.ShareForceSalting"] = 2
+    assert "Mem.ShareForceSalting" not in {d.path[1] for d in c.diff(desired, s)}
+    (bad,) = c.diff({("advancedSettings", "Mem.ShareForceSalting"): 7}, s)
+    assert bad.skip is Skip.INVALID and "out of range" in bad.message
+
+
+def test_lockdown_guard_on_direct_connection():
+    c = HostLockdown()
+    s = state({"config.lockdownMode": "lockdownDisabled"}, {"lockdown_exceptions": []})
+    desired = {("lockdown", "mode"): "normal"}
+    (d,) = c.diff(desired, s)
+    assert "connects directly" in c.guard(d, desired, s, DIRECT)
+    assert c.guard(d, desired, s, VIA_VC) is None
+    with_exception = {("lockdown", "mode"): "normal", ("lockdown", "exceptionUsers"): ["root"]}
+    assert c.guard(d, with_exception, s, DIRECT) is None
+
+
+def test_lockdown_users_as_set():
+    c = HostLockdown()
+    s = state({"config.lockdownMode": "lockdownNormal"}, {"lockdown_exceptions": ["b", "a"]})
+    assert c.diff({("lockdown", "exceptionUsers"): ["a", "b"], ("lockdown", "mode"): "normal"}, s) == []
+
+
+def network(vswitch_sec, pg_overrides):
+    sec = vim.host.NetworkPolicy.SecurityPolicy(**vswitch_sec)
+    vswitch = vim.host.VirtualSwitch(name="vSwitch0", key="k", numPorts=128, numPortsAvailable=120, mtu=1500,
+                                     spec=vim.host.VirtualSwitch.Specification(numPorts=128,
+                                                                              policy=vim.host.NetworkPolicy(security=sec)))
+    pgs = [vim.host.PortGroup(key=f"key-{n}", spec=vim.host.PortGroup.Specification(
+        name=n, vlanId=0, vswitchName="vSwitch0",
+        policy=vim.host.NetworkPolicy(security=vim.host.NetworkPolicy.SecurityPolicy(**o)))) for n, o in pg_overrides]
+    return {"config.network.vswitch": [vswitch], "config.network.portgroup": pgs}
+
+
+def test_network_vswitch_and_portgroup_overrides():
+    c = HostNetworkSecurity()
+    s = state(network({"allowPromiscuous": True, "macChanges": False, "forgedTransmits": False},
+                      [("VM Network", {}), ("Capture-1", {"allowPromiscuous": True}), ("Lab", {"macChanges": True})]))
+    desired = c.fields({"allowPromiscuous": False, "macChanges": False, "excludePortgroups": ["Capture-*"]})
+    got = sorted((d.subject, d.path[1]) for d in c.diff(desired, s))
+    assert got == [("portgroup Lab", "macChanges"), ("vSwitch vSwitch0", "allowPromiscuous")]
