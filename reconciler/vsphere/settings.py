@@ -1,0 +1,234 @@
+"""Connection settings: where a vCenter (or ESXi host) is, how to authenticate, how to trust its certificate.
+
+Secrets come from environment variables or files only (DESIGN.md, "Safety rules"). Errors name the variable or
+file that is missing or unreadable, never its content.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from pydantic import SecretStr
+
+DEFAULT_PORT = 443
+ENV_SERVER = "VSR_SERVER"
+ENV_USERNAME = "VSR_USERNAME"
+ENV_PASSWORD = "VSR_PASSWORD"
+
+
+class SettingsError(ValueError):
+    """A VCenter document or the command line does not say how to connect. The message is safe to print."""
+
+
+@dataclass(frozen=True)
+class ConnectionSettings:
+    """Everything needed to open a :class:`~reconciler.vsphere.connection.Connection`.
+
+    ``password`` is a pydantic ``SecretStr``: its ``repr``/``str`` show ``**********``.
+    ``thumbprint`` is a normalised SHA-256 pin (``AA:BB:...``); with a pin and no ``ca_file`` the certificate
+    chain is not checked (self-signed certificates work), only the pin.
+    """
+
+    name: str
+    host: str
+    username: str
+    password: SecretStr = field(repr=True)
+    port: int = DEFAULT_PORT
+    verify: bool = True
+    ca_file: str | None = None
+    thumbprint: str | None = None
+    timeout: float = 120.0          # socket timeout of one SOAP request (long enough for WaitForUpdatesEx)
+
+    def __post_init__(self) -> None:
+        if not isinstance(self.password, SecretStr):
+            object.__setattr__(self, "password", SecretStr(str(self.password)))
+        if self.thumbprint:
+            object.__setattr__(self, "thumbprint", normalize_thumbprint(self.thumbprint))
+
+    @property
+    def address(self) -> str:
+        """``host:port`` for messages (IPv6 literals in brackets)."""
+        host = f"[{self.host}]" if ":" in self.host else self.host
+        return f"{host}:{self.port}"
+
+
+_HEX = re.compile(r"^[0-9a-fA-F]+$")
+
+
+def normalize_thumbprint(value: str) -> str:
+    """Normalise a SHA-256 certificate thumbprint to upper-case colon-separated hex (``AA:BB:...``).
+
+    Accepts colons, spaces or dashes as separators and an optional ``sha256:``/``SHA256=`` prefix.
+    Rejects SHA-1 (too weak to pin) and anything that is not 32 bytes of hex.
+    """
+    text = value.strip()
+    text = re.sub(r"^(?i:sha-?256)\s*[:=]\s*", "", text)
+    digits = re.sub(r"[\s:\-]", "", text)
+    if not digits or not _HEX.match(digits):
+        raise SettingsError(f"tls.thumbprint is not a hex SHA-256 fingerprint: {value!r}")
+    if len(digits) == 40:
+        raise SettingsError("tls.thumbprint looks like a SHA-1 fingerprint; give the SHA-256 fingerprint "
+                            "(openssl x509 -noout -fingerprint -sha256)")
+    if len(digits) != 64:
+        raise SettingsError(f"tls.thumbprint must be 32 bytes (64 hex digits), got {len(digits)} hex digits")
+    digits = digits.upper()
+    return ":".join(digits[i:i + 2] for i in range(0, 64, 2))
+
+
+def parse_server(server: str) -> tuple[str, int]:
+    """``host``, ``host:port``, ``[v6]:port`` or ``https://host[:port][/sdk]`` -> (host, port)."""
+    text = server.strip()
+    if not text:
+        raise SettingsError("server is empty")
+    text = re.sub(r"^https?://", "", text, flags=re.IGNORECASE).split("/", 1)[0]
+    port = DEFAULT_PORT
+    if text.startswith("["):
+        host, _, rest = text[1:].partition("]")
+        if rest.startswith(":"):
+            port = _port(rest[1:], server)
+    elif text.count(":") == 1:
+        host, _, port_text = text.partition(":")
+        port = _port(port_text, server)
+    else:
+        host = text                      # plain name, IPv4 or bare IPv6 literal
+    if not host:
+        raise SettingsError(f"server {server!r} has no host")
+    return host, port
+
+
+def _port(text: str, server: str) -> int:
+    if not text.isdigit() or not 0 < int(text) < 65536:
+        raise SettingsError(f"server {server!r} has an invalid port {text!r}")
+    return int(text)
+
+
+def _get(mapping: Mapping[str, Any], camel: str) -> Any:
+    """Read ``camel`` or its snake_case spelling (pydantic dumps without aliases)."""
+    if camel in mapping:
+        return mapping[camel]
+    snake = re.sub(r"([A-Z])", lambda m: "_" + m.group(1).lower(), camel)
+    return mapping.get(snake)
+
+
+def _as_mapping(value: Any, what: str) -> Mapping[str, Any]:
+    if value is None:
+        return {}
+    if hasattr(value, "model_dump"):
+        value = value.model_dump(by_alias=True, exclude_none=True)
+    if not isinstance(value, Mapping):
+        raise SettingsError(f"{what} must be a mapping")
+    return value
+
+
+def read_secret_file(path: str | os.PathLike[str], what: str) -> str:
+    """Read a secret from a file: trailing newlines stripped; errors name ``what`` and the path only."""
+    try:
+        text = Path(path).expanduser().read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise SettingsError(f"{what} {path}: file not found") from None
+    except PermissionError:
+        raise SettingsError(f"{what} {path}: permission denied") from None
+    except IsADirectoryError:
+        raise SettingsError(f"{what} {path}: is a directory") from None
+    except UnicodeDecodeError:
+        raise SettingsError(f"{what} {path}: not UTF-8 text") from None
+    except OSError as exc:
+        raise SettingsError(f"{what} {path}: {exc.strerror or 'cannot read'}") from None
+    text = text.rstrip("\r\n")
+    if not text:
+        raise SettingsError(f"{what} {path}: file is empty")
+    return text
+
+
+def read_secret_env(var: str, what: str, environ: Mapping[str, str]) -> str:
+    value = environ.get(var)
+    if value is None:
+        raise SettingsError(f"{what}: environment variable {var} is not set")
+    if value == "":
+        raise SettingsError(f"{what}: environment variable {var} is empty")
+    return value
+
+
+def _credential(creds: Mapping[str, Any], field_name: str, environ: Mapping[str, str], default_env: str,
+                allow_inline: bool) -> str:
+    inline = _get(creds, field_name)
+    env = _get(creds, field_name + "Env")
+    path = _get(creds, field_name + "File")
+    given = [k for k, v in ((field_name, inline), (field_name + "Env", env), (field_name + "File", path)) if v]
+    if len(given) > 1:
+        raise SettingsError(f"credentials: give only one of {', '.join(given)}")
+    if inline:
+        if not allow_inline:
+            # Never echo the value.
+            raise SettingsError(f"credentials.{field_name}: inline secrets are not allowed in spec documents; "
+                                f"use credentials.{field_name}Env or credentials.{field_name}File")
+        return str(inline)
+    if env:
+        return read_secret_env(str(env), f"credentials.{field_name}Env", environ)
+    if path:
+        return read_secret_file(str(path), f"credentials.{field_name}File")
+    if environ.get(default_env):
+        return environ[default_env]
+    raise SettingsError(f"credentials: no {field_name} given; set credentials.{field_name}Env or "
+                        f"credentials.{field_name}File (or the environment variable {default_env})")
+
+
+def settings_from_spec(name: str, spec: Mapping[str, Any], environ: Mapping[str, str] = os.environ
+                       ) -> ConnectionSettings:
+    """Settings from the ``spec`` of a ``VCenter`` document (camelCase keys, or a pydantic model).
+
+    ``server`` is ``host[:port]``; ``credentials`` has ``username`` | ``usernameEnv`` | ``usernameFile`` and
+    ``passwordEnv`` | ``passwordFile`` (falling back to ``VSR_USERNAME`` / ``VSR_PASSWORD``); ``tls`` has
+    ``verify`` (default true), ``caFile``, ``thumbprint``. Raises :class:`SettingsError` naming the document.
+    """
+    try:
+        spec = _as_mapping(spec, "spec")
+        server = _get(spec, "server")
+        if not server:
+            raise SettingsError("spec.server is required")
+        host, port = parse_server(str(server))
+        creds = _as_mapping(_get(spec, "credentials"), "spec.credentials")
+        username = _credential(creds, "username", environ, ENV_USERNAME, allow_inline=True)
+        password = _credential(creds, "password", environ, ENV_PASSWORD, allow_inline=False)
+        tls = _as_mapping(_get(spec, "tls"), "spec.tls")
+        verify = _get(tls, "verify")
+        ca_file = _get(tls, "caFile")
+        thumbprint = _get(tls, "thumbprint")
+        settings = ConnectionSettings(
+            name=name, host=host, port=port, username=username, password=SecretStr(password),
+            verify=True if verify is None else bool(verify),
+            ca_file=str(ca_file) if ca_file else None,
+            thumbprint=normalize_thumbprint(str(thumbprint)) if thumbprint else None,
+        )
+    except SettingsError as exc:
+        raise SettingsError(f"VCenter/{name}: {exc}") from None
+    return settings
+
+
+def settings_from_cli(server: str | None, username: str | None, password_file: str | os.PathLike[str] | None,
+                      insecure: bool = False, environ: Mapping[str, str] = os.environ, *, name: str | None = None,
+                      ca_file: str | None = None, thumbprint: str | None = None) -> ConnectionSettings:
+    """Settings for ad-hoc use: ``--server``/``VSR_SERVER``, ``--username``/``VSR_USERNAME``,
+    ``--password-file`` or ``VSR_PASSWORD``, ``--insecure``."""
+    server = server or environ.get(ENV_SERVER)
+    if not server:
+        raise SettingsError(f"no server: pass --server or set {ENV_SERVER} (or give a VCenter document)")
+    host, port = parse_server(server)
+    username = username or environ.get(ENV_USERNAME)
+    if not username:
+        raise SettingsError(f"no username: pass --username or set {ENV_USERNAME}")
+    if password_file:
+        password = read_secret_file(password_file, "--password-file")
+    elif environ.get(ENV_PASSWORD):
+        password = environ[ENV_PASSWORD]
+    else:
+        raise SettingsError(f"no password: pass --password-file or set {ENV_PASSWORD}")
+    return ConnectionSettings(
+        name=name or host, host=host, port=port, username=username, password=SecretStr(password),
+        verify=not insecure, ca_file=ca_file, thumbprint=normalize_thumbprint(thumbprint) if thumbprint else None,
+    )
