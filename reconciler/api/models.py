@@ -1,0 +1,450 @@
+"""pydantic v2 models of the spec kinds (apiVersion `vsr.dev/v1alpha1`). Pure data plus validators.
+
+Strict everywhere: unknown fields are errors and no value is coerced (`"false"` is not a boolean, `1` is not a
+string). Python attributes are snake_case, the YAML names (aliases) camelCase. An omitted field is `None`:
+unmanaged, never "reset to default".
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import ipaddress
+import re
+from typing import Annotated, Any, Literal, Union
+
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Discriminator,
+    Field,
+    Tag,
+    field_validator,
+    model_validator,
+)
+from pydantic.alias_generators import to_camel
+
+API_VERSION = "vsr.dev/v1alpha1"
+NAME_PATTERN = r"^[A-Za-z0-9._-]+$"
+ENV_PATTERN = r"^[A-Za-z_][A-Za-z0-9_]*$"
+
+
+class StrictModel(BaseModel):
+    """Base of every spec model: strict types, unknown fields forbidden, camelCase names in YAML."""
+
+    model_config = ConfigDict(extra="forbid", strict=True, alias_generator=to_camel, populate_by_name=False,
+                              validate_default=False)
+
+
+# ---------------------------------------------------------------- scalar types
+
+def _check_glob(value: str) -> str:
+    if not value.strip():
+        raise ValueError("a pattern must not be empty")
+    if value.count("[") != value.count("]"):
+        raise ValueError(f"pattern {value!r} has an unbalanced '[' ... ']'")
+    return value
+
+
+Glob = Annotated[str, AfterValidator(_check_glob), Field(description="shell-style glob (*, ?, [abc])")]
+GlobList = list[Glob]
+Name = Annotated[str, Field(pattern=NAME_PATTERN, min_length=1, max_length=253)]
+
+
+def _check_address(value: str) -> str:
+    """An IPv4/IPv6 address or network; host bits set in a network are an error with a hint."""
+    text = value.strip()
+    if "/" in text:
+        try:
+            ipaddress.ip_network(text, strict=True)
+        except ValueError as exc:
+            try:
+                loose = ipaddress.ip_network(text, strict=False)
+            except ValueError:
+                raise ValueError(f"{value!r} is not an IP network (write a.b.c.d/len or an IPv6 prefix)") from exc
+            raise ValueError(f"{value!r} has host bits set; did you mean {str(loose)!r}?") from exc
+    else:
+        try:
+            ipaddress.ip_address(text)
+        except ValueError:
+            raise ValueError(f"{value!r} is not an IP address or CIDR network (host names are not allowed)") from None
+    if text != value:
+        raise ValueError(f"{value!r} has surrounding spaces")
+    return value
+
+
+IPAddressOrNetwork = Annotated[str, AfterValidator(_check_address),
+                               Field(description="IPv4/IPv6 address or CIDR network, e.g. 192.168.10.0/24")]
+
+
+def _allowed_ips_tag(value: Any) -> str | None:
+    if value == "all" and isinstance(value, str):
+        return "all"
+    if isinstance(value, list):
+        return "list"
+    return None
+
+
+AllowedIPs = Annotated[
+    Union[Annotated[Literal["all"], Tag("all")], Annotated[list[IPAddressOrNetwork], Tag("list")]],
+    Discriminator(_allowed_ips_tag, custom_error_type="allowed_ips",
+                  custom_error_message='must be "all" or a list of IP addresses / CIDR networks'),
+]
+
+
+def _parse_date(value: Any) -> Any:
+    """`expires` accepts a YAML date (2027-03-31) or the same date quoted; a date-time is refused."""
+    if isinstance(value, dt.datetime):
+        raise ValueError("must be a date (YYYY-MM-DD), not a date and time")
+    if isinstance(value, str):
+        try:
+            return dt.date.fromisoformat(value.strip())
+        except ValueError:
+            raise ValueError(f"{value!r} is not a date; write YYYY-MM-DD, e.g. 2027-03-31") from None
+    return value
+
+
+Date = Annotated[dt.date, BeforeValidator(_parse_date)]
+
+# ---------------------------------------------------------------- metadata
+
+class Metadata(StrictModel):
+    """`metadata`: the document's name (unique per kind) and free-form labels/annotations."""
+
+    name: Name = Field(description="unique per kind; letters, digits, '.', '-', '_'")
+    labels: dict[str, str] | None = None
+    annotations: dict[str, str] | None = None
+
+
+# ---------------------------------------------------------------- VCenter
+
+_HOST = re.compile(r"^(?=.{1,253}$)[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?(\.[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?)*\.?$")
+
+
+def split_server(server: str) -> tuple[str, int]:
+    """`host[:port]` -> (host, port); IPv6 as `[addr]:port` or a bare address. Raises ValueError."""
+    text = server
+    if "://" in text:
+        raise ValueError(f"{server!r}: write host[:port] without a scheme such as https://")
+    if "/" in text:
+        raise ValueError(f"{server!r}: write host[:port] without a path (vsr adds /sdk itself)")
+    port = 443
+    if text.startswith("["):
+        host, sep, rest = text[1:].partition("]")
+        if not sep:
+            raise ValueError(f"{server!r}: unclosed '[' in an IPv6 address")
+        if rest:
+            if not rest.startswith(":"):
+                raise ValueError(f"{server!r}: expected ':port' after ']'")
+            port = _port(server, rest[1:])
+        ipaddress.IPv6Address(host)
+        return host, port
+    if text.count(":") > 1:
+        try:
+            ipaddress.IPv6Address(text)
+        except ValueError:
+            raise ValueError(f"{server!r} is not host[:port] (write an IPv6 address as [addr]:port)") from None
+        return text, port
+    host, sep, rest = text.partition(":")
+    if sep:
+        port = _port(server, rest)
+    if not _HOST.match(host):
+        raise ValueError(f"{server!r}: {host!r} is not a valid host name or IPv4 address")
+    return host, port
+
+
+def _port(server: str, text: str) -> int:
+    if not text.isdigit() or not 1 <= int(text) <= 65535:
+        raise ValueError(f"{server!r}: the port must be a number from 1 to 65535")
+    return int(text)
+
+
+class Credentials(StrictModel):
+    """Where the user name and the password come from. Never the password itself."""
+
+    username: str | None = Field(None, min_length=1, description="user name, inline (it is not a secret)")
+    username_env: str | None = Field(None, pattern=ENV_PATTERN, description="environment variable holding the user name")
+    username_file: str | None = Field(None, min_length=1, description="file holding the user name")
+    password_env: str | None = Field(None, pattern=ENV_PATTERN, description="environment variable holding the password")
+    password_file: str | None = Field(None, min_length=1, description="file holding the password")
+
+    @model_validator(mode="after")
+    def _exactly_one(self) -> Credentials:
+        users = [f for f in ("username", "usernameEnv", "usernameFile") if getattr(self, _snake(f)) is not None]
+        pwds = [f for f in ("passwordEnv", "passwordFile") if getattr(self, _snake(f)) is not None]
+        if len(users) != 1:
+            raise ValueError("give exactly one of username, usernameEnv, usernameFile"
+                             + (f" (found {', '.join(users)})" if users else ""))
+        if len(pwds) != 1:
+            raise ValueError("give exactly one of passwordEnv, passwordFile" + (f" (found {', '.join(pwds)})" if pwds else ""))
+        return self
+
+
+def _snake(name: str) -> str:
+    return re.sub(r"(?<!^)([A-Z])", r"_\1", name).lower()
+
+
+def normalise_thumbprint(value: str) -> str:
+    """SHA-256 fingerprint, hex with or without colons, to upper-case colon form `AA:BB:...`."""
+    hexdigits = value.replace(":", "").strip()
+    if not re.fullmatch(r"[0-9A-Fa-f]+", hexdigits or "-"):
+        raise ValueError("a thumbprint is hex digits, optionally separated by ':'")
+    if len(hexdigits) == 40:
+        raise ValueError("this is a SHA-1 thumbprint; give the SHA-256 one "
+                         "(openssl x509 -noout -fingerprint -sha256 -in cert.pem)")
+    if len(hexdigits) != 64:
+        raise ValueError(f"a SHA-256 thumbprint has 32 bytes (64 hex digits), this one has {len(hexdigits) / 2:g}")
+    hexdigits = hexdigits.upper()
+    return ":".join(hexdigits[i:i + 2] for i in range(0, 64, 2))
+
+
+Thumbprint = Annotated[str, AfterValidator(normalise_thumbprint),
+                       Field(json_schema_extra={"pattern": r"^([0-9A-Fa-f]{2}:?){31}[0-9A-Fa-f]{2}$"},
+                             description="SHA-256 certificate fingerprint, hex, colons optional")]
+
+
+class TLS(StrictModel):
+    """TLS settings: verification is on unless `verify: false`."""
+
+    verify: bool = Field(True, description="verify the server certificate (default true)")
+    ca_file: str | None = Field(None, min_length=1, description="PEM bundle of trusted CAs")
+    thumbprint: Thumbprint | None = None
+
+
+class VCenterSpec(StrictModel):
+    """How to reach a vCenter or a standalone ESXi host."""
+
+    server: str = Field(description="host[:port] of the vCenter or ESXi host (port 443 by default)")
+    credentials: Credentials
+    tls: TLS = Field(default_factory=TLS)
+
+    @field_validator("server")
+    @classmethod
+    def _server(cls, value: str) -> str:
+        split_server(value)
+        return value
+
+    @property
+    def host(self) -> str:
+        return split_server(self.server)[0]
+
+    @property
+    def port(self) -> int:
+        return split_server(self.server)[1]
+
+
+# ---------------------------------------------------------------- selectors
+
+class HostSelector(StrictModel):
+    """Hosts to manage: every given list must match (omitted or [] = any); `exclude` removes by host name."""
+
+    datacenters: GlobList | None = None
+    clusters: GlobList | None = None
+    hosts: GlobList | None = None
+    exclude: GlobList | None = None
+
+    def is_empty(self) -> bool:
+        """True when no inclusion pattern is given: such a selector matches nothing."""
+        return not any(getattr(self, f) for f in INCLUDE_FIELDS[type(self)])
+
+
+class VMSelector(StrictModel):
+    """VMs to manage: every given list must match (omitted or [] = any); templates only with `templates: true`."""
+
+    datacenters: GlobList | None = None
+    clusters: GlobList | None = None
+    hosts: GlobList | None = None
+    folders: GlobList | None = None
+    vms: GlobList | None = None
+    exclude: GlobList | None = None
+    templates: bool = Field(False, description="also select VM templates")
+
+    is_empty = HostSelector.is_empty
+
+
+class WaiverSelector(StrictModel):
+    """Objects a waiver applies to: the host and VM selector fields together."""
+
+    datacenters: GlobList | None = None
+    clusters: GlobList | None = None
+    hosts: GlobList | None = None
+    folders: GlobList | None = None
+    vms: GlobList | None = None
+    exclude: GlobList | None = None
+    templates: bool | None = None
+
+    is_empty = HostSelector.is_empty
+
+
+INCLUDE_FIELDS: dict[type, tuple[str, ...]] = {
+    HostSelector: ("datacenters", "clusters", "hosts"),
+    VMSelector: ("datacenters", "clusters", "hosts", "folders", "vms"),
+    WaiverSelector: ("datacenters", "clusters", "hosts", "folders", "vms"),
+}
+
+# ---------------------------------------------------------------- policy common
+
+Enforcement = Literal["Enforce", "Audit"]
+
+
+class PolicySpecBase(StrictModel):
+    """Fields every policy has."""
+
+    vcenter: Name | None = Field(None, description="name of a VCenter document; required when there are several")
+    enforcement: Enforcement = Field("Enforce", description="Enforce: change drifted settings; Audit: report only")
+    suspend: bool = Field(False, description="true: skip this policy entirely")
+    priority: int = Field(0, description="the higher wins a field claimed by two policies; equal = conflict")
+
+
+# ---------------------------------------------------------------- HostSecurityPolicy
+
+class ServiceSpec(StrictModel):
+    """A host service (e.g. TSM-SSH): whether it runs and its startup policy."""
+
+    running: bool | None = None
+    policy: Literal["on", "off", "automatic"] | None = Field(None, description='startup policy; quote "on"/"off"')
+
+
+class FirewallRulesetSpec(StrictModel):
+    """A host firewall ruleset: enabled, and which source addresses may connect."""
+
+    enabled: bool | None = None
+    allowed_ips: AllowedIPs | None = Field(None, alias="allowedIPs",
+                                           description='"all" or a list of addresses/CIDR networks')
+
+
+class LockdownSpec(StrictModel):
+    """Host lockdown mode and its exception users."""
+
+    mode: Literal["disabled", "normal", "strict"] | None = None
+    exception_users: list[Annotated[str, Field(min_length=1)]] | None = None
+
+
+class NetworkSecuritySpec(StrictModel):
+    """Security policy of standard vSwitch port groups (and, when listed, distributed port groups)."""
+
+    allow_promiscuous: bool | None = None
+    mac_changes: bool | None = None
+    forged_transmits: bool | None = None
+    exclude_portgroups: GlobList | None = Field(None, description="port groups left alone (globs)")
+    distributed_portgroups: GlobList | None = Field(
+        None, description="distributed port groups (in the selected datacenters) to manage; omitted/[] = none")
+
+
+HostAdvancedValue = Union[bool, int, float, str]
+
+
+class HostSecurityPolicySpec(PolicySpecBase):
+    """What a HostSecurityPolicy manages on every selected ESXi host."""
+
+    selector: HostSelector = Field(default_factory=HostSelector)
+    services: dict[str, ServiceSpec] | None = None
+    firewall: dict[str, FirewallRulesetSpec] | None = None
+    advanced_settings: dict[str, HostAdvancedValue] | None = Field(
+        None, description="advanced option key -> value, typed as written (2, true, \"text\")")
+    lockdown: LockdownSpec | None = None
+    network_security: NetworkSecuritySpec | None = None
+
+
+# ---------------------------------------------------------------- VMSecurityPolicy
+
+Absent = Literal["absent"]
+
+
+class DevicesSpec(StrictModel):
+    """Virtual devices that must be absent (or, for cdrom, disconnected)."""
+
+    floppy: Absent | None = None
+    serial: Absent | None = None
+    parallel: Absent | None = None
+    usb: Absent | None = None
+    cdrom: Literal["absent", "disconnected"] | None = None
+
+
+class EncryptionSpec(StrictModel):
+    """VM encryption requirement."""
+
+    required: bool
+    key_provider: str | None = Field(None, min_length=1)
+
+
+VMAdvancedValue = Union[bool, int, str]
+
+
+class VMSecurityPolicySpec(PolicySpecBase):
+    """What a VMSecurityPolicy manages on every selected VM."""
+
+    selector: VMSelector = Field(default_factory=VMSelector)
+    advanced_settings: dict[str, VMAdvancedValue] | None = Field(None, description="extraConfig key -> value")
+    secure_boot: bool | None = None
+    allow_firmware_change: bool = Field(False, description="allow switching BIOS to EFI to enable secure boot")
+    min_hardware_version: int | None = Field(None, ge=4, le=21, description="lowest virtual hardware version (4..21)")
+    devices: DevicesSpec | None = None
+    encryption: EncryptionSpec | None = None
+    power_cycle: Literal["Never", "IfPoweredOff", "Allowed"] = Field(
+        "IfPoweredOff", description="how changes that need the VM powered off are handled")
+
+
+# ---------------------------------------------------------------- Waiver
+
+class WaiverSpec(StrictModel):
+    """An accepted exception: these fields are not enforced on the selected objects until `expires`."""
+
+    vcenter: Name | None = None
+    selector: WaiverSelector = Field(default_factory=WaiverSelector)
+    fields: list[Annotated[str, Field(min_length=1)]] = Field(
+        min_length=1, description='field paths below spec, globs allowed, e.g. "services.TSM-SSH.*"')
+    policies: list[Name] | None = Field(None, description="policy names it applies to (default: all)")
+    reason: Annotated[str, Field(min_length=1, pattern=r"\S")]
+    owner: Annotated[str, Field(min_length=1, pattern=r"\S")]
+    expires: Date = Field(description="last day the waiver applies (YYYY-MM-DD)")
+
+
+# ---------------------------------------------------------------- documents
+
+class _Document(StrictModel):
+    api_version: Literal["vsr.dev/v1alpha1"] = Field(alias="apiVersion")
+    metadata: Metadata
+
+
+class VCenter(_Document):
+    """A vCenter (or standalone ESXi host) connection. Holds no secrets."""
+
+    kind: Literal["VCenter"]
+    spec: VCenterSpec
+
+
+class HostSecurityPolicy(_Document):
+    """Security settings of ESXi hosts."""
+
+    kind: Literal["HostSecurityPolicy"]
+    spec: HostSecurityPolicySpec
+
+
+class VMSecurityPolicy(_Document):
+    """Security settings of virtual machines."""
+
+    kind: Literal["VMSecurityPolicy"]
+    spec: VMSecurityPolicySpec
+
+
+class Waiver(_Document):
+    """A time-limited exception from policies."""
+
+    kind: Literal["Waiver"]
+    spec: WaiverSpec
+
+    def is_active(self, today: dt.date | None = None) -> bool:
+        """True until the end of the `expires` day."""
+        return (today or dt.date.today()) <= self.spec.expires
+
+
+SpecModel = Union[VCenter, HostSecurityPolicy, VMSecurityPolicy, Waiver]
+KINDS: dict[str, type[_Document]] = {
+    "VCenter": VCenter,
+    "HostSecurityPolicy": HostSecurityPolicy,
+    "VMSecurityPolicy": VMSecurityPolicy,
+    "Waiver": Waiver,
+}
+POLICY_KINDS = ("HostSecurityPolicy", "VMSecurityPolicy")

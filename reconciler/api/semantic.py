@@ -1,0 +1,164 @@
+"""Checks across documents: duplicates, VCenter references, selectors, waivers, policy conflicts."""
+
+from __future__ import annotations
+
+import datetime as dt
+import difflib
+from collections import defaultdict
+from dataclasses import dataclass
+from typing import Any
+
+from .document import Document
+from .fields import check_waiver_field, managed_fields, render_field_path
+from .issues import SourceRef, SpecIssue, render_path
+from .models import INCLUDE_FIELDS, POLICY_KINDS, HostSelector, VMSelector, WaiverSelector
+
+Selector = HostSelector | VMSelector | WaiverSelector
+
+
+@dataclass(frozen=True)
+class Declared:
+    """A document that names itself (`kind` + `metadata.name`), valid or not."""
+
+    kind: str
+    name: str
+    source: SourceRef
+
+
+class SemanticChecker:
+    """Runs every cross-document check; `invalid` collects the keys of documents that fail one."""
+
+    def __init__(self, documents: list[Document], declared: list[Declared], today: dt.date) -> None:
+        self.documents = documents
+        self.declared = declared
+        self.today = today
+        self.issues: list[SpecIssue] = []
+        self.invalid: set[tuple[str, str]] = set()
+
+    def run(self) -> tuple[list[Document], list[SpecIssue]]:
+        self._duplicates()
+        docs = [d for d in self.documents if d.key not in self.invalid]
+        vcenters = sorted({d.name for d in self.declared if d.kind == "VCenter"})
+        for doc in docs:
+            self._document(doc, vcenters)
+        docs = [d for d in docs if d.key not in self.invalid]
+        self._conflicts([d for d in docs if d.kind in POLICY_KINDS], vcenters)
+        return [d for d in docs if d.key not in self.invalid], self.issues
+
+    def _issue(self, doc: Document, path: tuple[Any, ...], message: str, severity: str = "error") -> None:
+        at = doc.position(path)
+        self.issues.append(SpecIssue(at.file, at.line, at.column, doc.kind, doc.name, render_path(path), message,
+                                     severity))  # type: ignore[arg-type]
+        if severity == "error":
+            self.invalid.add(doc.key)
+
+    def _duplicates(self) -> None:
+        by_key: dict[tuple[str, str], list[Declared]] = defaultdict(list)
+        for decl in self.declared:
+            if decl.kind and decl.name:
+                by_key[(decl.kind, decl.name)].append(decl)
+        for (kind, name), decls in by_key.items():
+            if len(decls) < 2:
+                continue
+            self.invalid.add((kind, name))
+            for decl in decls:
+                others = ", ".join(o.source.full for o in decls if o is not decl)
+                self.issues.append(SpecIssue(decl.source.file, decl.source.line, decl.source.column, kind, name,
+                                             "metadata.name", f"{kind}/{name} is defined more than once: "
+                                             f"here and at {others}"))
+
+    def _document(self, doc: Document, vcenters: list[str]) -> None:
+        spec = doc.model.spec
+        if doc.kind == "VCenter":
+            if not spec.tls.verify:  # type: ignore[union-attr]
+                self._issue(doc, ("spec", "tls", "verify"), "TLS certificate verification is disabled", "warning")
+            return
+        ref = spec.vcenter  # type: ignore[union-attr]
+        if ref is not None and ref not in vcenters:
+            close = difflib.get_close_matches(ref, vcenters, n=1)
+            hint = f"; did you mean {close[0]!r}?" if close else (
+                f"; defined: {', '.join(vcenters)}" if vcenters else "; no VCenter document is loaded")
+            self._issue(doc, ("spec", "vcenter"), f"VCenter {ref!r} is not defined{hint}")
+        elif ref is None and len(vcenters) > 1 and doc.kind in POLICY_KINDS:
+            self._issue(doc, ("spec",), f"several VCenter documents are loaded ({', '.join(vcenters)}): "
+                                        "name one in spec.vcenter")
+        selector = spec.selector  # type: ignore[union-attr]
+        if selector.is_empty():
+            dims = ", ".join(INCLUDE_FIELDS[type(selector)])
+            self._issue(doc, ("spec", "selector"), f"selector matches nothing: give at least one of {dims} "
+                                                   '(["*"] matches all)', "warning")
+        if doc.kind == "Waiver":
+            self._waiver(doc)
+
+    def _waiver(self, doc: Document) -> None:
+        spec = doc.model.spec
+        for i, pattern in enumerate(spec.fields):  # type: ignore[union-attr]
+            problem = check_waiver_field(pattern)
+            if problem:
+                self._issue(doc, ("spec", "fields", i), problem)
+        if not doc.model.is_active(self.today):  # type: ignore[union-attr]
+            self._issue(doc, ("spec", "expires"), f"waiver expired on {spec.expires.isoformat()}; it no longer "
+                                                  "applies", "warning")
+        policies = {d.name for d in self.declared if d.kind in POLICY_KINDS}
+        for i, name in enumerate(spec.policies or []):  # type: ignore[union-attr]
+            if name not in policies:
+                self._issue(doc, ("spec", "policies", i), f"no policy named {name!r} is loaded", "warning")
+
+    def _conflicts(self, policies: list[Document], vcenters: list[str]) -> None:
+        claims = {d.key: managed_fields(d.model.spec) for d in policies}  # type: ignore[arg-type]
+        active = [d for d in policies if not d.model.spec.suspend]  # type: ignore[union-attr]
+        default_vc = vcenters[0] if len(vcenters) == 1 else None
+        for i, a in enumerate(active):
+            for b in active[i + 1:]:
+                sa, sb = a.model.spec, b.model.spec
+                if a.kind != b.kind or sa.priority != sb.priority:  # type: ignore[union-attr]
+                    continue
+                if (sa.vcenter or default_vc) != (sb.vcenter or default_vc):  # type: ignore[union-attr]
+                    continue
+                if not definitely_overlap(sa.selector, sb.selector):  # type: ignore[union-attr]
+                    continue
+                ca, cb = claims[a.key], claims[b.key]
+                clash = sorted(p for p in ca.keys() & cb.keys() if not _same(ca[p], cb[p]))
+                if clash:
+                    self._conflict(a, b, clash)
+                    self._conflict(b, a, clash)
+
+    def _conflict(self, doc: Document, other: Document, clash: list[tuple[str, ...]]) -> None:
+        more = f" (and {len(clash) - 1} more)" if len(clash) > 1 else ""
+        prio = doc.model.spec.priority  # type: ignore[union-attr]
+        self._issue(doc, ("spec",) + clash[0],
+                    f"conflicts with {other.kind}/{other.name} ({other.position(('spec',) + clash[0])}): both set "
+                    f"{render_field_path(clash[0])}{more} to different values at priority {prio} for the same "
+                    "objects; give one a higher priority or narrow a selector")
+
+
+def _same(a: Any, b: Any) -> bool:
+    if isinstance(a, list) and isinstance(b, list):
+        return sorted(map(repr, a)) == sorted(map(repr, b))
+    return type(a) is type(b) and a == b
+
+
+def _any(patterns: list[str] | None) -> bool:
+    return not patterns or "*" in patterns
+
+
+def _covers(a: Selector, b: Selector) -> bool:
+    """Everything `b` can match, `a` matches too (pattern-wise)."""
+    for dim in INCLUDE_FIELDS[type(a)]:
+        pa, pb = getattr(a, dim), getattr(b, dim)
+        if _any(pa):
+            continue
+        if _any(pb) or not set(pb) <= set(pa):
+            return False
+    return True
+
+
+def definitely_overlap(a: Selector, b: Selector) -> bool:
+    """True only when the selectors surely select common objects: one covers the other, same excludes."""
+    if type(a) is not type(b) or a.is_empty() or b.is_empty():
+        return False
+    if sorted(a.exclude or []) != sorted(b.exclude or []):
+        return False
+    if getattr(a, "templates", None) != getattr(b, "templates", None):
+        return False
+    return _covers(a, b) or _covers(b, a)

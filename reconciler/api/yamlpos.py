@@ -1,0 +1,263 @@
+"""YAML text -> plain Python data plus a position for every node (PyYAML's composer gives the marks).
+
+Safe by construction: only the YAML core tags are accepted, aliases are expanded under a node budget
+(billion laughs), recursion and nesting depth are bounded, duplicate keys are reported, `<<` merge keys work.
+A syntax error in one `---` document does not hide the other documents of the same file.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from typing import Any
+
+import yaml
+from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
+
+Path = tuple[Any, ...]
+
+MAX_NODES = 100_000  # expanded nodes per document (aliases count every time they are used)
+MAX_DEPTH = 64  # nesting depth of a document
+_TAG = "tag:yaml.org,2002:"
+_SCALAR_TAGS = {f"{_TAG}{t}" for t in ("str", "int", "float", "bool", "null", "timestamp")}
+_YAML11_WORDS = {"y", "n", "yes", "no", "on", "off", "true", "false"}
+_DOC_START = re.compile(r"^---(?=\s|$)")
+
+
+@dataclass
+class ParseError:
+    """A problem at a 1-based position; `path` is the data path when known."""
+
+    line: int
+    column: int
+    message: str
+    path: Path = ()
+
+
+@dataclass
+class RawDocument:
+    """One YAML document as data, with positions (1-based `(line, column)`) by data path."""
+
+    data: Any
+    line: int
+    column: int
+    positions: dict[Path, tuple[int, int]] = field(default_factory=dict)
+    plain_scalars: dict[Path, str] = field(default_factory=dict)  # unquoted YAML 1.1 words (on/off/yes/no...)
+    plain_keys: dict[Path, str] = field(default_factory=dict)  # path of a key that was not read as a string
+    errors: list[ParseError] = field(default_factory=list)
+
+    def position(self, path: Path) -> tuple[int, int]:
+        """The position of `path`, else of its nearest existing parent, else the document start."""
+        path = tuple(path)
+        while path:
+            if path in self.positions:
+                return self.positions[path]
+            path = path[:-1]
+        return (self.line, self.column)
+
+
+class _Abort(Exception):
+    """A document-level failure (expansion budget, recursion, depth)."""
+
+    def __init__(self, line: int, column: int, message: str, path: Path = ()) -> None:
+        super().__init__(message)
+        self.error = ParseError(line, column, message, path)
+
+
+def _pos(node: Node) -> tuple[int, int]:
+    return node.start_mark.line + 1, node.start_mark.column + 1
+
+
+class _Builder:
+    """Turns one composed node graph into data while recording positions."""
+
+    def __init__(self, doc: RawDocument) -> None:
+        self.doc = doc
+        self.count = 0
+        self.stack: set[int] = set()
+        self.constructor = yaml.SafeLoader("")
+
+    def build(self, node: Node, path: Path, depth: int = 0) -> Any:
+        self.count += 1
+        line, col = _pos(node)
+        if self.count > MAX_NODES:
+            raise _Abort(line, col, f"document expands to more than {MAX_NODES} nodes (aliases used too often?)", path)
+        if depth > MAX_DEPTH:
+            raise _Abort(line, col, f"nesting deeper than {MAX_DEPTH} levels", path)
+        if id(node) in self.stack:
+            raise _Abort(line, col, "an alias refers to the node that contains it (recursive structure)", path)
+        self.doc.positions.setdefault(path, (line, col))
+        if isinstance(node, ScalarNode):
+            return self._scalar(node, path)
+        self.stack.add(id(node))
+        try:
+            if isinstance(node, SequenceNode):
+                if node.tag != f"{_TAG}seq":
+                    self._error(node, f"unsupported tag {node.tag!r}", path)
+                return [self.build(item, path + (i,), depth + 1) for i, item in enumerate(node.value)]
+            if node.tag != f"{_TAG}map":
+                self._error(node, f"unsupported tag {node.tag!r}", path)
+            return self._mapping(node, path, depth)
+        finally:
+            self.stack.discard(id(node))
+
+    def _error(self, node: Node, message: str, path: Path) -> None:
+        line, col = _pos(node)
+        self.doc.errors.append(ParseError(line, col, message, path))
+
+    def _scalar(self, node: ScalarNode, path: Path) -> Any:
+        if node.tag not in _SCALAR_TAGS:
+            self._error(node, f"unsupported tag {node.tag!r} (only plain YAML values are allowed)", path)
+            return node.value
+        try:
+            value = self.constructor.yaml_constructors[node.tag](self.constructor, node)
+        except Exception as exc:  # e.g. an impossible date such as 2027-02-30
+            self._error(node, f"invalid {node.tag.removeprefix(_TAG)} value: {exc}", path)
+            return None
+        if node.style is None and node.value.lower() in _YAML11_WORDS | {"null", "~"} and not isinstance(value, str):
+            self.doc.plain_scalars[path] = node.value
+        return value
+
+    def _mapping(self, node: MappingNode, path: Path, depth: int, merging: bool = False) -> dict[Any, Any]:
+        explicit: dict[Any, Any] = {}
+        seen: dict[Any, tuple[int, int]] = {}
+        merge_values: list[Node] = []
+        for key_node, value_node in node.value:
+            if key_node.tag == f"{_TAG}merge":
+                merge_values.append(value_node)
+                continue
+            if not isinstance(key_node, ScalarNode):
+                self._error(key_node, "a mapping key must be a plain value, not a list or mapping", path)
+                continue
+            key = self._scalar(key_node, path + ("<key>",))
+            self.doc.plain_scalars.pop(path + ("<key>",), None)
+            if key in seen:
+                line, col = seen[key]
+                self._error(key_node, f"duplicate key {key_node.value!r} (first at line {line}, column {col})",
+                            path + (key,))
+                continue
+            seen[key] = _pos(key_node)
+            if merging and path + (key,) in self.doc.positions:
+                pass  # an explicit key of the merging mapping keeps its own position
+            else:
+                self.doc.positions[path + (key,)] = _pos(key_node)
+            if not isinstance(key, str):
+                self.doc.plain_keys.setdefault(path + (key,), key_node.value)
+            explicit[key] = self.build(value_node, path + (key,), depth + 1)
+        for value_node in merge_values:  # explicit keys win, then earlier merge sources win
+            for source in self._merge_sources(value_node, path):
+                if id(source) in self.stack:
+                    line, col = _pos(source)
+                    raise _Abort(line, col, "a merge key '<<' refers to the mapping that contains it", path)
+                self.stack.add(id(source))
+                try:
+                    for key, value in self._mapping(source, path, depth + 1, merging=True).items():
+                        explicit.setdefault(key, value)
+                finally:
+                    self.stack.discard(id(source))
+        return explicit
+
+    def _merge_sources(self, node: Node, path: Path) -> list[MappingNode]:
+        self.count += 1
+        if isinstance(node, MappingNode):
+            return [node]
+        if isinstance(node, SequenceNode) and all(isinstance(n, MappingNode) for n in node.value):
+            return list(node.value)
+        self._error(node, "a merge key '<<' needs a mapping or a list of mappings (an alias such as *base)", path)
+        return []
+
+
+def _describe(exc: yaml.YAMLError, text: str, line_offset: int) -> ParseError:
+    """A short, positioned message for a PyYAML error (without echoing the source line)."""
+    mark = getattr(exc, "problem_mark", None) or getattr(exc, "context_mark", None)
+    if isinstance(exc, yaml.reader.ReaderError):
+        before = text[: exc.position]
+        line = before.count("\n") + 1
+        col = exc.position - (before.rfind("\n") + 1) + 1
+        char = exc.character if isinstance(exc.character, int) else ord(exc.character or "\0")
+        return ParseError(line + line_offset, col, f"control character #x{char:04x} is not allowed in YAML")
+    problem = (getattr(exc, "problem", None) or str(exc)).strip()
+    context = (getattr(exc, "context", None) or "").strip()
+    if mark is None:
+        return ParseError(1 + line_offset, 1, f"YAML syntax error: {problem}")
+    line, col = mark.line + 1 + line_offset, mark.column + 1
+    lines = text.splitlines()
+    current = lines[mark.line] if mark.line < len(lines) else ""
+    if "\t" in problem or "'\\t'" in problem or (mark.column < len(current) and current[mark.column] == "\t"):
+        return ParseError(line, col, "tab character: YAML indentation must use spaces, not tabs")
+    hint = ""
+    if any(s in problem for s in ("mapping values are not allowed", "expected <block end>", "did not find expected",
+                                  "could not find expected ':'", "expected ',' or ']'", "expected ',' or '}'")):
+        hint = " (check the indentation of this line and the one before it, a missing ':' or an unclosed quote/bracket)"
+    what = f"{context}, {problem}" if context and "while" not in context else problem
+    cmark = getattr(exc, "context_mark", None)
+    if cmark is not None and context.startswith("while") and (cmark.line, cmark.column) != (mark.line, mark.column):
+        what += f" ({context.removeprefix('while ')} started at line {cmark.line + 1 + line_offset}, column {cmark.column + 1})"
+    return ParseError(line, col, f"YAML syntax error: {what}{hint}")
+
+
+def _compose(text: str, line_offset: int) -> tuple[list[tuple[Node | None, int]], ParseError | None]:
+    """Compose all documents; on error return those composed so far and the error."""
+    nodes: list[tuple[Node | None, int]] = []
+    loader = None
+    try:
+        loader = yaml.SafeLoader(text)
+        while loader.check_node():
+            nodes.append((loader.get_node(), line_offset))
+    except yaml.YAMLError as exc:
+        return nodes, _describe(exc, text, line_offset)
+    except RecursionError:
+        return nodes, ParseError(1 + line_offset, 1, "YAML nesting is too deep")
+    finally:
+        if loader is not None:
+            loader.dispose()
+    return nodes, None
+
+
+def _chunks(text: str) -> list[tuple[str, int]]:
+    """Split at `---` lines at column 0 (document starts); returns (chunk text, line offset)."""
+    out: list[tuple[str, int]] = []
+    start = 0
+    lines = text.splitlines(keepends=True)
+    for i, line in enumerate(lines):
+        if i > start and _DOC_START.match(line):
+            out.append(("".join(lines[start:i]), start))
+            start = i
+    out.append(("".join(lines[start:]), start))
+    return out
+
+
+def parse_documents(text: str) -> tuple[list[RawDocument], list[ParseError]]:
+    """All documents of one file, and the syntax errors that are not tied to a parsed document."""
+    composed, error = _compose(text, 0)
+    errors: list[ParseError] = []
+    if error is not None:
+        # Parse each `---` chunk on its own so one broken document does not hide the others.
+        composed = []
+        for chunk, offset in _chunks(text):
+            nodes, chunk_error = _compose(chunk, offset)
+            composed.extend(nodes)
+            if chunk_error is not None:
+                errors.append(chunk_error)
+    docs: list[RawDocument] = []
+    for node, offset in composed:
+        if node is None:
+            continue
+        line, col = _pos(node)
+        doc = RawDocument(data=None, line=line + offset, column=col)
+        try:
+            doc.data = _Builder(doc).build(node, ())
+        except _Abort as abort:
+            doc.errors.append(abort.error)
+        except RecursionError:
+            doc.errors.append(ParseError(line, col, "YAML nesting is too deep"))
+        if offset:
+            _shift(doc, offset)
+        docs.append(doc)
+    return docs, errors
+
+
+def _shift(doc: RawDocument, offset: int) -> None:
+    doc.positions = {p: (line + offset, col) for p, (line, col) in doc.positions.items()}
+    for err in doc.errors:
+        err.line += offset
