@@ -67,6 +67,8 @@ def _got(value: Any, path: Path) -> str:
     """`(got 'yes')`, or only the type where the value could be sensitive or is large."""
     if _sensitive(path) or isinstance(value, (dict, list)) or value is None:
         return f"got {type_name(value)}"
+    if isinstance(value, bool):
+        return f"got {str(value).lower()}"
     text = repr(value)
     return f"got {text}" if len(text) <= 60 else f"got {type_name(value)}"
 
@@ -192,7 +194,8 @@ class DocumentChecker:
         raw = self.raw.plain_scalars.get(path)
         if raw is None:
             return ""
-        return f'; YAML reads the unquoted word {raw} as a boolean or null: write "{raw}" in quotes'
+        meaning = "null" if raw.lower() in ("null", "~") else f"the boolean {raw.lower() in ('y', 'yes', 'on', 'true')}"
+        return f'; YAML reads the unquoted word {raw} as {meaning.lower()}: write "{raw}" in quotes'
 
 
 def _unknown_field(path: Path) -> str:
