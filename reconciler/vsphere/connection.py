@@ -56,7 +56,8 @@ class RetryPolicy:
             stop = stop | tenacity.stop_after_delay(self.deadline)
         return tenacity.Retrying(
             stop=stop,
-            wait=tenacity.wait_exponential_jitter(initial=self.initial, max=self.maximum, jitter=self.jitter),
+            wait=tenacity.wait_exponential(multiplier=self.initial, max=self.maximum)
+            + tenacity.wait_random(0, self.jitter),
             retry=tenacity.retry_if_exception(is_transient),
             reraise=True, before_sleep=before_sleep, sleep=sleep,
         )
