@@ -18,6 +18,14 @@ from reconciler.engine.types import FieldDiff, FieldPath, Skip
 from reconciler.vsphere import tasks
 
 
+UPLINK_TAG = "SYSTEM/DVS.UPLINKPG"
+
+
+def is_uplink(props: Mapping[str, Any]) -> bool:
+    """vCenter marks uplink portgroups with `config.uplink` (6.5+) and the system tag SYSTEM/DVS.UPLINKPG."""
+    return bool(props.get("config.uplink")) or any(getattr(t, "key", None) == UPLINK_TAG for t in props.get("tag") or [])
+
+
 def _policy_value(security: Any, field: str) -> bool | None:
     bool_policy = getattr(security, field, None) if security is not None else None
     value = getattr(bool_policy, "value", None)
@@ -29,14 +37,14 @@ class DistributedPortgroupSecurity(Controller):
     spec_key = netsec.SPEC_KEY
     managed_type = "DistributedVirtualPortgroup"
     policy_kind = "HostSecurityPolicy"
-    properties = ("config.defaultPortConfig", "config.configVersion", "config.uplink")
+    properties = ("config.defaultPortConfig", "config.configVersion", "config.uplink", "tag")
     parameters = netsec.PARAMETERS
 
     def fields(self, section: Any) -> dict[FieldPath, Any]:
         return netsec.security_fields(section)
 
     def diff(self, desired: Mapping[FieldPath, Any], state: ObjectState) -> list[FieldDiff]:
-        if state.props.get("config.uplink"):
+        if is_uplink(state.props):
             return []
         security = getattr(state.props.get("config.defaultPortConfig"), "securityPolicy", None)
         diffs: list[FieldDiff] = []
@@ -59,4 +67,4 @@ class DistributedPortgroupSecurity(Controller):
             defaultPortConfig=vim.dvs.VmwareDistributedVirtualSwitch.VmwarePortConfigPolicy(securityPolicy=security),
         )
         task = conn.call(state.mo.ReconfigureDVPortgroup_Task, spec=spec)
-        tasks.raise_on_failure(tasks.wait(conn, [task]))
+        tasks.raise_on_error(tasks.wait_one(conn, task))

@@ -6,23 +6,17 @@ setting keys contain dots, so the tuple is the identity and `render_path` is onl
 
 from __future__ import annotations
 
-import fnmatch
 from dataclasses import dataclass, field, replace
 from enum import Enum
 from typing import Any
+
+from reconciler.events.model import ObjectRef
 
 FieldPath = tuple[str, ...]
 
 
 def render_path(path: FieldPath) -> str:
     return ".".join(path)
-
-
-def path_matches(pattern: str, path: FieldPath) -> bool:
-    """Waiver field patterns are written with dots and may use globs: `services.TSM-SSH.*`,
-    `advancedSettings.Mem.*`. A pattern equal to a parent path matches everything below it."""
-    rendered = render_path(path)
-    return fnmatch.fnmatchcase(rendered, pattern) or rendered.startswith(pattern + ".")
 
 
 class Impact(str, Enum):
@@ -56,17 +50,6 @@ class Outcome(str, Enum):
     NOT_EFFECTIVE = "notEffective"
     FAILED = "failed"
     SKIPPED = "skipped"
-
-
-@dataclass(frozen=True)
-class ObjectRef:
-    type: str
-    moid: str
-    name: str
-    vcenter: str
-
-    def as_dict(self) -> dict[str, str]:
-        return {"type": self.type, "moid": self.moid, "name": self.name, "vcenter": self.vcenter}
 
 
 @dataclass(frozen=True)
@@ -127,7 +110,7 @@ class Change:
 
     def as_dict(self) -> dict[str, Any]:
         return {
-            "object": self.object.as_dict(),
+            "object": self.object.to_dict(),
             "controller": self.controller,
             "path": render_path(self.path),
             "subject": self.subject or None,

@@ -9,7 +9,8 @@ from typing import Any
 
 from reconciler.engine import selection
 from reconciler.engine.placement import Placement
-from reconciler.engine.types import FieldPath, path_matches
+from reconciler.api.fields import field_matches
+from reconciler.engine.types import FieldPath
 
 
 @dataclass(frozen=True)
@@ -30,7 +31,7 @@ class WaiverRule:
                is_template: bool = False) -> bool:
         if self.policies and policy not in self.policies:
             return False
-        if not any(path_matches(pattern, path) for pattern in self.fields):
+        if not any(field_matches(pattern, path) for pattern in self.fields):
             return False
         return selection.matches(self.selector, object_type, name, place, is_template)
 

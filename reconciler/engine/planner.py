@@ -1,0 +1,218 @@
+"""Planning for one vCenter (or one directly connected ESXi host): snapshot in bulk, select, merge, diff.
+
+Round trips per plan, whatever the inventory size: one for the entity tree, one for the managed objects'
+properties (all types and all controllers' paths together), one per controller that needs extras in bulk
+(all hosts' option managers at once), and one per host only for lockdown exceptions (a method, not a property).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import fnmatch
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from pyVmomi import vim
+
+from reconciler import controllers as registry
+from reconciler.controllers.base import ConnectionFacts, Controller, ObjectState
+from reconciler.engine import selection, waivers
+from reconciler.engine.merge import merge
+from reconciler.engine.placement import Placement, from_entity
+from reconciler.engine.policies import CompiledPolicy
+from reconciler.engine.types import (
+    Change, DesiredValue, FieldDiff, FieldPath, ObjectProblem, ObjectRef, Plan, Skip,
+)
+from reconciler.vsphere import faults, inventory
+
+VIM_TYPES: dict[str, type] = {
+    "HostSystem": vim.HostSystem,
+    "VirtualMachine": vim.VirtualMachine,
+    "DistributedVirtualPortgroup": vim.dvs.DistributedVirtualPortgroup,
+}
+#: properties the engine itself needs, beyond the controllers'
+BASE_PROPERTIES: dict[str, tuple[str, ...]] = {
+    "HostSystem": ("runtime.connectionState",),
+    "VirtualMachine": ("runtime.powerState", "config.template"),
+    "DistributedVirtualPortgroup": ("parent",),
+}
+POLICY_KIND_OF = {"HostSystem": "HostSecurityPolicy", "DistributedVirtualPortgroup": "HostSecurityPolicy",
+                  "VirtualMachine": "VMSecurityPolicy"}
+UNSUPPORTED_FAULTS = frozenset({"ManagedObjectNotFound", "MethodNotFound", "NotSupported", "NotImplemented"})
+
+
+@dataclass
+class PlannedObject:
+    state: ObjectState
+    desired: dict[str, dict[FieldPath, DesiredValue]]  # by controller name
+    changes: list[Change] = field(default_factory=list)
+
+    def actionable(self, controller: str) -> list[Change]:
+        return [c for c in self.changes if c.controller == controller and c.actionable]
+
+
+@dataclass
+class VCenterPlan:
+    vcenter: str
+    facts: ConnectionFacts
+    objects: list[PlannedObject]
+    plan: Plan
+
+
+def plain(desired: Mapping[FieldPath, DesiredValue]) -> dict[FieldPath, Any]:
+    return {path: d.value for path, d in desired.items()}
+
+
+def record_controller_fault(state: ObjectState, controller: str, exc: BaseException) -> None:
+    """Controllers' bulk prefetch marks an object it could not read instead of failing all objects."""
+    state.extra.setdefault("faults", {})[controller] = exc
+
+
+def active_controllers(policies: Iterable[CompiledPolicy]) -> list[Controller]:
+    wanted = {name for p in policies if not p.suspended for name in p.fields}
+    return [c for c in registry.ALL if c.name in wanted]
+
+
+def _dvpg_wanted(fields: Mapping[FieldPath, DesiredValue], name: str) -> bool:
+    globs = fields.get(("networkSecurity", "distributedPortgroups"))
+    excluded = fields.get(("networkSecurity", "excludePortgroups"))
+    if globs is None or not any(fnmatch.fnmatchcase(name, g) for g in globs.value or []):
+        return False
+    return not (excluded and any(fnmatch.fnmatchcase(name, g) for g in excluded.value or []))
+
+
+def snapshot(conn: Any, controllers: list[Controller]) -> tuple[dict[str, Any], dict[str, inventory.ObservedObject]]:
+    """The entity tree and every managed object the active controllers need, in two bulk calls."""
+    entities = inventory.entity_paths(conn)
+    specs: dict[type, list[str]] = {}
+    for controller in controllers:
+        paths = specs.setdefault(VIM_TYPES[controller.managed_type], list(BASE_PROPERTIES[controller.managed_type]))
+        paths.extend(p for p in controller.properties if p not in paths)
+    objects = inventory.fetch_many(conn, specs) if specs else {}
+    return entities, objects
+
+
+def _placement(obj: inventory.ObservedObject, entities: Mapping[str, Any]) -> Placement:
+    if obj.moid in entities:
+        return from_entity(entities[obj.moid])
+    parent = obj.props.get("parent")
+    if parent is not None and parent._moId in entities:  # a DV portgroup below a network folder
+        return Placement(datacenter=entities[parent._moId].datacenter)
+    return Placement()
+
+
+def plan_vcenter(conn: Any, facts: ConnectionFacts, policies: list[CompiledPolicy],
+                 waiver_rules: list[waivers.WaiverRule], today: dt.date | None = None) -> VCenterPlan:
+    today = today or dt.date.today()
+    live = [p for p in policies if not p.suspended]
+    controllers = active_controllers(live)
+    entities, objects = snapshot(conn, controllers)
+    plan = Plan(notes=[f"policy {p.name} is suspended" for p in policies if p.suspended])
+    planned: list[PlannedObject] = []
+
+    for obj in objects.values():
+        ref = ObjectRef(obj.type, obj.moid, obj.name or obj.moid, facts.vcenter)
+        place = _placement(obj, entities)
+        is_template = bool(obj.props.get("config.template"))
+        state = ObjectState(ref, obj.props, mo=obj.ref, facts={"placement": place, "template": is_template})
+        matching = [p for p in live if p.kind == POLICY_KIND_OF[obj.type]
+                    and selection.matches(p.selector, obj.type, ref.name, place, is_template)]
+        desired: dict[str, dict[FieldPath, DesiredValue]] = {}
+        for controller in controllers:
+            if controller.managed_type != obj.type:
+                continue
+            contributions = [p.fields.get(controller.name, {}) for p in matching]
+            if obj.type == "DistributedVirtualPortgroup":
+                contributions = [c for c in contributions if _dvpg_wanted(c, ref.name)]
+            merged, conflicts = merge(c for c in contributions if c)
+            if merged:
+                desired[controller.name] = merged
+            for conflict in conflicts:
+                plan.changes.append(Change(ref, controller.name, conflict.path, None, None, reason=Skip.CONFLICT,
+                                           policy=", ".join(v.policy for v in conflict.values),
+                                           source=conflict.values[0].source, message=conflict.message))
+        if obj.type == "HostSystem" and not matching:
+            plan.unmanaged.append(ref)
+        if not desired:
+            continue
+        if obj.type == "HostSystem" and str(obj.props.get("runtime.connectionState", "connected")) != "connected":
+            plan.problems.append(ObjectProblem(ref, f"host is {obj.props.get('runtime.connectionState')}; skipped"))
+            continue
+        planned.append(PlannedObject(state, desired))
+
+    for controller in controllers:
+        targets = [po for po in planned if controller.name in po.desired]
+        if not targets:
+            continue
+        try:
+            controller.prefetch(conn, [po.state for po in targets],
+                                {po.state.ref.moid: plain(po.desired[controller.name]) for po in targets})
+        except Exception as exc:  # noqa: BLE001 - one controller's bulk read never stops the others
+            for po in targets:
+                record_controller_fault(po.state, controller.name, exc)
+
+    for po in planned:
+        po.changes = diff_object(po, controllers, facts, waiver_rules, today)
+        plan.changes.extend(po.changes)
+    plan.objects_checked = len(planned)
+    plan.changes.sort(key=lambda c: (c.object.type, c.object.name, c.controller, c.path, c.subject))
+    return VCenterPlan(facts.vcenter, facts, planned, plan)
+
+
+def diff_object(po: PlannedObject, controllers: list[Controller], facts: ConnectionFacts,
+                waiver_rules: list[waivers.WaiverRule], today: dt.date) -> list[Change]:
+    """Diff one object with every controller that has desired fields for it, and label each change."""
+    changes: list[Change] = []
+    state = po.state
+    for controller in controllers:
+        desired = po.desired.get(controller.name)
+        if not desired:
+            continue
+        fault = state.extra.get("faults", {}).get(controller.name)
+        if fault is not None:
+            changes.extend(_fault_changes(state.ref, controller, desired, fault))
+            continue
+        values = plain(desired)
+        for d in controller.diff(values, state):
+            changes.append(label(state, controller, d, desired, values, facts, waiver_rules, today))
+    return changes
+
+
+def _fault_changes(ref: ObjectRef, controller: Controller, desired: Mapping[FieldPath, DesiredValue],
+                   fault: BaseException) -> list[Change]:
+    name = faults.fault_name(fault)
+    reason = Skip.UNSUPPORTED if name in UNSUPPORTED_FAULTS else None
+    message = (f"this target does not offer the API for {controller.name} ({name})" if reason
+               else f"could not read {controller.name}: {faults.fault_message(fault)}")
+    return [Change(ref, controller.name, path, None, d.value, policy=d.policy, source=d.source, reason=reason,
+                   message=message, error="" if reason else message)
+            for path, d in sorted(desired.items()) if path[-1] not in controller.parameters]
+
+
+def label(state: ObjectState, controller: Controller, d: FieldDiff, desired: Mapping[FieldPath, DesiredValue],
+          values: Mapping[FieldPath, Any], facts: ConnectionFacts, waiver_rules: list[waivers.WaiverRule],
+          today: dt.date) -> Change:
+    origin = desired.get(d.path)
+    change = Change(state.ref, controller.name, d.path, d.current, d.desired, impact=d.impact,
+                    policy=origin.policy if origin else "", source=origin.source if origin else "",
+                    subject=d.subject, reason=d.skip, message=d.message)
+    if change.reason is not None:
+        return change
+    place = state.facts.get("placement", Placement())
+    waiver = waivers.find(waiver_rules, today, state.ref.type, state.ref.name, place, d.path, change.policy,
+                          bool(state.facts.get("template")))
+    if waiver is not None:
+        return change.with_(reason=Skip.WAIVED, message=waiver.describe())
+    if origin is not None and not origin.enforce:
+        return change.with_(reason=Skip.AUDIT, message="policy enforcement is Audit")
+    refusal = controller.guard(d, values, state, facts)
+    if refusal:
+        return change.with_(reason=Skip.GUARD, message=refusal)
+    return change
+
+
+def active_controllers_for(objects: Iterable[PlannedObject]) -> list[Controller]:
+    """The controllers with desired fields on any of these objects, in registry (apply) order."""
+    names = {name for po in objects for name in po.desired}
+    return [c for c in registry.ALL if c.name in names]

@@ -1,0 +1,87 @@
+"""Compiling spec documents into what the planner needs: per policy, its selector and, per controller, the
+desired field values with their source positions."""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from reconciler import controllers
+from reconciler.controllers.base import Controller
+from reconciler.engine import waivers
+from reconciler.engine.types import DesiredValue
+
+POLICY_KINDS = ("HostSecurityPolicy", "VMSecurityPolicy")
+
+
+@dataclass
+class CompiledPolicy:
+    kind: str
+    name: str
+    vcenter: str | None
+    selector: Mapping[str, Any]
+    enforce: bool
+    suspended: bool
+    priority: int
+    source: str
+    fields: dict[str, dict[tuple[str, ...], DesiredValue]] = field(default_factory=dict)  # by controller name
+    options: Mapping[str, Any] = field(default_factory=dict)  # policy-wide knobs (powerCycle, allowFirmwareChange)
+
+
+def _source(doc: Any, path: tuple[str, ...]) -> str:
+    ref = doc.position(("spec",) + path)
+    return f"{ref.file}:{ref.line}"
+
+
+def compile_policy(doc: Any, registry: Iterable[Controller] | None = None) -> CompiledPolicy:
+    spec = doc.model.spec.model_dump(mode="json", by_alias=True, exclude_none=True)
+    start = doc.source
+    policy = CompiledPolicy(
+        kind=doc.kind, name=doc.name, vcenter=spec.get("vcenter"), selector=spec.get("selector") or {},
+        enforce=spec.get("enforcement", "Enforce") == "Enforce", suspended=bool(spec.get("suspend")),
+        priority=int(spec.get("priority", 0)), source=f"{start.file}:{start.line}",
+        options={k: spec[k] for k in ("powerCycle", "allowFirmwareChange") if k in spec},
+    )
+    for controller in registry if registry is not None else controllers.for_kind(doc.kind):
+        if controller.policy_kind != doc.kind or controller.spec_key not in spec:
+            continue
+        values = controller.fields(spec[controller.spec_key])
+        if values:
+            policy.fields[controller.name] = {
+                path: DesiredValue(value, doc.name, _source(doc, path), policy.enforce, policy.priority)
+                for path, value in values.items()
+            }
+    return policy
+
+
+@dataclass
+class CompiledSpecs:
+    policies: list[CompiledPolicy]
+    waivers: list[waivers.WaiverRule]
+    vcenters: dict[str, Any]  # name -> VCenter document
+    expired: list[waivers.WaiverRule]
+
+
+def compile_documents(documents: Iterable[Any], today: dt.date) -> CompiledSpecs:
+    policies: list[CompiledPolicy] = []
+    rules: list[waivers.WaiverRule] = []
+    vcenters: dict[str, Any] = {}
+    for doc in documents:
+        if doc.kind in POLICY_KINDS:
+            policies.append(compile_policy(doc))
+        elif doc.kind == "Waiver":
+            spec = doc.model.spec.model_dump(mode="json", by_alias=True, exclude_none=True)
+            rules.append(waivers.from_spec(doc.name, spec, f"{doc.source.file}:{doc.source.line}"))
+        elif doc.kind == "VCenter":
+            vcenters[doc.name] = doc
+    active = [w for w in rules if w.active(today)]
+    expired = [w for w in rules if not w.active(today)]
+    return CompiledSpecs(policies, active, vcenters, expired)
+
+
+def policies_for(specs: CompiledSpecs, vcenter: str) -> list[CompiledPolicy]:
+    """Policies that target this vCenter: named it, or named none while it is the only connection."""
+    only = len(specs.vcenters) <= 1
+    return [p for p in specs.policies if p.vcenter == vcenter or (p.vcenter is None and only)]

@@ -1,0 +1,65 @@
+"""Turning plan and apply results into journal events (Kubernetes event semantics)."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable
+from typing import Any
+
+from reconciler.engine.types import Change, Outcome, Skip
+from reconciler.events import model as ev
+
+_SKIP_EVENTS: dict[Skip, tuple[str, str]] = {
+    Skip.WAIVED: (ev.NORMAL, ev.WAIVED),
+    Skip.UNSUPPORTED: (ev.WARNING, ev.UNSUPPORTED),
+    Skip.GUARD: (ev.WARNING, ev.REMEDIATION_BLOCKED),
+    Skip.CONFLICT: (ev.WARNING, "PolicyConflict"),
+    Skip.INVALID: (ev.WARNING, "InvalidValue"),
+    Skip.FLAPPING: (ev.WARNING, ev.DRIFT_FLAPPING),
+    Skip.NEEDS_POWER_OFF: (ev.WARNING, "PendingPowerOff"),
+    Skip.PENDING_POWER_CYCLE: (ev.NORMAL, "PendingPowerCycle"),
+    Skip.NEEDS_FIRMWARE_CHANGE: (ev.WARNING, "NeedsFirmwareChange"),
+}
+
+
+def _short(value: Any) -> str:
+    return json.dumps(value, default=str) if not isinstance(value, str) else value
+
+
+def describe(change: Change) -> str:
+    where = f" on {change.subject}" if change.subject else ""
+    return f"{'.'.join(change.path)}{where}: {_short(change.current)} -> {_short(change.desired)}"
+
+
+def _event(change: Change, type_: str, reason: str, message: str) -> ev.Event:
+    return ev.Event(type=type_, reason=reason, object=change.object, message=message, path=change.path,
+                    policy=change.policy or None, source=change.source or None,
+                    current=change.current, desired=change.desired)
+
+
+def detection_events(changes: Iterable[Change]) -> list[ev.Event]:
+    """What a plan saw: drift, and why some of it will not be changed."""
+    out: list[ev.Event] = []
+    for change in changes:
+        if change.reason is None or change.reason is Skip.AUDIT:
+            out.append(_event(change, ev.WARNING, ev.DRIFT_DETECTED, describe(change)))
+        elif change.reason in _SKIP_EVENTS:
+            type_, reason = _SKIP_EVENTS[change.reason]
+            out.append(_event(change, type_, reason, f"{describe(change)}: {change.message}"))
+    return out
+
+
+def outcome_events(changes: Iterable[Change]) -> list[ev.Event]:
+    """What an apply did."""
+    out: list[ev.Event] = []
+    for change in changes:
+        if change.outcome is Outcome.APPLIED:
+            out.append(_event(change, ev.NORMAL, ev.DRIFT_REMEDIATED, describe(change)))
+        elif change.outcome is Outcome.NOT_EFFECTIVE:
+            out.append(_event(change, ev.WARNING, ev.REMEDIATION_FAILED,
+                              f"{describe(change)}: applied but not effective"))
+        elif change.outcome is Outcome.FAILED:
+            out.append(_event(change, ev.WARNING, ev.REMEDIATION_FAILED, f"{describe(change)}: {change.error}"))
+        elif change.outcome is Outcome.SKIPPED and change.reason is Skip.UNSUPPORTED:
+            out.append(_event(change, ev.WARNING, ev.UNSUPPORTED, f"{describe(change)}: {change.message}"))
+    return out

@@ -1,0 +1,90 @@
+"""Rendering a run's plans for people (text grouped by object, current -> desired per field) and for machines
+(one JSON document with stable field names)."""
+
+from __future__ import annotations
+
+import json
+from collections import defaultdict
+from typing import Any
+
+from reconciler.engine.recording import _short
+from reconciler.engine.runner import RunResult
+from reconciler.engine.types import Change, Outcome
+
+_MARK = {Outcome.APPLIED: "fixed", Outcome.NOT_EFFECTIVE: "NOT EFFECTIVE", Outcome.FAILED: "FAILED",
+         Outcome.SKIPPED: "skipped"}
+
+
+def _line(change: Change, applied: bool) -> str:
+    where = f" [{change.subject}]" if change.subject else ""
+    text = f"    {'.'.join(change.path)}{where}: {_short(change.current)} -> {_short(change.desired)}"
+    tags = []
+    if change.reason is not None:
+        tags.append(change.reason.value)
+    if applied and change.outcome is not Outcome.PLANNED:
+        tags.append(_MARK[change.outcome])
+    if change.impact.value != "none":
+        tags.append(f"impact {change.impact.value}")
+    if tags:
+        text += f"  ({', '.join(tags)})"
+    detail = change.error or change.message
+    if detail:
+        text += f"\n        {detail}"
+    if change.source:
+        text += f"\n        from {change.policy} at {change.source}"
+    return text
+
+
+def render_text(result: RunResult, applied: bool = False) -> str:
+    out: list[str] = []
+    for issue in result.spec_issues:
+        out.append(f"{'error' if issue.is_error else 'warning'}: {issue}")
+    for error in result.connection_errors:
+        out.append(f"error: {error}")
+    drift = fixed = waived = 0
+    for vplan in result.plans:
+        plan = vplan.plan
+        by_object: dict[Any, list[Change]] = defaultdict(list)
+        for change in plan.changes:
+            by_object[change.object].append(change)
+        for note in plan.notes:
+            out.append(f"note: {vplan.vcenter}: {note}")
+        for obj, changes in sorted(by_object.items(), key=lambda kv: (kv[0].type, kv[0].name)):
+            out.append(f"{obj.type} {obj.name} ({obj.moid}, {vplan.vcenter})")
+            out.extend(_line(c, applied) for c in changes)
+        for problem in plan.problems:
+            out.append(f"error: {problem.object.type} {problem.object.name}: {problem.message}")
+        if plan.unmanaged:
+            names = ", ".join(sorted(r.name for r in plan.unmanaged))
+            out.append(f"unmanaged ({vplan.vcenter}): {len(plan.unmanaged)} host(s) matched by no policy: {names}")
+        drift += len(plan.drift)
+        fixed += sum(1 for c in plan.changes if c.outcome is Outcome.APPLIED)
+        waived += sum(1 for c in plan.changes if c.reason is not None and c.reason.value == "waived")
+    objects = sum(p.plan.objects_checked for p in result.plans)
+    summary = f"{objects} object(s) checked, {drift} drifted field(s)"
+    if applied:
+        summary += f", {fixed} fixed"
+    if waived:
+        summary += f", {waived} waived"
+    out.append(summary if (drift or fixed or result.plans) else "nothing checked")
+    return "\n".join(out) + "\n"
+
+
+def render_json(result: RunResult) -> str:
+    doc = {
+        "apiVersion": "vsr.dev/v1alpha1",
+        "kind": "Plan",
+        "exitCode": result.exit_code(),
+        "specIssues": [i.to_dict() for i in result.spec_issues],
+        "connectionErrors": result.connection_errors,
+        "changes": [c.as_dict() for p in result.plans for c in p.plan.changes],
+        "problems": [{"object": pr.object.to_dict(), "controller": pr.controller or None, "message": pr.message}
+                     for p in result.plans for pr in p.plan.problems],
+        "unmanaged": [r.to_dict() for p in result.plans for r in p.plan.unmanaged],
+        "summary": {
+            "objects": sum(p.plan.objects_checked for p in result.plans),
+            "drift": sum(len(p.plan.drift) for p in result.plans),
+            "applied": sum(1 for p in result.plans for c in p.plan.changes if c.outcome is Outcome.APPLIED),
+        },
+    }
+    return json.dumps(doc, indent=2, default=str) + "\n"
