@@ -51,7 +51,7 @@ integration: venv sim
 
 ## run: the daemon on the bundled simulator with the quickstart spec
 run: venv sim
-	VSR_SIM_BIN=$(CURDIR)/$(SIM_BIN) $(BIN)/python -m reconciler.demo
+	VSR_SIM_BIN=$(CURDIR)/$(SIM_BIN) $(BIN)/python scripts/quickstart.py
 
 schema: venv
 	$(BIN)/vsr schema --write specs/schema
