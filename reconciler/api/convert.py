@@ -143,8 +143,11 @@ class DocumentChecker:
 
     def _report(self, exc: ValidationError, data: dict[Any, Any]) -> None:
         groups: dict[tuple[Path, bool], list[dict[str, Any]]] = {}
+        already = {e.path for e in self.raw.errors}  # e.g. an impossible date, reported by the YAML layer
         for err in exc.errors(include_url=False):
             path, is_key = _resolve(err["loc"], data, err["type"])
+            if path in already:
+                continue
             groups.setdefault((path, is_key), []).append(err)
         for (path, is_key), errs in groups.items():
             self.issue(path, self._message(path, is_key, errs))
@@ -188,6 +191,8 @@ class DocumentChecker:
             msg = msg.removeprefix(prefix)
         if msg.startswith("Input should be "):
             msg = "must be " + msg.removeprefix("Input should be ")
+            if kind in ("greater_than", "greater_than_equal", "less_than", "less_than_equal"):
+                msg += f", {_got(value, path)}"
         return msg
 
     def _yaml11_hint(self, path: Path) -> str:
@@ -216,10 +221,12 @@ def _resolve(loc: tuple[Any, ...], data: Any, err_type: str) -> tuple[Path, bool
     for i, part in enumerate(loc):
         if part == "[key]":
             return tuple(path), True
-        if isinstance(current, dict) and part in current and not isinstance(part, bool) or (
-                isinstance(current, dict) and isinstance(part, bool) and part in current):
-            path.append(part)
-            current = current[part]
+        if isinstance(current, dict) and part in current:
+            key = next((k for k in current if k == part and type(k) is type(part)), None)
+            if key is None:  # pydantic reports a boolean key True as 1
+                key = next(k for k in current if k == part)
+            path.append(key)
+            current = current[key]
         elif isinstance(current, list) and isinstance(part, int) and not isinstance(part, bool) \
                 and 0 <= part < len(current):
             path.append(part)

@@ -21,6 +21,7 @@ MAX_DEPTH = 64  # nesting depth of a document
 _TAG = "tag:yaml.org,2002:"
 _SCALAR_TAGS = {f"{_TAG}{t}" for t in ("str", "int", "float", "bool", "null", "timestamp")}
 _YAML11_WORDS = {"y", "n", "yes", "no", "on", "off", "true", "false"}
+_WHAT = {f"{_TAG}timestamp": "date", f"{_TAG}int": "integer", f"{_TAG}float": "number"}
 _DOC_START = re.compile(r"^---(?=\s|$)")
 
 
@@ -64,6 +65,10 @@ class _Abort(Exception):
         self.error = ParseError(line, column, message, path)
 
 
+def _short(tag: str) -> str:
+    return "!!" + tag.removeprefix(_TAG) if tag.startswith(_TAG) else tag
+
+
 def _pos(node: Node) -> tuple[int, int]:
     return node.start_mark.line + 1, node.start_mark.column + 1
 
@@ -93,10 +98,10 @@ class _Builder:
         try:
             if isinstance(node, SequenceNode):
                 if node.tag != f"{_TAG}seq":
-                    self._error(node, f"unsupported tag {node.tag!r}", path)
+                    self._error(node, f"unsupported tag {_short(node.tag)}", path)
                 return [self.build(item, path + (i,), depth + 1) for i, item in enumerate(node.value)]
             if node.tag != f"{_TAG}map":
-                self._error(node, f"unsupported tag {node.tag!r}", path)
+                self._error(node, f"unsupported tag {_short(node.tag)}", path)
             return self._mapping(node, path, depth)
         finally:
             self.stack.discard(id(node))
@@ -107,12 +112,12 @@ class _Builder:
 
     def _scalar(self, node: ScalarNode, path: Path) -> Any:
         if node.tag not in _SCALAR_TAGS:
-            self._error(node, f"unsupported tag {node.tag!r} (only plain YAML values are allowed)", path)
+            self._error(node, f"unsupported tag {_short(node.tag)} (only plain YAML values are allowed)", path)
             return node.value
         try:
             value = self.constructor.yaml_constructors[node.tag](self.constructor, node)
         except Exception as exc:  # e.g. an impossible date such as 2027-02-30
-            self._error(node, f"invalid {node.tag.removeprefix(_TAG)} value: {exc}", path)
+            self._error(node, f"invalid {_WHAT.get(node.tag, node.tag)}: {exc}", path)
             return None
         if node.style is None and node.value.lower() in _YAML11_WORDS | {"null", "~"} and not isinstance(value, str):
             self.doc.plain_scalars[path] = node.value
@@ -167,6 +172,14 @@ class _Builder:
         return []
 
 
+_FRIENDLY = (
+    ("expected <block end>", "bad indentation: this line does not line up with the lines above it"),
+    ("mapping values are not allowed here", "unexpected ':' (indentation wrong, or a value containing ': ' that "
+                                            "needs quotes)"),
+    ("found undefined alias", "an alias (*name) refers to an anchor (&name) that is not defined in this document"),
+)
+
+
 def _describe(exc: yaml.YAMLError, text: str, line_offset: int) -> ParseError:
     """A short, positioned message for a PyYAML error (without echoing the source line)."""
     mark = getattr(exc, "problem_mark", None) or getattr(exc, "context_mark", None)
@@ -186,9 +199,13 @@ def _describe(exc: yaml.YAMLError, text: str, line_offset: int) -> ParseError:
     if "\t" in problem or "'\\t'" in problem or (mark.column < len(current) and current[mark.column] == "\t"):
         return ParseError(line, col, "tab character: YAML indentation must use spaces, not tabs")
     hint = ""
-    if any(s in problem for s in ("mapping values are not allowed", "expected <block end>", "did not find expected",
-                                  "could not find expected ':'", "expected ',' or ']'", "expected ',' or '}'")):
+    if any(s in problem for s in ("did not find expected", "could not find expected ':'", "expected ',' or ']'",
+                                  "expected ',' or '}'")):
         hint = " (check the indentation of this line and the one before it, a missing ':' or an unclosed quote/bracket)"
+    for pattern, friendly in _FRIENDLY:
+        if pattern in problem:
+            problem = f"{friendly} [{problem}]"
+            break
     what = f"{context}, {problem}" if context and "while" not in context else problem
     cmark = getattr(exc, "context_mark", None)
     if cmark is not None and context.startswith("while") and (cmark.line, cmark.column) != (mark.line, mark.column):
@@ -248,7 +265,11 @@ def parse_documents(text: str) -> tuple[list[RawDocument], list[ParseError]]:
         try:
             doc.data = _Builder(doc).build(node, ())
         except _Abort as abort:
-            doc.errors.append(abort.error)
+            err = abort.error
+            if err.message.startswith("document expands"):  # report at the top-level key, not deep inside
+                err.path = err.path[:1]
+                err.line, err.column = doc.position(err.path)
+            doc.errors.append(err)
         except RecursionError:
             doc.errors.append(ParseError(line, col, "YAML nesting is too deep"))
         if offset:
