@@ -15,6 +15,7 @@ import json
 import os
 import sqlite3
 import threading
+import time
 from collections.abc import Iterable, Sequence
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
@@ -95,12 +96,13 @@ class Journal:
                                        check_same_thread=False)
             self._db.row_factory = sqlite3.Row
             self._db.execute(f"PRAGMA busy_timeout = {int(busy_timeout * 1000)}")
-            mode = self._db.execute("PRAGMA journal_mode = WAL").fetchone()[0]
+            # Switching a new file to WAL and creating the schema can meet "database is locked" without the busy
+            # handler being consulted when several processes open a fresh journal at once: retry those steps.
+            mode = _retry_locked(lambda: self._db.execute("PRAGMA journal_mode = WAL").fetchone()[0], busy_timeout)
             if str(mode).lower() != "wal":
                 raise JournalError(f"journal {self.path}: cannot switch to WAL mode (got {mode})")
             self._db.execute("PRAGMA synchronous = FULL")
-            self._db.execute("PRAGMA foreign_keys = ON")
-            self._migrate()
+            _retry_locked(self._migrate, busy_timeout)
         except sqlite3.DatabaseError as exc:
             raise JournalError(f"journal {self.path}: {exc}") from None
 
@@ -255,6 +257,21 @@ class _Txn:
             self.db.execute("COMMIT" if exc_type is None else "ROLLBACK")
         finally:
             self.lock.release()
+
+
+def _retry_locked(fn: Callable[[], Any], timeout: float) -> Any:
+    deadline = time.monotonic() + timeout
+    delay = 0.005
+    while True:
+        try:
+            return fn()
+        except sqlite3.OperationalError as exc:
+            if "locked" not in str(exc) and "busy" not in str(exc):
+                raise
+            if time.monotonic() >= deadline:
+                raise
+            time.sleep(delay)
+            delay = min(delay * 2, 0.2)
 
 
 def _statements(script: str) -> list[str]:

@@ -147,12 +147,11 @@ def test_free_esxi_is_audit_only_with_one_clear_reason(tmp_path, sim_factory, ca
         services: {TSM-SSH: {running: false, policy: "off"}}
         advancedSettings: {Mem.ShareForceSalting: 2}
     """)
-    si = free.connect()
     run = ws.vsr(capsys, "apply")
     assert run.code == 2, run.out
-    for change in run.json["changes"]:
-        if change["reason"] == "unsupported":
-            assert "RestrictedVersion" in change["message"]
+    restricted = [c for c in run.json["changes"] if "RestrictedVersion" in (c["message"] or "")]
+    assert restricted and all(c["reason"] == "unsupported" and c["outcome"] == "skipped" for c in restricted)
+    assert not [c for c in run.json["changes"] if c["outcome"] in ("applied", "failed")]
 
 
 def test_plain_vcsim_reports_unsupported_and_does_not_crash(tmp_path, sim_factory, capsys):

@@ -2,7 +2,7 @@ import datetime as dt
 
 from reconciler.engine.merge import merge
 from reconciler.engine.placement import Placement
-from reconciler.engine.types import DesiredValue, path_matches
+from reconciler.engine.types import DesiredValue
 from reconciler.engine import waivers
 
 P = ("services", "TSM-SSH", "running")
@@ -38,13 +38,6 @@ def test_conflict_resolved_by_a_later_higher_priority_policy():
 def test_true_and_one_are_not_the_same_value():
     _, conflicts = merge([{P: dv(True, "a")}, {P: dv(1, "b")}])
     assert conflicts
-
-
-def test_path_patterns():
-    assert path_matches("services.TSM-SSH.*", P)
-    assert path_matches("services", P)
-    assert not path_matches("services.TSM", P)
-    assert path_matches("advancedSettings.Mem.*", ("advancedSettings", "Mem.ShareForceSalting"))
 
 
 def test_waiver_expiry_selector_and_policy_scope():

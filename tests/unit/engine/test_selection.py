@@ -1,46 +1,31 @@
-from reconciler.engine.placement import Entity, Placement, placement_of
+from reconciler.engine.placement import Placement, from_entity
 from reconciler.engine.selection import matches
 
-TREE = {
-    "group-d1": Entity("Folder", "Datacenters", None),
-    "datacenter-1": Entity("Datacenter", "DC0", "group-d1"),
-    "group-h1": Entity("Folder", "host", "datacenter-1"),
-    "domain-c1": Entity("ClusterComputeResource", "Prod-A", "group-h1"),
-    "host-1": Entity("HostSystem", "esx-01", "domain-c1"),
-    "domain-s1": Entity("ComputeResource", "esx-09", "group-h1"),
-    "host-9": Entity("HostSystem", "esx-09", "domain-s1"),
-    "group-v1": Entity("Folder", "vm", "datacenter-1"),
-    "group-v2": Entity("Folder", "Prod", "group-v1"),
-    "group-v3": Entity("Folder", "Web", "group-v2"),
-    "vm-1": Entity("VirtualMachine", "web-01", "group-v3"),
-    "vm-2": Entity("VirtualMachine", "root-vm", "group-v1"),
-}
+HOST1 = Placement("DC0", "Prod-A", "esx-01", "")
+HOST9 = Placement("DC0", None, "esx-09", "")
+VM1 = Placement("DC0", "Prod-A", "esx-01", "Prod/Web")
 
 
-def test_placement_of_clustered_and_standalone_hosts():
-    assert placement_of("host-1", TREE) == Placement("DC0", "Prod-A", "esx-01", "")
-    assert placement_of("host-9", TREE) == Placement("DC0", None, "esx-09", "")
-
-
-def test_placement_of_vm_uses_runtime_host_and_folder_path():
-    assert placement_of("vm-1", TREE, host_of="host-1") == Placement("DC0", "Prod-A", "esx-01", "Prod/Web")
-    assert placement_of("vm-2", TREE, host_of="host-9") == Placement("DC0", None, "esx-09", "")
+def test_placement_from_entity_drops_the_datacenter_root_folder():
+    class E:
+        datacenter, cluster, host, folders = "DC0", "Prod-A", "esx-01", ("vm", "Prod", "Web")
+    assert from_entity(E()) == VM1
 
 
 def test_empty_selector_matches_nothing():
-    place = placement_of("host-1", TREE)
+    place = HOST1
     assert not matches({}, "HostSystem", "esx-01", place)
     assert not matches({"datacenters": [], "exclude": ["x"]}, "HostSystem", "esx-01", place)
 
 
 def test_cluster_glob_does_not_select_standalone_host_but_host_glob_does():
-    place = placement_of("host-9", TREE)
+    place = HOST9
     assert not matches({"clusters": ["*"]}, "HostSystem", "esx-09", place)
     assert matches({"hosts": ["*"]}, "HostSystem", "esx-09", place)
 
 
 def test_all_dimensions_must_match_and_exclude_wins():
-    place = placement_of("host-1", TREE)
+    place = HOST1
     assert matches({"datacenters": ["DC*"], "clusters": ["Prod-*"], "hosts": ["esx-0*"]}, "HostSystem", "esx-01", place)
     assert not matches({"datacenters": ["Other"], "hosts": ["*"]}, "HostSystem", "esx-01", place)
     assert not matches({"hosts": ["*"], "exclude": ["esx-01"]}, "HostSystem", "esx-01", place)
@@ -48,7 +33,7 @@ def test_all_dimensions_must_match_and_exclude_wins():
 
 
 def test_vm_selection_folders_and_templates():
-    place = placement_of("vm-1", TREE, host_of="host-1")
+    place = VM1
     assert matches({"folders": ["Prod/*"]}, "VirtualMachine", "web-01", place)
     assert not matches({"folders": ["Dev/*"]}, "VirtualMachine", "web-01", place)
     assert matches({"vms": ["*"]}, "VirtualMachine", "web-01", place)
@@ -57,7 +42,7 @@ def test_vm_selection_folders_and_templates():
 
 
 def test_vm_dimensions_never_select_hosts():
-    place = placement_of("host-1", TREE)
+    place = HOST1
     assert not matches({"vms": ["*"]}, "HostSystem", "esx-01", place)
 
 
