@@ -54,13 +54,14 @@ def run(args: argparse.Namespace, out: TextIO | None = None) -> int:
             print("no events", file=out)
         return 0
     with journal:
+        start_seq = journal.last_seq()
         events = journal.query(since=args.since, limit=args.limit, **filters)
         if not events and args.output == "text" and not args.follow:
             print("no events", file=out)
         printer.print(events)
         if not args.follow:
             return 0
-        seq = max((e.seq for e in events), default=journal.last_seq())
+        seq = max([start_seq, *(e.seq for e in events)])
         try:
             while True:
                 time.sleep(FOLLOW_INTERVAL)
