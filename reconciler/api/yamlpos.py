@@ -194,6 +194,12 @@ def _describe(exc: yaml.YAMLError, text: str, line_offset: int) -> ParseError:
     if mark is None:
         return ParseError(1 + line_offset, 1, f"YAML syntax error: {problem}")
     line, col = mark.line + 1 + line_offset, mark.column + 1
+    if "<stream end>" in problem or "end of stream" in problem:
+        opened = _unclosed(text)
+        if opened is not None:
+            char, oline, ocol = opened
+            return ParseError(oline + 1 + line_offset, ocol + 1,
+                              f"YAML syntax error: this {char} is never closed (the document ends first)")
     lines = text.splitlines()
     current = lines[mark.line] if mark.line < len(lines) else ""
     if "\t" in problem or "'\\t'" in problem or (mark.column < len(current) and current[mark.column] == "\t"):
@@ -211,6 +217,49 @@ def _describe(exc: yaml.YAMLError, text: str, line_offset: int) -> ParseError:
     if cmark is not None and context.startswith("while") and (cmark.line, cmark.column) != (mark.line, mark.column):
         what += f" ({context.removeprefix('while ')} started at line {cmark.line + 1 + line_offset}, column {cmark.column + 1})"
     return ParseError(line, col, f"YAML syntax error: {what}{hint}")
+
+
+def _unclosed(text: str) -> tuple[str, int, int] | None:
+    """The innermost flow bracket or quote still open at the end of `text` (a hint for "unexpected end")."""
+    stack: list[tuple[str, int, int]] = []
+    quote: tuple[str, int, int] | None = None
+    line = col = 0
+    prev = "\n"
+    i = 0
+    while i < len(text):
+        ch = text[i]
+        if quote is not None:
+            if quote[0] == '"' and ch == "\\":
+                i += 2
+                col += 2
+                continue
+            if ch == quote[0]:
+                if ch == "'" and text[i + 1:i + 2] == "'":
+                    i += 2
+                    col += 2
+                    continue
+                quote = None
+        elif ch == "#" and prev in " \t\n":
+            while i < len(text) and text[i] != "\n":
+                i += 1
+            continue
+        elif ch in "'\"" and (prev in " \t\n[{,:-"):
+            quote = (ch, line, col)
+        elif ch in "[{":
+            stack.append((ch, line, col))
+        elif ch in "]}" and stack:
+            stack.pop()
+        prev = ch
+        if ch == "\n":
+            line, col = line + 1, 0
+        else:
+            col += 1
+        i += 1
+    if quote is not None:
+        return ("quote " + quote[0], quote[1], quote[2])
+    if stack:
+        return ("'" + stack[-1][0] + "'", stack[-1][1], stack[-1][2])
+    return None
 
 
 def _compose(text: str, line_offset: int) -> tuple[list[tuple[Node | None, int]], ParseError | None]:
