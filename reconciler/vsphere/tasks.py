@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -58,12 +59,13 @@ def wait(conn: Connection, tasks: Sequence[Any], timeout: float | None = 300.0) 
             objectSet=[vmodl.query.PropertyCollector.ObjectSpec(obj=t, skip=False) for t in tasks],
             propSet=[vmodl.query.PropertyCollector.PropertySpec(type=vim.Task, pathSet=_PATHS, all=False)])
         conn.call(collector.CreateFilter, spec, partialUpdates=True)
-        version = ""
+        version, first = "", True
         while any(s.get("info.state") not in _TERMINAL for s in state.values()):
             remaining = None if deadline is None else deadline - time.monotonic()
-            if remaining is not None and remaining <= 0:
+            if remaining is not None and remaining <= 0 and not first:
                 break
-            wait_s = 30 if remaining is None else max(1, min(30, int(remaining + 0.999)))
+            first = False                                  # timeout=0 still reads the current states once
+            wait_s = 30 if remaining is None else max(0, min(30, math.ceil(remaining)))
             options = vmodl.query.PropertyCollector.WaitOptions(maxWaitSeconds=wait_s)
             update = conn.call(collector.WaitForUpdatesEx, version, options)
             if update is None:
