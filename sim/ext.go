@@ -2,6 +2,7 @@ package main
 
 // install adds the vsr extensions to every host, VM and portgroup.
 func (s *Sim) install() error {
+	s.installHosts()
 	return nil
 }
 

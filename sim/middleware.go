@@ -35,6 +35,8 @@ type Sim struct {
 	overrides map[string]map[string]bool
 	proxies   map[string]func(ref types.ManagedObjectReference) mo.Reference
 
+	hosts map[string]*hostExt
+
 	rnd   *rand.Rand
 	rndMu sync.Mutex
 }

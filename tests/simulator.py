@@ -30,7 +30,7 @@ DEFAULT_BIN = REPO / "build" / "vsr-sim"
 USERNAME = "vsr-admin"
 PASSWORD = "S3cret-sim-pass!"  # test-only credential for the throwaway simulator
 
-__all__ = ["SimHandle", "SimulatorError", "start_simulator", "simulator_binary", "test_pki"]
+__all__ = ["PropertyWatch", "SimHandle", "SimulatorError", "start_simulator", "simulator_binary", "test_pki"]
 
 
 class SimulatorError(RuntimeError):
@@ -281,3 +281,60 @@ def _read_line(proc: subprocess.Popen, timeout: float) -> str:
     finally:
         sel.close()
     return buf.decode(errors="replace").split("\n", 1)[0].strip()
+
+
+class PropertyWatch:
+    """A private PropertyCollector with one filter on ``paths`` of ``obj``, for WaitForUpdatesEx checks.
+
+        with PropertyWatch(si, host, ["config.firewall.ruleset"]) as watch:
+            ...change something...
+            changes, seconds = watch.wait(timeout=1.0)   # {path: value}, time until the update arrived
+    """
+
+    def __init__(self, si, obj, paths):
+        from pyVmomi import vmodl
+
+        pcq = vmodl.query.PropertyCollector
+        self._pcq = pcq
+        self.pc = si.RetrieveContent().propertyCollector.CreatePropertyCollector()
+        spec = pcq.FilterSpec(objectSet=[pcq.ObjectSpec(obj=obj)],
+                              propSet=[pcq.PropertySpec(type=type(obj), pathSet=list(paths))])
+        self.pc.CreateFilter(spec, partialUpdates=True)
+        first = self.pc.WaitForUpdatesEx("", pcq.WaitOptions(maxWaitSeconds=0))
+        self.version = first.version if first is not None else ""
+        self.initial = _changes(first)
+
+    def wait(self, timeout: float = 1.0) -> tuple[dict, float]:
+        """Wait up to ``timeout`` (whole seconds, rounded up) for the next update; ({} , elapsed) if none."""
+        import math
+
+        started = time.monotonic()
+        res = self.pc.WaitForUpdatesEx(self.version, self._pcq.WaitOptions(maxWaitSeconds=max(1, math.ceil(timeout))))
+        elapsed = time.monotonic() - started
+        if res is None:
+            return {}, elapsed
+        self.version = res.version
+        return _changes(res), elapsed
+
+    def close(self) -> None:
+        try:
+            self.pc.DestroyPropertyCollector()
+        except Exception:  # noqa: BLE001 - best effort
+            pass
+
+    def __enter__(self) -> PropertyWatch:
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+
+def _changes(update_set) -> dict:
+    out: dict = {}
+    if update_set is None:
+        return out
+    for fs in update_set.filterSet or []:
+        for obj in fs.objectSet or []:
+            for ch in obj.changeSet or []:
+                out[ch.name] = ch.val
+    return out
