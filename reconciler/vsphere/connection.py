@@ -24,8 +24,8 @@ from pyVmomi import SoapStubAdapter, vim, vmodl
 from pyVmomi.VmomiSupport import versionIdMap
 
 from reconciler.vsphere import tls
-from reconciler.vsphere.faults import (ConnectError, FaultKind, ThumbprintMismatch, classify, fault_message,
-                                       fault_name, is_transient)
+from reconciler.vsphere.faults import (ConnectError, FaultKind, ThumbprintMismatch, classify, describe,
+                                       fault_message, fault_name, is_transient)
 from reconciler.vsphere.settings import (ConnectionSettings, SettingsError, normalize_thumbprint, parse_server,
                                          settings_from_cli, settings_from_spec)
 
@@ -307,7 +307,7 @@ class Connection:
         elif isinstance(exc, vim.fault.InvalidLogin):
             msg = f"login to {where} as {s.username} failed: invalid username or password"
         elif isinstance(exc, vim.fault.NoPermission):
-            msg = f"login to {where} as {s.username} failed: no permission ({fault_message(exc)})"
+            msg = f"login to {where} as {s.username} failed: no permission ({describe(exc)})"
         elif isinstance(exc, socket.gaierror):
             msg = f"cannot resolve {s.host}: {exc.strerror or exc}"
         elif isinstance(exc, ConnectionRefusedError):
@@ -319,9 +319,9 @@ class Connection:
         elif isinstance(exc, http.client.HTTPException):
             msg = f"{where} did not answer as a vSphere API endpoint: {fault_name(exc)} {exc}".rstrip()
         elif isinstance(exc, vmodl.MethodFault):
-            msg = f"login to {where} failed: {fault_message(exc)}"
+            msg = f"login to {where} failed: {describe(exc)}"
         else:
-            msg = f"cannot connect to {where}: {fault_message(exc)}"
+            msg = f"cannot connect to {where}: {describe(exc)}"
         return ConnectError(msg, kind=FaultKind.TRANSIENT if kind is FaultKind.TRANSIENT else FaultKind.PERMANENT)
 
 

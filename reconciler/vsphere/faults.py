@@ -117,7 +117,8 @@ def fault_name(exc: BaseException) -> str:
 
 
 def fault_message(exc: BaseException) -> str:
-    """A one-line description of a fault: its ``msg`` or its first ``faultMessage``, else its type name."""
+    """The human part of a fault, one line, without the type name (combine with :func:`fault_name`, or use
+    :func:`describe`): the server's ``msg``, else a description built from the fault's fields, else the name."""
     if isinstance(exc, vmodl.MethodFault):
         msg = getattr(exc, "msg", None)
         if not msg:
@@ -125,11 +126,34 @@ def fault_message(exc: BaseException) -> str:
                 msg = getattr(item, "message", None) or getattr(item, "key", None)
                 if msg:
                     break
-        name = fault_name(exc)
-        if isinstance(exc, vim.fault.InvalidName) and getattr(exc, "name", None):
-            msg = msg or f"invalid name {exc.name!r}"
-        if isinstance(exc, vmodl.fault.InvalidArgument) and getattr(exc, "invalidProperty", None):
-            msg = msg or f"invalid argument {exc.invalidProperty!r}"
-        return f"{name}: {msg}" if msg else name
-    text = str(exc).strip().splitlines()
-    return f"{fault_name(exc)}: {text[0]}" if text and text[0] else fault_name(exc)
+        return _one_line(msg) if msg else _describe_fields(exc)
+    lines = str(exc).strip().splitlines()
+    return lines[0] if lines and lines[0] else fault_name(exc)
+
+
+def describe(exc: BaseException) -> str:
+    """``Name: message`` (or just ``Name`` when there is nothing more to say)."""
+    name, message = fault_name(exc), fault_message(exc)
+    return name if message == name else f"{name}: {message}"
+
+
+def _one_line(text: str) -> str:
+    return " ".join(str(text).split())
+
+
+def _describe_fields(exc: vmodl.MethodFault) -> str:
+    if isinstance(exc, vim.fault.InvalidName) and getattr(exc, "name", None):
+        return f"invalid name {exc.name!r}"
+    if isinstance(exc, vmodl.fault.InvalidArgument) and getattr(exc, "invalidProperty", None):
+        return f"invalid argument {exc.invalidProperty!r}"
+    if isinstance(exc, vim.fault.NotAuthenticated):
+        return "the session is not authenticated"
+    if isinstance(exc, vim.fault.NoPermission) and getattr(exc, "privilegeId", None):
+        return f"permission {exc.privilegeId} is missing"
+    if isinstance(exc, vim.fault.RestrictedVersion):
+        return "not allowed by this edition or license (e.g. free ESXi: the API is read-only)"
+    if isinstance(exc, vmodl.fault.ManagedObjectNotFound) and getattr(exc, "obj", None) is not None:
+        return f"object {exc.obj._moId} does not exist"
+    if isinstance(exc, vmodl.fault.SystemError) and getattr(exc, "reason", None):
+        return _one_line(exc.reason)
+    return fault_name(exc)

@@ -13,7 +13,7 @@ from typing import Any
 from pyVmomi import vim, vmodl
 
 from reconciler.vsphere.connection import Connection
-from reconciler.vsphere.faults import fault_message
+from reconciler.vsphere.faults import describe
 
 PAGE_SIZE = 1000          # objects per RetrievePropertiesEx page (servers may page with fewer)
 
@@ -78,7 +78,7 @@ def _split(content: Any, paths: Sequence[str]) -> tuple[dict[str, Any], dict[str
         props[prop.name] = prop.val
     for missing in content.missingSet or ():
         props.pop(missing.path, None)
-        errors[missing.path] = fault_message(missing.fault) if missing.fault else "missing"
+        errors[missing.path] = describe(missing.fault) if missing.fault else "missing"
     return props, errors
 
 
@@ -171,7 +171,7 @@ def fetch_objects(conn: Connection, refs: Iterable[Any], paths: Sequence[str], *
             if gone is None or _moid(gone) not in pending:
                 raise
             moid = _moid(gone)
-            out[moid] = ObjectProps(pending.pop(moid), errors={"*": fault_message(exc)})
+            out[moid] = ObjectProps(pending.pop(moid), errors={"*": describe(exc)})
             continue
         for content in contents:
             moid = _moid(content.obj)

@@ -11,7 +11,7 @@ from typing import Any
 from pyVmomi import vim, vmodl
 
 from reconciler.vsphere.connection import Connection
-from reconciler.vsphere.faults import fault_message
+from reconciler.vsphere.faults import describe
 
 _PATHS = ["info.state", "info.error", "info.result", "info.entityName", "info.descriptionId"]
 _TERMINAL = ("success", "error")
@@ -39,7 +39,7 @@ class TaskOutcome:
             return "success"
         if self.state == "timeout":
             return "task did not finish in time"
-        return fault_message(self.fault) if self.fault is not None else "task failed"
+        return describe(self.fault) if self.fault is not None else "task failed"
 
 
 def wait(conn: Connection, tasks: Sequence[Any], timeout: float | None = 300.0) -> list[TaskOutcome]:

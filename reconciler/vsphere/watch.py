@@ -20,7 +20,7 @@ import structlog
 from pyVmomi import vim, vmodl
 
 from reconciler.vsphere.connection import Connection
-from reconciler.vsphere.faults import FaultKind, classify, fault_message
+from reconciler.vsphere.faults import FaultKind, classify, describe
 from reconciler.vsphere.inventory import type_name
 
 log = structlog.get_logger("reconciler.vsphere")
@@ -125,7 +125,7 @@ class PropertyWatch:
                 if self._stopped.is_set():
                     return updates
                 if isinstance(exc, _RESET_FAULTS) or classify(exc) is FaultKind.AUTH:
-                    log.warning("property watch lost its collector; rebuilding", fault=fault_message(exc))
+                    log.warning("property watch lost its collector; rebuilding", fault=describe(exc))
                     self._rebuild()
                     wait_s = 0
                     continue

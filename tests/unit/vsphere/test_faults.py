@@ -5,8 +5,8 @@ import ssl
 import pytest
 from pyVmomi import vim, vmodl
 
-from reconciler.vsphere.faults import (ConnectError, FaultKind, ThumbprintMismatch, classify, fault_message,
-                                       fault_name, is_transient)
+from reconciler.vsphere.faults import (ConnectError, FaultKind, ThumbprintMismatch, classify, describe,
+                                       fault_message, fault_name, is_transient)
 
 T, P, A = FaultKind.TRANSIENT, FaultKind.PERMANENT, FaultKind.AUTH
 
@@ -59,7 +59,15 @@ def test_not_authenticated_is_auth_although_it_subclasses_no_permission():
 
 def test_fault_message_and_name():
     assert fault_name(vim.fault.InvalidName(name="Foo.Bar")) == "InvalidName"
-    assert fault_message(vim.fault.InvalidName(name="Foo.Bar")) == "InvalidName: invalid name 'Foo.Bar'"
-    assert fault_message(vmodl.fault.SystemError(msg="disk full", reason="x")) == "SystemError: disk full"
-    assert fault_message(vim.fault.RestrictedVersion()) == "RestrictedVersion"
-    assert fault_message(ConnectionResetError(104, "Connection reset by peer")).startswith("ConnectionResetError")
+    assert fault_message(vim.fault.InvalidName(name="Foo.Bar")) == "invalid name 'Foo.Bar'"
+    assert describe(vim.fault.InvalidName(name="Foo.Bar")) == "InvalidName: invalid name 'Foo.Bar'"
+    assert fault_message(vmodl.fault.SystemError(msg="disk\nfull", reason="x")) == "disk full"
+    assert fault_message(vmodl.fault.SystemError(reason="injected")) == "injected"
+    assert "free ESXi" in fault_message(vim.fault.RestrictedVersion())
+    assert fault_message(vim.fault.NoPermission(privilegeId="Host.Config.Settings")) == \
+        "permission Host.Config.Settings is missing"
+    assert fault_message(vmodl.fault.ManagedObjectNotFound(obj=vim.HostSystem("host-9"))) == \
+        "object host-9 does not exist"
+    assert describe(vim.fault.AlreadyExists()) == "AlreadyExists"
+    assert fault_message(ConnectionResetError(104, "Connection reset by peer")) == "[Errno 104] Connection reset by peer"
+    assert describe(TimeoutError()) == "TimeoutError"
