@@ -103,6 +103,8 @@ class Connection:
         """Open the session. Raises :class:`ConnectError` with a one-line message; ``.kind`` says whether trying
         again later may help (unreachable) or not (bad password, TLS verification failure)."""
         s = self.settings
+        if self._si is not None:
+            self.close()
         try:
             ctx = tls.build_context(s)
         except SettingsError as exc:

@@ -67,7 +67,14 @@ def _retrieve(conn: Connection, spec: vmodl.query.PropertyCollector.FilterSpec, 
         token = result.token
         if not token:
             break
-        result = conn.call(pc.ContinueRetrievePropertiesEx, token=token)
+        try:
+            result = conn.call(pc.ContinueRetrievePropertiesEx, token=token)
+        except BaseException:
+            try:                               # free the server-side result set
+                pc.CancelRetrievePropertiesEx(token=token)
+            except Exception:  # noqa: BLE001
+                pass
+            raise
     return objects
 
 

@@ -119,3 +119,17 @@ def test_connect_refused_is_transient():
 def test_fingerprint_format():
     assert tls.fingerprint(b"x") == ":".join(
         "2D711642B726B04401627CA9FBAC32F5C8530FB1903CC4DB02258717921A4881"[i:i + 2] for i in range(0, 64, 2))
+
+
+def test_connect_to_something_that_is_not_vsphere(tls_server):
+    with pytest.raises(ConnectError) as err:
+        Connection(settings(tls_server, thumbprint=tls_server.fingerprint)).connect()
+    assert str(err.value).startswith(f"127.0.0.1:{tls_server.port} did not answer as a vSphere API endpoint")
+    assert err.value.kind is FaultKind.PERMANENT
+
+
+def test_connect_unresolvable_name():
+    with pytest.raises(ConnectError) as err:
+        Connection(ConnectionSettings(name="x", host="no-such-host.invalid", username="u", password="p")).connect()
+    assert str(err.value).startswith("cannot resolve no-such-host.invalid: ")
+    assert err.value.kind is FaultKind.PERMANENT
