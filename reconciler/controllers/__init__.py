@@ -9,6 +9,11 @@ from reconciler.controllers.host_firewall import HostFirewall
 from reconciler.controllers.host_lockdown import HostLockdown
 from reconciler.controllers.host_network import HostNetworkSecurity
 from reconciler.controllers.host_services import HostServices
+from reconciler.controllers.vm_advanced import VMAdvancedSettings
+from reconciler.controllers.vm_boot import VMSecureBoot
+from reconciler.controllers.vm_devices import VMDevices
+from reconciler.controllers.vm_encryption import VMEncryption
+from reconciler.controllers.vm_hardware import VMHardwareVersion
 
 ALL: tuple[Controller, ...] = (
     HostServices(),
@@ -17,6 +22,11 @@ ALL: tuple[Controller, ...] = (
     HostNetworkSecurity(),
     DistributedPortgroupSecurity(),
     HostLockdown(),  # last: lockdown is applied after every other host setting, as the STIG scripts do
+    VMAdvancedSettings(),
+    VMDevices(),  # before the hardware upgrade and encryption, as the SCG scripts order them
+    VMSecureBoot(),
+    VMHardwareVersion(),
+    VMEncryption(),
 )
 
 

@@ -11,10 +11,11 @@ from typing import Any
 
 import structlog
 
+from reconciler.controllers import vm_common, vm_power
 from reconciler.controllers.base import Controller, ObjectState
 from reconciler.engine import planner
 from reconciler.engine.planner import PlannedObject, VCenterPlan
-from reconciler.engine.types import Change, FieldDiff, ObjectProblem, Outcome, Skip
+from reconciler.engine.types import Change, FieldDiff, Impact, ObjectProblem, Outcome, Skip
 from reconciler.vsphere import faults, inventory
 
 log = structlog.get_logger("vsr.apply")
@@ -51,8 +52,37 @@ def apply_plan(conn: Any, vplan: VCenterPlan, concurrency: int = 8,
     return vplan
 
 
+def needs_power_cycle(po: PlannedObject) -> bool:
+    """A running VM whose policy allows power cycles and that has changes needing power-off."""
+    if po.state.ref.type != "VirtualMachine" or not vm_common.powered_on(po.state):
+        return False
+    modes = {vm_common.power_mode(planner.plain(d)) for d in po.desired.values()}
+    return "Allowed" in modes and any(c.actionable and c.impact is Impact.POWER_CYCLE for c in po.changes)
+
+
 def apply_object(conn: Any, vplan: VCenterPlan, po: PlannedObject, controllers: dict[str, Controller],
                  today: dt.date) -> list[ObjectProblem]:
+    if not needs_power_cycle(po):
+        return _apply_object(conn, vplan, po, controllers, today)
+    try:
+        vm_power.shutdown_guest(conn, po.state.mo)
+    except vm_power.PowerCycleError as exc:
+        po.changes = [c.with_(outcome=Outcome.FAILED, error=str(exc))
+                      if c.actionable and c.impact is Impact.POWER_CYCLE else c for c in po.changes]
+        return [ObjectProblem(po.state.ref, str(exc))] + _apply_object(conn, vplan, po, controllers, today)
+    log.info("guest shut down for changes that need power-off", object=po.state.ref.name)
+    try:
+        po.state.props = {**po.state.props, "runtime.powerState": "poweredOff"}
+        return _apply_object(conn, vplan, po, controllers, today)
+    finally:
+        try:
+            vm_power.power_on(conn, po.state.mo)
+        except Exception as exc:  # noqa: BLE001
+            log.error("could not power the VM on again", object=po.state.ref.name, error=str(exc))
+
+
+def _apply_object(conn: Any, vplan: VCenterPlan, po: PlannedObject, controllers: dict[str, Controller],
+                  today: dt.date) -> list[ObjectProblem]:
     problems: list[ObjectProblem] = []
     touched: list[Controller] = []
     for name, controller in controllers.items():

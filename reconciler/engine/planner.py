@@ -102,13 +102,33 @@ def _placement(obj: inventory.ObservedObject, entities: Mapping[str, Any]) -> Pl
     return Placement()
 
 
+def unmanaged(entities: Mapping[str, Any], policies: list[CompiledPolicy], vcenter: str) -> list[ObjectRef]:
+    """Hosts matched by no HostSecurityPolicy and VMs (not templates) matched by no VMSecurityPolicy."""
+    out: list[ObjectRef] = []
+    for moid, entity in entities.items():
+        if entity.type not in ("HostSystem", "VirtualMachine") or (entity.type == "VirtualMachine" and entity.template):
+            continue
+        kind = POLICY_KIND_OF[entity.type]
+        place = from_entity(entity)
+        if not any(p.kind == kind and selection.matches(p.selector, entity.type, entity.name, place) for p in policies):
+            out.append(ObjectRef(entity.type, moid, entity.name, vcenter))
+    return sorted(out, key=lambda r: (r.type, r.name))
+
+
 def plan_vcenter(conn: Any, facts: ConnectionFacts, policies: list[CompiledPolicy],
-                 waiver_rules: list[waivers.WaiverRule], today: dt.date | None = None) -> VCenterPlan:
+                 waiver_rules: list[waivers.WaiverRule], today: dt.date | None = None,
+                 remediated: Mapping[tuple[str, FieldPath], dt.datetime] | None = None) -> VCenterPlan:
+    """`remediated` maps (moid, field path) to when vsr last changed it (from the journal), so that changes
+    waiting for a VM's cold start are reported as pending."""
     today = today or dt.date.today()
+    remediated_by_moid: dict[str, dict[FieldPath, dt.datetime]] = {}
+    for (moid, path), at in (remediated or {}).items():
+        remediated_by_moid.setdefault(moid, {})[path] = at
     live = [p for p in policies if not p.suspended]
     controllers = active_controllers(live)
     entities, objects = snapshot(conn, controllers)
-    plan = Plan(notes=[f"policy {p.name} is suspended" for p in policies if p.suspended])
+    plan = Plan(notes=[f"policy {p.name} is suspended" for p in policies if p.suspended],
+                unmanaged=unmanaged(entities, live, facts.vcenter))
     planned: list[PlannedObject] = []
 
     for obj in objects.values():
@@ -116,6 +136,7 @@ def plan_vcenter(conn: Any, facts: ConnectionFacts, policies: list[CompiledPolic
         place = _placement(obj, entities)
         is_template = bool(obj.props.get("config.template"))
         state = ObjectState(ref, obj.props, mo=obj.ref, facts={"placement": place, "template": is_template})
+        state.extra["remediated_at"] = remediated_by_moid.get(obj.moid, {})
         matching = [p for p in live if p.kind == POLICY_KIND_OF[obj.type]
                     and selection.matches(p.selector, obj.type, ref.name, place, is_template)]
         desired: dict[str, dict[FieldPath, DesiredValue]] = {}
@@ -132,8 +153,6 @@ def plan_vcenter(conn: Any, facts: ConnectionFacts, policies: list[CompiledPolic
                 plan.changes.append(Change(ref, controller.name, conflict.path, None, None, reason=Skip.CONFLICT,
                                            policy=", ".join(v.policy for v in conflict.values),
                                            source=conflict.values[0].source, message=conflict.message))
-        if obj.type == "HostSystem" and not matching:
-            plan.unmanaged.append(ref)
         if not desired:
             continue
         if obj.type == "HostSystem" and str(obj.props.get("runtime.connectionState", "connected")) != "connected":

@@ -10,6 +10,7 @@ from typing import Any
 
 from reconciler import controllers
 from reconciler.controllers.base import Controller
+from reconciler.controllers.vm_common import VM_PARAMETERS
 from reconciler.engine import waivers
 from reconciler.engine.types import DesiredValue
 
@@ -27,11 +28,10 @@ class CompiledPolicy:
     priority: int
     source: str
     fields: dict[str, dict[tuple[str, ...], DesiredValue]] = field(default_factory=dict)  # by controller name
-    options: Mapping[str, Any] = field(default_factory=dict)  # policy-wide knobs (powerCycle, allowFirmwareChange)
 
 
 def _source(doc: Any, path: tuple[str, ...]) -> str:
-    ref = doc.position(("spec",) + path)
+    ref = doc.position(("spec",) + path)  # a defaulted parameter falls back to its nearest written parent
     return f"{ref.file}:{ref.line}"
 
 
@@ -42,12 +42,14 @@ def compile_policy(doc: Any, registry: Iterable[Controller] | None = None) -> Co
         kind=doc.kind, name=doc.name, vcenter=spec.get("vcenter"), selector=spec.get("selector") or {},
         enforce=spec.get("enforcement", "Enforce") == "Enforce", suspended=bool(spec.get("suspend")),
         priority=int(spec.get("priority", 0)), source=f"{start.file}:{start.line}",
-        options={k: spec[k] for k in ("powerCycle", "allowFirmwareChange") if k in spec},
     )
     for controller in registry if registry is not None else controllers.for_kind(doc.kind):
         if controller.policy_kind != doc.kind or controller.spec_key not in spec:
             continue
         values = controller.fields(spec[controller.spec_key])
+        if values and controller.managed_type == "VirtualMachine":
+            # policy-wide VM parameters travel with every VM controller's fields and merge per VM like them
+            values.update({path: spec[name] for name, path in VM_PARAMETERS.items() if name in spec})
         if values:
             policy.fields[controller.name] = {
                 path: DesiredValue(value, doc.name, _source(doc, path), policy.enforce, policy.priority)

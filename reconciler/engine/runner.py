@@ -109,7 +109,9 @@ def run_once(paths: Iterable[str | os.PathLike[str]], *, apply: bool = False, cl
             result.connection_errors.append(f"{setting.name}: {exc}")
             continue
         try:
-            vplan = planner.plan_vcenter(conn, facts_of(conn, setting.name), policies, specs.waivers, today)
+            remediated = remediation_times(journal, setting.name) if journal is not None else {}
+            vplan = planner.plan_vcenter(conn, facts_of(conn, setting.name), policies, specs.waivers, today,
+                                         remediated=remediated)
             events += recording.detection_events(vplan.plan.changes)
             if apply:
                 total = sum(1 for po in vplan.objects if any(c.actionable for c in po.changes))
@@ -130,6 +132,21 @@ def run_once(paths: Iterable[str | os.PathLike[str]], *, apply: bool = False, cl
     if journal is not None and events:
         journal.record_many(events)
     return result
+
+
+def remediation_times(journal: Journal, vcenter: str) -> dict[tuple[str, tuple[str, ...]], dt.datetime]:
+    """When vsr last changed each VM field (DriftRemediated events), for pending-power-cycle reporting."""
+    out: dict[tuple[str, tuple[str, ...]], dt.datetime] = {}
+    for stored in journal.query(reason=ev.DRIFT_REMEDIATED):
+        ref = stored.object
+        if ref.vcenter != vcenter or ref.type != "VirtualMachine" or not stored.path:
+            continue
+        root, _, rest = stored.path.partition(".")
+        path = (root, rest) if rest else (root,)
+        key = (ref.moid, path)
+        if key not in out or stored.last_seen > out[key]:
+            out[key] = stored.last_seen
+    return out
 
 
 def _spec_event(issue: Any) -> ev.Event:

@@ -102,8 +102,8 @@ class Change:
 
     @property
     def counts_as_drift(self) -> bool:
-        """Waived drift is shown but does not count for exit codes."""
-        return self.reason is not Skip.WAIVED and self.outcome is not Outcome.APPLIED
+        """Waived drift and settings waiting for a VM's cold start are shown but do not count for exit codes."""
+        return self.reason not in (Skip.WAIVED, Skip.PENDING_POWER_CYCLE) and self.outcome is not Outcome.APPLIED
 
     def with_(self, **kw: Any) -> "Change":
         return replace(self, **kw)

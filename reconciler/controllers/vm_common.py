@@ -1,0 +1,63 @@
+"""What the VM controllers share: the power-state gate (`powerCycle`), policy-wide parameters, reconfigure."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from pyVmomi import vim
+
+from reconciler.controllers.base import Controller, ObjectState
+from reconciler.engine.types import FieldDiff, FieldPath, Impact, Skip
+from reconciler.vsphere import tasks
+
+POWER_CYCLE: FieldPath = ("powerCycle",)
+ALLOW_FIRMWARE_CHANGE: FieldPath = ("allowFirmwareChange",)
+#: policy-wide VM parameters, merged per VM like fields and handed to every VM controller
+VM_PARAMETERS = {"powerCycle": POWER_CYCLE, "allowFirmwareChange": ALLOW_FIRMWARE_CHANGE}
+VM_PROPERTIES = ("runtime.powerState",)
+
+
+def powered_on(state: ObjectState) -> bool:
+    return str(state.props.get("runtime.powerState")) == "poweredOn"
+
+
+def power_mode(desired: Mapping[FieldPath, Any]) -> str:
+    return str(desired.get(POWER_CYCLE, "IfPoweredOff"))
+
+
+def gate(diff: FieldDiff, state: ObjectState, desired: Mapping[FieldPath, Any]) -> FieldDiff:
+    """Label a change that needs the VM powered off according to `powerCycle`:
+    Never -> never applied (reported); IfPoweredOff -> applied only while the VM is off;
+    Allowed -> applied, the engine shuts the guest down and powers the VM on again around it."""
+    if diff.skip is not None or diff.impact is not Impact.POWER_CYCLE:
+        return diff
+    mode = power_mode(desired)
+    if mode == "Never":
+        return _skip(diff, "the change needs the VM powered off and powerCycle is Never")
+    if powered_on(state) and mode != "Allowed":
+        return _skip(diff, "the VM must be powered off for this change; powerCycle: IfPoweredOff applies it "
+                           "the next time the VM is found off (powerCycle: Allowed power-cycles it)")
+    return diff
+
+
+def _skip(diff: FieldDiff, message: str) -> FieldDiff:
+    return FieldDiff(diff.path, diff.current, diff.desired, diff.subject, diff.impact, Skip.NEEDS_POWER_OFF, message)
+
+
+class VMController(Controller):
+    """Base of the VM controllers: VMSecurityPolicy fields on VirtualMachine objects, with the policy-wide
+    parameters passed along (see `reconciler.engine.policies`)."""
+
+    managed_type = "VirtualMachine"
+    policy_kind = "VMSecurityPolicy"
+    parameters = frozenset(VM_PARAMETERS)
+
+
+def reconfigure(conn: Any, vm: Any, spec: Any) -> None:
+    task = conn.call(vm.ReconfigVM_Task, spec=spec)
+    tasks.raise_on_error(tasks.wait_one(conn, task))
+
+
+def config_spec(**kw: Any) -> Any:
+    return vim.vm.ConfigSpec(**kw)
