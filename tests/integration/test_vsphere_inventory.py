@@ -183,3 +183,26 @@ def test_wait_with_zero_timeout_reads_finished_tasks(fresh_sim):
         assert tasks.wait(c, [], timeout=1) == []
     finally:
         c.close()
+
+
+def test_fetch_retries_injected_faults(sim_factory):
+    from pyVmomi import vmodl
+    from reconciler.vsphere import RetryPolicy
+    sim = sim_factory("-fail", "RetrievePropertiesEx:/2,CreateContainerView:/3:SystemError")
+    c = connect(sim)
+    c.retry = RetryPolicy(attempts=4, initial=0.01, maximum=0.05, jitter=0.0, deadline=30)
+    try:
+        for _ in range(4):
+            assert len(inventory.fetch(c, vim.HostSystem, ["runtime.connectionState"])) == 4
+        assert c.methods.count("RetrievePropertiesEx") == 4     # call() counts once; retries happen inside
+    finally:
+        c.close()
+    always = sim_factory("-fail", "RetrievePropertiesEx:1")
+    c = connect(always)
+    c.retry = RetryPolicy(attempts=3, initial=0.01, maximum=0.05, jitter=0.0, deadline=30)
+    try:
+        with pytest.raises(vmodl.fault.HostCommunication):
+            inventory.fetch(c, vim.HostSystem, ["name"])
+        assert not c.content.viewManager.viewList                # the view is destroyed on failure too
+    finally:
+        c.close()
