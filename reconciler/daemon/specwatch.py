@@ -1,0 +1,286 @@
+"""Watch spec paths and call back, debounced, when they change — git-sync aware.
+
+git-sync publishes a new commit by writing a worktree under `<root>/.worktrees/<hash>` and then atomically
+swapping the symlink `<root>/<link>` to it. A watch on the link follows it into the *old* worktree and misses
+every later publish, so for every spec path that is, or lies inside, a symlink this watches the directory
+holding the link and re-resolves the link on every change. Changes under `.worktrees/` count only when they are
+under the worktree the link currently points to; `.git/` and editor temp files never count.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import subprocess
+import threading
+import time
+from collections.abc import Callable, Iterable, Sequence
+from pathlib import Path
+
+import structlog
+import watchfiles
+
+log = structlog.get_logger(__name__)
+
+OnChange = Callable[[frozenset[str]], None]
+
+_TEMP_NAME = re.compile(
+    r"(~$)|(^\.#)|(^#.*#$)|(\.sw[a-p]$)|(^4913$)|(\.(tmp|temp|bak|part|crdownload|kate-swp)$)|(^\.~lock\.)"
+    r"|(^\.DS_Store$)|(^\.goutputstream-)"
+)
+_SHA = re.compile(r"^[0-9a-f]{40}([0-9a-f]{24})?$")
+
+
+def is_noise_name(name: str) -> bool:
+    """True for editor backups, swap and lock files (vim, emacs, kate, LibreOffice, GNOME, partial downloads)."""
+    return bool(_TEMP_NAME.search(name))
+
+
+def symlinks_on_path(path: Path, limit: int = 40) -> list[Path]:
+    """Every symlink met while resolving `path` (each component, following chains), in order."""
+    links: list[Path] = []
+    parts = list(Path(os.path.abspath(path)).parts)
+    current = Path(parts[0])
+    rest = parts[1:]
+    while rest:
+        current = current / rest.pop(0)
+        if current.is_symlink():
+            if len(links) >= limit:
+                break
+            links.append(current)
+            target = Path(os.readlink(current))
+            if not target.is_absolute():
+                target = current.parent / target
+            tparts = list(Path(os.path.normpath(target)).parts)
+            current = Path(tparts[0])
+            rest = tparts[1:] + rest
+    return links
+
+
+def _nearest_existing(path: Path) -> Path:
+    while not path.exists() and path != path.parent:
+        path = path.parent
+    return path
+
+
+def _under(child: str, parent: str) -> bool:
+    return child == parent or child.startswith(parent.rstrip(os.sep) + os.sep)
+
+
+class _Targets:
+    """What to watch for a set of spec paths, and which changes matter, as resolved at one moment."""
+
+    def __init__(self, paths: Sequence[Path]) -> None:
+        self.links: set[str] = set()
+        self.prefixes: set[str] = set()  # changes under these count (spec paths as given and as resolved)
+        self.roots: set[str] = set()  # directories to watch recursively
+        for p in paths:
+            absolute = Path(os.path.abspath(p))
+            links = symlinks_on_path(absolute)
+            real = Path(os.path.realpath(absolute))
+            self.links.update(str(link) for link in links)
+            self.prefixes.update({str(absolute), str(real)})
+            self.roots.update(str(_nearest_existing(link.parent)) for link in links)
+            watched = real if real.is_dir() else real.parent
+            self.roots.add(str(_nearest_existing(watched)))
+        # a root inside another root is watched already
+        self.roots = {r for r in self.roots if not any(o != r and _under(r, o) for o in self.roots)}
+
+    def relevant(self, changed: str) -> bool:
+        parts = Path(changed).parts
+        if ".git" in parts or is_noise_name(parts[-1] if parts else ""):
+            return False
+        if changed in self.links:
+            return True
+        return any(_under(changed, prefix) for prefix in self.prefixes)
+
+    def key(self) -> frozenset[str]:
+        return frozenset(self.roots)
+
+
+class _StopOrRestart:
+    """The stop_event watchfiles polls: set on stop or when the watched roots must change."""
+
+    def __init__(self, stop: threading.Event) -> None:
+        self.stop = stop
+        self.restart = False
+
+    def is_set(self) -> bool:
+        return self.restart or self.stop.is_set()
+
+
+class SpecWatcher:
+    """Calls `on_change(changed_paths)` once per burst of relevant changes, `debounce` seconds after the last one.
+
+    Runs in its own daemon thread (`start()`); `stop()` returns within a fraction of a second."""
+
+    def __init__(
+        self,
+        paths: Iterable[str | os.PathLike[str]],
+        on_change: OnChange,
+        debounce: float = 0.5,
+        *,
+        poll: float = 0.1,
+        force_polling: bool | None = None,
+    ) -> None:
+        self.paths = [Path(p) for p in paths]
+        if not self.paths:
+            raise ValueError("no spec paths to watch")
+        self.on_change = on_change
+        self.debounce = debounce
+        self.poll = poll
+        self.force_polling = force_polling
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+        self._ready = threading.Event()
+        self.callbacks = 0
+
+    def start(self) -> None:
+        if self._thread is not None:
+            return
+        self._stop.clear()
+        self._thread = threading.Thread(target=self._run, name="vsr-specwatch", daemon=True)
+        self._thread.start()
+
+    def wait_ready(self, timeout: float = 5.0) -> bool:
+        """Block until the first watch is in place (useful in tests and at startup)."""
+        return self._ready.wait(timeout)
+
+    def stop(self, timeout: float = 5.0) -> None:
+        self._stop.set()
+        if self._thread is not None:
+            self._thread.join(timeout)
+            self._thread = None
+
+    @property
+    def running(self) -> bool:
+        return self._thread is not None and self._thread.is_alive()
+
+    def _run(self) -> None:
+        pending: set[str] = set()
+        deadline = 0.0
+        while not self._stop.is_set():
+            targets = _Targets(self.paths)
+            stop = _StopOrRestart(self._stop)
+            log.debug("watching spec paths", roots=sorted(targets.roots), links=sorted(targets.links))
+            try:
+                for changes in watchfiles.watch(
+                    *targets.roots,
+                    watch_filter=None,
+                    debounce=max(1, int(self.poll * 1000)),
+                    step=min(50, max(1, int(self.poll * 500))),
+                    rust_timeout=max(1, int(self.poll * 1000)),
+                    yield_on_timeout=True,
+                    stop_event=stop,
+                    raise_interrupt=False,
+                    force_polling=self.force_polling,
+                ):
+                    self._ready.set()
+                    now = time.monotonic()
+                    if changes:
+                        fresh = _Targets(self.paths)  # re-resolve: the link may have just been swapped
+                        # judged against the links as they are now; a link that vanished still counts
+                        hits = {path for _, path in changes if fresh.relevant(path) or path in targets.links}
+                        if hits:
+                            pending |= hits
+                            deadline = now + self.debounce
+                        if fresh.key() != targets.key():
+                            stop.restart = True  # new worktree or new link target: watch the new roots
+                    if pending and now >= deadline:
+                        self._fire(frozenset(pending))
+                        pending = set()
+            except (FileNotFoundError, OSError, RuntimeError) as exc:
+                # a root vanished under us (e.g. a worktree removed): wait a little, re-resolve, watch again
+                log.warning("spec watch interrupted; re-resolving", error=str(exc))
+                if self._stop.wait(self.poll):
+                    break
+            if pending and not self._stop.is_set() and time.monotonic() >= deadline:
+                self._fire(frozenset(pending))
+                pending = set()
+
+    def _fire(self, changed: frozenset[str]) -> None:
+        self.callbacks += 1
+        log.info("spec change detected", paths=sorted(changed)[:20], count=len(changed))
+        try:
+            self.on_change(changed)
+        except Exception:  # the watcher must survive a failing callback
+            log.exception("spec change callback failed")
+
+
+# -- git revision ---------------------------------------------------------------------------------------------
+
+
+def _read(path: Path) -> str | None:
+    try:
+        return path.read_text(encoding="utf-8", errors="replace").strip()
+    except OSError:
+        return None
+
+
+def _resolve_ref(gitdir: Path, ref: str) -> str | None:
+    common = gitdir
+    commondir = _read(gitdir / "commondir")
+    if commondir:
+        common = (gitdir / commondir).resolve()
+    for base in dict.fromkeys((gitdir, common)):
+        value = _read(base / ref)
+        if value and _SHA.match(value):
+            return value
+        packed = _read(base / "packed-refs")
+        if packed:
+            for line in packed.splitlines():
+                if line.startswith(("#", "^")):
+                    continue
+                sha, _, name = line.partition(" ")
+                if name.strip() == ref and _SHA.match(sha):
+                    return sha
+    return None
+
+
+def _head_of(gitdir: Path) -> str | None:
+    head = _read(gitdir / "HEAD")
+    if not head:
+        return None
+    if _SHA.match(head):
+        return head
+    if head.startswith("ref:"):
+        return _resolve_ref(gitdir, head[4:].strip())
+    return None
+
+
+def git_revision(path: str | os.PathLike[str], *, timeout: float = 2.0) -> str | None:
+    """The commit the checkout holding `path` is at (following symlinks), or None if it is not a git checkout.
+
+    Reads `.git` (directory, or `gitdir:` file of a worktree), `HEAD`, loose refs and `packed-refs`; then tries the
+    name of a git-sync worktree (`.worktrees/<sha>`); last, `git rev-parse HEAD` with a short timeout."""
+    real = Path(os.path.realpath(path))
+    start = real if real.is_dir() else real.parent
+    for directory in (start, *start.parents):
+        dotgit = directory / ".git"
+        if dotgit.is_dir():
+            gitdir: Path | None = dotgit
+        elif dotgit.is_file():
+            content = _read(dotgit) or ""
+            gitdir = None
+            if content.startswith("gitdir:"):
+                gitdir = Path(content[7:].strip())
+                if not gitdir.is_absolute():
+                    gitdir = (directory / gitdir).resolve()
+        else:
+            continue
+        if gitdir is not None:
+            sha = _head_of(gitdir)
+            if sha:
+                return sha
+        break
+    for directory in (start, *start.parents):
+        if directory.parent.name == ".worktrees" and _SHA.match(directory.name):
+            return directory.name
+    try:
+        out = subprocess.run(
+            ["git", "rev-parse", "HEAD"], cwd=start, capture_output=True, text=True, timeout=timeout, check=False
+        )
+    except (OSError, subprocess.SubprocessError):
+        return None
+    sha = out.stdout.strip()
+    return sha if out.returncode == 0 and _SHA.match(sha) else None
