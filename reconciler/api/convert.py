@@ -123,7 +123,7 @@ class DocumentChecker:
         if "apiVersion" not in data:
             self.issue((), f"missing apiVersion (write apiVersion: {API_VERSION})")
             ok = False
-        elif api != API_VERSION:
+        elif not isinstance(api, str) or api != API_VERSION:
             shown = repr(api) if isinstance(api, str) else type_name(api)
             self.issue(("apiVersion",), f"unknown apiVersion {shown}; this version of vsr reads {API_VERSION}")
             ok = False
@@ -131,7 +131,7 @@ class DocumentChecker:
         if "kind" not in data:
             self.issue((), f"missing kind (one of {', '.join(KINDS)})")
             ok = False
-        elif kind not in KINDS:
+        elif not isinstance(kind, str) or kind not in KINDS:
             shown = repr(kind) if isinstance(kind, str) else type_name(kind)
             close = difflib.get_close_matches(kind, list(KINDS), n=1, cutoff=0.6) if isinstance(kind, str) else []
             hint = f"; did you mean {close[0]!r}?" if close else f"; expected one of {', '.join(KINDS)}"

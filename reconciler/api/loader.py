@@ -136,7 +136,12 @@ def parse_file_text(text: str, file: str) -> tuple[list[Document], list[Declared
         if raw.data is None and not raw.errors:
             continue  # an empty document (only comments, or a stray ---)
         checker = DocumentChecker(raw, file)
-        doc = checker.check()
+        try:
+            doc = checker.check()
+        except Exception as exc:  # a bug must not stop the other documents (the fuzz tests look for this)
+            doc = None
+            checker.issue((), f"internal error while checking this document ({type(exc).__name__}); "
+                              "please report it")
         issues.extend(checker.issues)
         if checker.kind and checker.name:
             line, column = raw.position(("metadata", "name"))

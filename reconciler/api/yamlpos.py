@@ -7,6 +7,7 @@ A syntax error in one `---` document does not hide the other documents of the sa
 
 from __future__ import annotations
 
+import bisect
 import re
 from dataclasses import dataclass, field
 from typing import Any
@@ -22,7 +23,7 @@ _TAG = "tag:yaml.org,2002:"
 _SCALAR_TAGS = {f"{_TAG}{t}" for t in ("str", "int", "float", "bool", "null", "timestamp")}
 _YAML11_WORDS = {"y", "n", "yes", "no", "on", "off", "true", "false"}
 _WHAT = {f"{_TAG}timestamp": "date", f"{_TAG}int": "integer", f"{_TAG}float": "number"}
-_DOC_START = re.compile(r"^---(?=\s|$)")
+_DOC_START = re.compile(r"^---(?=[ \t\r\n\x85\u2028\u2029]|\Z)", re.M)
 
 
 @dataclass
@@ -69,22 +70,41 @@ def _short(tag: str) -> str:
     return "!!" + tag.removeprefix(_TAG) if tag.startswith(_TAG) else tag
 
 
-def _pos(node: Node) -> tuple[int, int]:
-    return node.start_mark.line + 1, node.start_mark.column + 1
+class Lines:
+    """Character index -> 1-based (line, column), counting only "\n" as a line break (as editors do; PyYAML's
+    own marks also break lines at NEL and U+2028)."""
+
+    def __init__(self, text: str, offset: int = 0) -> None:
+        self.starts = [0] + [m.end() for m in re.finditer("\n", text)]
+        self.offset = offset
+
+    def at(self, index: int) -> tuple[int, int]:
+        index += self.offset
+        line = bisect.bisect_right(self.starts, index)
+        return line, index - self.starts[line - 1] + 1
+
+    def shifted(self, offset: int) -> Lines:
+        other = Lines.__new__(Lines)
+        other.starts, other.offset = self.starts, offset
+        return other
 
 
 class _Builder:
     """Turns one composed node graph into data while recording positions."""
 
-    def __init__(self, doc: RawDocument) -> None:
+    def __init__(self, doc: RawDocument, lines: Lines) -> None:
         self.doc = doc
+        self.lines = lines
         self.count = 0
         self.stack: set[int] = set()
         self.constructor = yaml.SafeLoader("")
 
+    def _pos(self, node: Node) -> tuple[int, int]:
+        return self.lines.at(node.start_mark.index)
+
     def build(self, node: Node, path: Path, depth: int = 0) -> Any:
         self.count += 1
-        line, col = _pos(node)
+        line, col = self._pos(node)
         if self.count > MAX_NODES:
             raise _Abort(line, col, f"document expands to more than {MAX_NODES} nodes (aliases used too often?)", path)
         if depth > MAX_DEPTH:
@@ -107,7 +127,7 @@ class _Builder:
             self.stack.discard(id(node))
 
     def _error(self, node: Node, message: str, path: Path) -> None:
-        line, col = _pos(node)
+        line, col = self._pos(node)
         self.doc.errors.append(ParseError(line, col, message, path))
 
     def _scalar(self, node: ScalarNode, path: Path) -> Any:
@@ -141,18 +161,18 @@ class _Builder:
                 self._error(key_node, f"duplicate key {key_node.value!r} (first at line {line}, column {col})",
                             path + (key,))
                 continue
-            seen[key] = _pos(key_node)
+            seen[key] = self._pos(key_node)
             if merging and path + (key,) in self.doc.positions:
                 pass  # an explicit key of the merging mapping keeps its own position
             else:
-                self.doc.positions[path + (key,)] = _pos(key_node)
+                self.doc.positions[path + (key,)] = self._pos(key_node)
             if not isinstance(key, str):
                 self.doc.plain_keys.setdefault(path + (key,), key_node.value)
             explicit[key] = self.build(value_node, path + (key,), depth + 1)
         for value_node in merge_values:  # explicit keys win, then earlier merge sources win
             for source in self._merge_sources(value_node, path):
                 if id(source) in self.stack:
-                    line, col = _pos(source)
+                    line, col = self._pos(source)
                     raise _Abort(line, col, "a merge key '<<' refers to the mapping that contains it", path)
                 self.stack.add(id(source))
                 try:
@@ -180,29 +200,26 @@ _FRIENDLY = (
 )
 
 
-def _describe(exc: yaml.YAMLError, text: str, line_offset: int) -> ParseError:
+def _describe(exc: yaml.YAMLError, text: str, lines: Lines) -> ParseError:
     """A short, positioned message for a PyYAML error (without echoing the source line)."""
-    mark = getattr(exc, "problem_mark", None) or getattr(exc, "context_mark", None)
     if isinstance(exc, yaml.reader.ReaderError):
-        before = text[: exc.position]
-        line = before.count("\n") + 1
-        col = exc.position - (before.rfind("\n") + 1) + 1
+        line, col = lines.at(exc.position)
         char = exc.character if isinstance(exc.character, int) else ord(exc.character or "\0")
-        return ParseError(line + line_offset, col, f"control character #x{char:04x} is not allowed in YAML")
+        return ParseError(line, col, f"control character #x{char:04x} is not allowed in YAML")
+    mark = getattr(exc, "problem_mark", None) or getattr(exc, "context_mark", None)
     problem = (getattr(exc, "problem", None) or str(exc)).strip()
     context = (getattr(exc, "context", None) or "").strip()
     if mark is None:
-        return ParseError(1 + line_offset, 1, f"YAML syntax error: {problem}")
-    line, col = mark.line + 1 + line_offset, mark.column + 1
+        line, col = lines.at(0)
+        return ParseError(line, col, f"YAML syntax error: {problem}")
+    line, col = lines.at(mark.index)
     if "<stream end>" in problem or "end of stream" in problem:
         opened = _unclosed(text)
         if opened is not None:
-            char, oline, ocol = opened
-            return ParseError(oline + 1 + line_offset, ocol + 1,
-                              f"YAML syntax error: this {char} is never closed (the document ends first)")
-    lines = text.splitlines()
-    current = lines[mark.line] if mark.line < len(lines) else ""
-    if "\t" in problem or "'\\t'" in problem or (mark.column < len(current) and current[mark.column] == "\t"):
+            char, index = opened
+            oline, ocol = lines.at(index)
+            return ParseError(oline, ocol, f"YAML syntax error: this {char} is never closed (the document ends first)")
+    if "\t" in problem or "'\\t'" in problem or text[mark.index:mark.index + 1] == "\t":
         return ParseError(line, col, "tab character: YAML indentation must use spaces, not tabs")
     hint = ""
     if any(s in problem for s in ("did not find expected", "could not find expected ':'", "expected ',' or ']'",
@@ -214,16 +231,17 @@ def _describe(exc: yaml.YAMLError, text: str, line_offset: int) -> ParseError:
             break
     what = f"{context}, {problem}" if context and "while" not in context else problem
     cmark = getattr(exc, "context_mark", None)
-    if cmark is not None and context.startswith("while") and (cmark.line, cmark.column) != (mark.line, mark.column):
-        what += f" ({context.removeprefix('while ')} started at line {cmark.line + 1 + line_offset}, column {cmark.column + 1})"
+    if cmark is not None and context.startswith("while") and cmark.index != mark.index:
+        cline, ccol = lines.at(cmark.index)
+        what += f" ({context.removeprefix('while ')} started at line {cline}, column {ccol})"
     return ParseError(line, col, f"YAML syntax error: {what}{hint}")
 
 
-def _unclosed(text: str) -> tuple[str, int, int] | None:
-    """The innermost flow bracket or quote still open at the end of `text` (a hint for "unexpected end")."""
-    stack: list[tuple[str, int, int]] = []
-    quote: tuple[str, int, int] | None = None
-    line = col = 0
+def _unclosed(text: str) -> tuple[str, int] | None:
+    """The innermost flow bracket or quote still open at the end of `text` (a hint for "unexpected end"):
+    (what, character index)."""
+    stack: list[tuple[str, int]] = []
+    quote: tuple[str, int] | None = None
     prev = "\n"
     i = 0
     while i < len(text):
@@ -231,49 +249,44 @@ def _unclosed(text: str) -> tuple[str, int, int] | None:
         if quote is not None:
             if quote[0] == '"' and ch == "\\":
                 i += 2
-                col += 2
                 continue
             if ch == quote[0]:
                 if ch == "'" and text[i + 1:i + 2] == "'":
                     i += 2
-                    col += 2
                     continue
                 quote = None
         elif ch == "#" and prev in " \t\n":
             while i < len(text) and text[i] != "\n":
                 i += 1
             continue
-        elif ch in "'\"" and (prev in " \t\n[{,:-"):
-            quote = (ch, line, col)
+        elif ch in "'\"" and prev in " \t\n[{,:-":
+            quote = (ch, i)
         elif ch in "[{":
-            stack.append((ch, line, col))
+            stack.append((ch, i))
         elif ch in "]}" and stack:
             stack.pop()
         prev = ch
-        if ch == "\n":
-            line, col = line + 1, 0
-        else:
-            col += 1
         i += 1
     if quote is not None:
-        return ("quote " + quote[0], quote[1], quote[2])
+        return ("quote " + quote[0], quote[1])
     if stack:
-        return ("'" + stack[-1][0] + "'", stack[-1][1], stack[-1][2])
+        return ("'" + stack[-1][0] + "'", stack[-1][1])
     return None
 
 
-def _compose(text: str, line_offset: int) -> tuple[list[tuple[Node | None, int]], ParseError | None]:
+def _compose(text: str, lines: Lines) -> tuple[list[tuple[Node, Lines]], ParseError | None]:
     """Compose all documents; on error return those composed so far and the error."""
-    nodes: list[tuple[Node | None, int]] = []
+    nodes: list[tuple[Node, Lines]] = []
     loader = None
     try:
         loader = yaml.SafeLoader(text)
         while loader.check_node():
-            nodes.append((loader.get_node(), line_offset))
+            nodes.append((loader.get_node(), lines))
     except yaml.YAMLError as exc:
-        return nodes, _describe(exc, text, line_offset)
+        return nodes, _describe(exc, text, lines)
     except RecursionError:
-        return nodes, ParseError(1 + line_offset, 1, "YAML nesting is too deep")
+        line, col = lines.at(0)
+        return nodes, ParseError(line, col, "YAML nesting is too deep")
     finally:
         if loader is not None:
             loader.dispose()
@@ -281,38 +294,30 @@ def _compose(text: str, line_offset: int) -> tuple[list[tuple[Node | None, int]]
 
 
 def _chunks(text: str) -> list[tuple[str, int]]:
-    """Split at `---` lines at column 0 (document starts); returns (chunk text, line offset)."""
-    out: list[tuple[str, int]] = []
-    start = 0
-    lines = text.splitlines(keepends=True)
-    for i, line in enumerate(lines):
-        if i > start and _DOC_START.match(line):
-            out.append(("".join(lines[start:i]), start))
-            start = i
-    out.append(("".join(lines[start:]), start))
-    return out
+    """Split at `---` at the start of a line (document starts); returns (chunk text, character offset)."""
+    starts = [0] + [m.start() for m in _DOC_START.finditer(text) if m.start() > 0]
+    return [(text[a:b], a) for a, b in zip(starts, starts[1:] + [len(text)])]
 
 
 def parse_documents(text: str) -> tuple[list[RawDocument], list[ParseError]]:
     """All documents of one file, and the syntax errors that are not tied to a parsed document."""
-    composed, error = _compose(text, 0)
+    lines = Lines(text)
+    composed, error = _compose(text, lines)
     errors: list[ParseError] = []
     if error is not None:
         # Parse each `---` chunk on its own so one broken document does not hide the others.
         composed = []
         for chunk, offset in _chunks(text):
-            nodes, chunk_error = _compose(chunk, offset)
+            nodes, chunk_error = _compose(chunk, lines.shifted(offset))
             composed.extend(nodes)
             if chunk_error is not None:
                 errors.append(chunk_error)
     docs: list[RawDocument] = []
-    for node, offset in composed:
-        if node is None:
-            continue
-        line, col = _pos(node)
-        doc = RawDocument(data=None, line=line + offset, column=col)
+    for node, node_lines in composed:
+        line, col = node_lines.at(node.start_mark.index)
+        doc = RawDocument(data=None, line=line, column=col)
         try:
-            doc.data = _Builder(doc).build(node, ())
+            doc.data = _Builder(doc, node_lines).build(node, ())
         except _Abort as abort:
             err = abort.error
             if err.message.startswith("document expands"):  # report at the top-level key, not deep inside
@@ -321,13 +326,5 @@ def parse_documents(text: str) -> tuple[list[RawDocument], list[ParseError]]:
             doc.errors.append(err)
         except RecursionError:
             doc.errors.append(ParseError(line, col, "YAML nesting is too deep"))
-        if offset:
-            _shift(doc, offset)
         docs.append(doc)
     return docs, errors
-
-
-def _shift(doc: RawDocument, offset: int) -> None:
-    doc.positions = {p: (line + offset, col) for p, (line, col) in doc.positions.items()}
-    for err in doc.errors:
-        err.line += offset
