@@ -97,6 +97,7 @@ def _apply_object(conn: Any, vplan: VCenterPlan, po: PlannedObject, controllers:
             fault = faults.fault_name(exc)
             if fault == "RestrictedVersion":
                 _mark(po, None, reason=Skip.UNSUPPORTED, message=RESTRICTED_MESSAGE, outcome=Outcome.SKIPPED)
+                vplan.plan.notes.append(f"{po.state.ref.type} {po.state.ref.name}: audit only: {RESTRICTED_MESSAGE}")
                 log.warning("host is read-only for the API; audit only", object=po.state.ref.name, fault=fault)
                 return problems
             if fault in planner.UNSUPPORTED_FAULTS:

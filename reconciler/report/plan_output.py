@@ -11,6 +11,7 @@ from reconciler.engine.recording import _short
 from reconciler.engine.runner import RunResult
 from reconciler.engine.types import Change, Outcome
 
+MAX_LISTED = 20
 _MARK = {Outcome.APPLIED: "fixed", Outcome.NOT_EFFECTIVE: "NOT EFFECTIVE", Outcome.FAILED: "FAILED",
          Outcome.SKIPPED: "skipped"}
 
@@ -54,9 +55,12 @@ def render_text(result: RunResult, applied: bool = False) -> str:
             out.extend(_line(c, applied) for c in changes)
         for problem in plan.problems:
             out.append(f"error: {problem.object.type} {problem.object.name}: {problem.message}")
-        if plan.unmanaged:
-            names = ", ".join(sorted(r.name for r in plan.unmanaged))
-            out.append(f"unmanaged ({vplan.vcenter}): {len(plan.unmanaged)} host(s) matched by no policy: {names}")
+        for kind, label in (("HostSystem", "host(s)"), ("VirtualMachine", "VM(s)")):
+            names = sorted(r.name for r in plan.unmanaged if r.type == kind)
+            if names:
+                shown = ", ".join(names[:MAX_LISTED]) + (f", ... ({len(names) - MAX_LISTED} more)"
+                                                         if len(names) > MAX_LISTED else "")
+                out.append(f"unmanaged ({vplan.vcenter}): {len(names)} {label} matched by no policy: {shown}")
         drift += len(plan.drift)
         fixed += sum(1 for c in plan.changes if c.outcome is Outcome.APPLIED)
         waived += sum(1 for c in plan.changes if c.reason is not None and c.reason.value == "waived")
@@ -81,6 +85,7 @@ def render_json(result: RunResult) -> str:
         "problems": [{"object": pr.object.to_dict(), "controller": pr.controller or None, "message": pr.message}
                      for p in result.plans for pr in p.plan.problems],
         "unmanaged": [r.to_dict() for p in result.plans for r in p.plan.unmanaged],
+        "notes": [f"{p.vcenter}: {note}" for p in result.plans for note in p.plan.notes],
         "summary": {
             "objects": sum(p.plan.objects_checked for p in result.plans),
             "drift": sum(len(p.plan.drift) for p in result.plans),
