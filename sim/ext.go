@@ -1,10 +1,10 @@
 package main
 
-// install adds the vsr extensions to every host, VM and portgroup.
+// install adds the vsr extensions to every host, VM and portgroup, and vCenter's key provider manager.
 func (s *Sim) install() error {
 	s.installHosts()
+	s.installVMs()
+	s.installDVPGs()
+	s.installKMS()
 	return nil
 }
-
-// applyDrift puts part of the estate into an insecure state.
-func (s *Sim) applyDrift() {}

@@ -159,6 +159,9 @@ func main() {
 			sim.applyDrift()
 		}
 	}
+	if cfg.restricted {
+		sim.applyRestricted()
+	}
 	sim.indexOwners()
 
 	model.Service.TLS = tlsConfig

@@ -36,6 +36,7 @@ type Sim struct {
 	proxies   map[string]func(ref types.ManagedObjectReference) mo.Reference
 
 	hosts map[string]*hostExt
+	kms   *CryptoManagerKmip
 
 	rnd   *rand.Rand
 	rndMu sync.Mutex
@@ -140,12 +141,22 @@ func (s *Sim) middleware(next http.Handler) http.Handler {
 			return
 		}
 		if authed {
-			if rule := s.matchFail(method); rule != nil {
+			if rule := s.matchFail(method); rule != nil && simulator.Map.Get(method.This) != nil {
 				s.injectFault(w, method, rule)
 				return
 			}
 		}
 
+		if method.Name == "Fetch" && !s.cfg.plain && method.This.Type == "ServiceInstance" {
+			// The library's Fetch of ServiceInstance.content drops cryptoManager (and others) for ovftool;
+			// serve the full content as RetrieveServiceContent does.
+			if si, ok := simulator.Map.Get(vimServiceInstance()).(*simulator.ServiceInstance); ok &&
+				bytes.Contains(body, []byte(">content<")) {
+				writeEnvelope(w, http.StatusOK, &fetchResponse{XMLName: xml.Name{Local: "FetchResponse"},
+					Xmlns: "urn:" + vim25.Namespace, Returnval: si.Content})
+				return
+			}
+		}
 		if s.overrides != nil {
 			if ms, ok := s.overrides[method.This.Type]; ok && ms[method.Name] {
 				s.ensureProxy(method.This)
@@ -362,6 +373,12 @@ type taskResponse struct {
 	Returnval types.ManagedObjectReference `xml:"returnval"`
 }
 
+type fetchResponse struct {
+	XMLName   xml.Name
+	Xmlns     string        `xml:"xmlns,attr"`
+	Returnval types.AnyType `xml:"returnval,typeattr"`
+}
+
 func writeTask(w http.ResponseWriter, method string, task types.ManagedObjectReference) {
 	writeEnvelope(w, http.StatusOK, &taskResponse{
 		XMLName:   xml.Name{Local: method + "Response"},
@@ -500,16 +517,31 @@ func (s *Sim) matchFail(m *simulator.Method) *failRule {
 
 func (s *Sim) injectFault(w http.ResponseWriter, m *simulator.Method, r *failRule) {
 	fault, _ := makeFault(r.fault, m.Name)
+	obj := simulator.Map.Get(m.This)
+	// Faults that carry references must not carry empty ones (clients cannot decode type="").
+	switch f := fault.(type) {
+	case *types.NotAuthenticated:
+		f.Object = m.This
+	case *types.TaskInProgress:
+		if obj != nil { // the "other" task that holds the object
+			busy := simulator.CreateTask(obj, "vsrBusy", func(*simulator.Task) (types.AnyType, types.BaseMethodFault) {
+				return nil, nil
+			})
+			f.Task = busy.Run()
+		}
+	}
 	name := reflect.TypeOf(fault).Elem().Name()
 	msg := faultMessages[name]
 	if strings.HasSuffix(m.Name, "_Task") {
-		if obj := simulator.Map.Get(m.This); obj != nil {
+		if obj != nil {
 			id := strings.TrimSuffix(m.Name, "_Task")
 			id = strings.ToLower(id[:1]) + id[1:]
 			task := simulator.CreateTask(obj, id, func(*simulator.Task) (types.AnyType, types.BaseMethodFault) {
 				return nil, fault
 			})
-			writeTask(w, m.Name, task.Run())
+			ref := task.Run()
+			setTaskMessage(task, msg)
+			writeTask(w, m.Name, ref)
 			return
 		}
 	}

@@ -1,0 +1,94 @@
+package main
+
+import (
+	"sort"
+	"strings"
+
+	"github.com/vmware/govmomi/simulator"
+	"github.com/vmware/govmomi/vim25/types"
+)
+
+// applyDrift starts part of the estate insecure (documented in docs/simulator.md):
+//   - the first half of the hosts by name (at least one): SSH (TSM-SSH) and the ESXi Shell (TSM) running
+//     with policy "on", vSwitch0 accepting promiscuous mode, MAC changes and forged transmits,
+//     Mem.ShareForceSalting=0, the managed object browser enabled, UserVars.SuppressShellWarning=1;
+//   - every host's first VM (<host>_VM0): no isolation.* extraConfig settings;
+//   - each datacenter's first DV portgroup: promiscuous mode and forged transmits accepted.
+func (s *Sim) applyDrift() {
+	names := make([]string, 0, len(s.hosts))
+	for n := range s.hosts {
+		names = append(names, n)
+	}
+	sort.Strings(names)
+	for _, n := range names[:(len(names)+1)/2] {
+		x := s.hosts[n]
+		for _, key := range []string{"TSM-SSH", "TSM"} {
+			if svc := x.svc.find(key); svc != nil {
+				svc.Running = true
+				svc.Policy = string(types.HostServicePolicyOn)
+			}
+		}
+		if rs := x.fw.find("sshServer"); rs != nil {
+			rs.Enabled = true
+		}
+		if vs := x.net.vswitch("vSwitch0"); vs != nil && vs.Spec.Policy != nil {
+			vs.Spec.Policy.Security = &types.HostNetworkSecurityPolicy{AllowPromiscuous: boolPtr(true),
+				MacChanges: boolPtr(true), ForgedTransmits: boolPtr(true)}
+		}
+		x.net.normalize()
+		x.opt.set(nil, []types.BaseOptionValue{
+			&types.OptionValue{Key: "Mem.ShareForceSalting", Value: int64(0)},
+			&types.OptionValue{Key: "Config.HostAgent.plugins.solo.enableMob", Value: true},
+			&types.OptionValue{Key: "UserVars.SuppressShellWarning", Value: int64(1)},
+		})
+		x.mirror()
+	}
+
+	for _, e := range simulator.Map.All("VirtualMachine") {
+		vm := e.(*simulator.VirtualMachine)
+		if !strings.HasSuffix(vm.Name, "_VM0") {
+			continue
+		}
+		var keep []types.BaseOptionValue
+		for _, o := range vm.Config.ExtraConfig {
+			if !strings.HasPrefix(o.GetOptionValue().Key, "isolation.") {
+				keep = append(keep, o)
+			}
+		}
+		vm.Config.ExtraConfig = keep
+	}
+
+	seen := map[string]bool{}
+	for _, h := range hostsSorted() {
+		dc := datacenterOf(h)
+		if dc == nil || seen[dc.Name] {
+			continue
+		}
+		seen[dc.Name] = true
+		if pg := firstDVPG(dc); pg != nil {
+			if ps, ok := pg.Config.DefaultPortConfig.(*types.VMwareDVSPortSetting); ok && ps.SecurityPolicy != nil {
+				ps.SecurityPolicy.AllowPromiscuous = &types.BoolPolicy{Value: boolPtr(true)}
+				ps.SecurityPolicy.ForgedTransmits = &types.BoolPolicy{Value: boolPtr(true)}
+			}
+		}
+	}
+}
+
+// applyRestricted makes the licence look like free ESXi (vSphere Hypervisor); the middleware answers every
+// write with RestrictedVersion.
+func (s *Sim) applyRestricted() {
+	for _, obj := range []string{"LicenseManager", "ha-license-manager"} {
+		ref := types.ManagedObjectReference{Type: "LicenseManager", Value: obj}
+		if lm, ok := simulator.Map.Get(ref).(*simulator.LicenseManager); ok {
+			lm.Licenses = []types.LicenseManagerLicenseInfo{{
+				LicenseKey: "00000-00000-00000-00000-00000",
+				EditionKey: "esx.hypervisor.cpuPackageCoreLimited",
+				Name:       "VMware vSphere 7 Hypervisor",
+				Total:      0,
+				CostUnit:   "cpuPackage",
+				Properties: []types.KeyAnyValue{{Key: "ProductName", Value: "VMware ESX Server"},
+					{Key: "ProductVersion", Value: "7.0"}},
+			}}
+		}
+	}
+}

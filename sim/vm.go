@@ -1,0 +1,247 @@
+package main
+
+import (
+	"fmt"
+	"reflect"
+	"strconv"
+	"strings"
+
+	"github.com/vmware/govmomi/simulator"
+	"github.com/vmware/govmomi/vim25/methods"
+	"github.com/vmware/govmomi/vim25/mo"
+	"github.com/vmware/govmomi/vim25/soap"
+	"github.com/vmware/govmomi/vim25/types"
+)
+
+// The library's VirtualMachine must not be wrapped (other library code type-asserts it). Calls to the methods
+// below are routed by the middleware to a proxy object of type "VsrVirtualMachine" with the VM's moref value;
+// the proxy works on the real VM under the VM's lock.
+
+type vmProxy struct {
+	mo.ExtensibleManagedObject
+	sim *Sim
+}
+
+// isolationDefaults are the extraConfig settings every VM starts with (removed from some by -drift).
+var isolationDefaults = []types.OptionValue{
+	{Key: "isolation.tools.copy.disable", Value: "TRUE"},
+	{Key: "isolation.tools.paste.disable", Value: "TRUE"},
+	{Key: "isolation.tools.diskShrink.disable", Value: "TRUE"},
+	{Key: "isolation.tools.diskWiper.disable", Value: "TRUE"},
+	{Key: "isolation.device.connectable.disable", Value: "TRUE"},
+	{Key: "tools.setInfo.sizeLimit", Value: "1048576"},
+}
+
+func (s *Sim) installVMs() {
+	for _, e := range simulator.Map.All("VirtualMachine") {
+		vm := e.(*simulator.VirtualMachine)
+		for i := range isolationDefaults {
+			ov := isolationDefaults[i]
+			vm.Config.ExtraConfig = append(vm.Config.ExtraConfig, &ov)
+		}
+	}
+	s.override("VirtualMachine", func(ref types.ManagedObjectReference) mo.Reference {
+		p := &vmProxy{sim: s}
+		p.Self = ref
+		return p
+	}, "ReconfigVM_Task", "UpgradeVM_Task")
+}
+
+func realRef(proxy types.ManagedObjectReference) types.ManagedObjectReference {
+	return types.ManagedObjectReference{Type: strings.TrimPrefix(proxy.Type, proxyPrefix), Value: proxy.Value}
+}
+
+// onObject runs f with obj locked, as if the call had been made on obj itself.
+func onObject(ctx *simulator.Context, obj mo.Reference, f func()) {
+	ctx.Map.WithLock(obj, func() {
+		saved := ctx.Caller
+		self := obj.Reference()
+		ctx.Caller = &self
+		defer func() { ctx.Caller = saved }()
+		f()
+	})
+}
+
+func taskFailure(obj mo.Reference, id string, flt types.BaseMethodFault, msg string) types.ManagedObjectReference {
+	task := simulator.CreateTask(obj, id, func(*simulator.Task) (types.AnyType, types.BaseMethodFault) {
+		return nil, flt
+	})
+	ref := task.Run()
+	setTaskMessage(task, msg)
+	return ref
+}
+
+func setTaskMessage(task *simulator.Task, msg string) {
+	if task.Info.Error != nil && msg != "" {
+		task.Info.Error.LocalizedMessage = msg
+	}
+}
+
+func powerOffRequired(vm *simulator.VirtualMachine) (types.BaseMethodFault, string) {
+	return &types.InvalidPowerState{RequestedState: types.VirtualMachinePowerStatePoweredOff,
+			ExistingState: vm.Runtime.PowerState},
+		fmt.Sprintf("The attempted operation cannot be performed in the current state (%s).", vm.Runtime.PowerState)
+}
+
+// ReconfigVMTask: extraConfig is updated in place (an empty value removes the key) and spec.crypto
+// encrypts/decrypts (config.keyId, power-off required); everything else goes to the library.
+func (p *vmProxy) ReconfigVMTask(ctx *simulator.Context, req *types.ReconfigVM_Task) soap.HasFault {
+	ref := realRef(req.This)
+	vm, ok := simulator.Map.Get(ref).(*simulator.VirtualMachine)
+	if !ok {
+		return &methods.ReconfigVM_TaskBody{Fault_: fault("", &types.ManagedObjectNotFound{Obj: ref})}
+	}
+	var taskRef types.ManagedObjectReference
+	onObject(ctx, vm, func() {
+		spec := req.Spec
+		extra := spec.ExtraConfig
+		crypto := spec.Crypto
+		rest := spec
+		rest.ExtraConfig = nil
+		rest.Crypto = nil
+		passThrough := !isEmptySpec(&rest)
+
+		var msg string
+		task := simulator.CreateTask(vm, "reconfigVm", func(t *simulator.Task) (types.AnyType, types.BaseMethodFault) {
+			apply, flt, m := p.sim.checkCrypto(vm, crypto)
+			if flt != nil {
+				msg = m
+				return nil, flt
+			}
+			if passThrough {
+				inner := vm.ReconfigVMTask(ctx, &types.ReconfigVM_Task{This: ref, Spec: rest})
+				body := inner.(*methods.ReconfigVM_TaskBody)
+				if body.Fault_ != nil {
+					return nil, body.Fault_.VimFault().(types.BaseMethodFault)
+				}
+				it := simulator.Map.Get(body.Res.Returnval).(*simulator.Task)
+				if it.Info.Error != nil {
+					msg = it.Info.Error.LocalizedMessage
+					return nil, it.Info.Error.Fault
+				}
+			}
+			applyExtraConfig(ctx, vm, extra)
+			if apply != nil {
+				apply()
+			}
+			return nil, nil
+		})
+		taskRef = task.Run()
+		setTaskMessage(task, msg)
+	})
+	return &methods.ReconfigVM_TaskBody{Res: &types.ReconfigVM_TaskResponse{Returnval: taskRef}}
+}
+
+func isEmptySpec(spec *types.VirtualMachineConfigSpec) bool {
+	c := *spec
+	c.ChangeVersion = "" // a concurrency guard, not a change
+	return reflect.DeepEqual(c, types.VirtualMachineConfigSpec{})
+}
+
+// applyExtraConfig sets keys in place, removes keys given an empty value, appends new keys, and publishes
+// config.extraConfig.
+func applyExtraConfig(ctx *simulator.Context, vm *simulator.VirtualMachine, extra []types.BaseOptionValue) {
+	if len(extra) == 0 {
+		return
+	}
+	cur := make([]types.BaseOptionValue, 0, len(vm.Config.ExtraConfig)+len(extra))
+	for _, o := range vm.Config.ExtraConfig {
+		ov := *o.GetOptionValue()
+		cur = append(cur, &ov)
+	}
+	for _, c := range extra {
+		ov := c.GetOptionValue()
+		empty := ov.Value == nil
+		if s, ok := ov.Value.(string); ok && s == "" {
+			empty = true
+		}
+		idx := -1
+		for i, o := range cur {
+			if o.GetOptionValue().Key == ov.Key {
+				idx = i
+				break
+			}
+		}
+		switch {
+		case empty && idx >= 0:
+			cur = append(cur[:idx], cur[idx+1:]...)
+		case empty:
+		case idx >= 0:
+			cur[idx] = &types.OptionValue{Key: ov.Key, Value: ov.Value}
+		default:
+			cur = append(cur, &types.OptionValue{Key: ov.Key, Value: ov.Value})
+		}
+	}
+	publish(ctx, vm, change("config.extraConfig", cur))
+}
+
+var vmxVersionByAPI = []struct {
+	api string
+	hw  int
+}{{"8.0.2", 21}, {"8.0.1", 20}, {"8.0", 20}, {"7.0.2", 19}, {"7.0.3", 19}, {"7.0.1", 18}, {"7.0", 17},
+	{"6.7.2", 15}, {"6.7", 14}, {"6.5", 13}}
+
+// maxHardwareVersion is the newest virtual hardware the configured API version supports.
+func (s *Sim) maxHardwareVersion() int {
+	for _, e := range vmxVersionByAPI {
+		if strings.HasPrefix(s.cfg.apiVersion, e.api) {
+			return e.hw
+		}
+	}
+	if versionLess(s.cfg.apiVersion, "6.5") {
+		return 11
+	}
+	return 21
+}
+
+func parseVmx(v string) (int, bool) {
+	if !strings.HasPrefix(v, "vmx-") {
+		return 0, false
+	}
+	n, err := strconv.Atoi(v[4:])
+	return n, err == nil && n > 0
+}
+
+// UpgradeVMTask honours the requested version (default: the newest the host supports) and needs power-off.
+func (p *vmProxy) UpgradeVMTask(ctx *simulator.Context, req *types.UpgradeVM_Task) soap.HasFault {
+	ref := realRef(req.This)
+	vm, ok := simulator.Map.Get(ref).(*simulator.VirtualMachine)
+	if !ok {
+		return &methods.UpgradeVM_TaskBody{Fault_: fault("", &types.ManagedObjectNotFound{Obj: ref})}
+	}
+	var taskRef types.ManagedObjectReference
+	onObject(ctx, vm, func() {
+		var msg string
+		task := simulator.CreateTask(vm, "upgradeVm", func(t *simulator.Task) (types.AnyType, types.BaseMethodFault) {
+			if vm.Runtime.PowerState != types.VirtualMachinePowerStatePoweredOff {
+				f, m := powerOffRequired(vm)
+				msg = m
+				return nil, f
+			}
+			max := p.sim.maxHardwareVersion()
+			target := max
+			if req.Version != "" {
+				n, ok := parseVmx(req.Version)
+				if !ok {
+					msg = fmt.Sprintf("A specified parameter was not correct: version %q", req.Version)
+					return nil, &types.InvalidArgument{InvalidProperty: "version"}
+				}
+				if n > max {
+					msg = fmt.Sprintf("The operation is not supported: %s is newer than this host supports (vmx-%d)", req.Version, max)
+					return nil, &types.NotSupported{}
+				}
+				target = n
+			}
+			cur, _ := parseVmx(vm.Config.Version)
+			if target <= cur {
+				msg = "Virtual machine compatibility is already up-to-date."
+				return nil, &types.AlreadyUpgraded{}
+			}
+			publish(ctx, vm, change("config.version", fmt.Sprintf("vmx-%d", target)))
+			return nil, nil
+		})
+		taskRef = task.Run()
+		setTaskMessage(task, msg)
+	})
+	return &methods.UpgradeVM_TaskBody{Res: &types.UpgradeVM_TaskResponse{Returnval: taskRef}}
+}
