@@ -46,6 +46,19 @@ def option_type(definition: Any) -> OptionType:
     return OptionType("string", readonly=readonly)
 
 
+def type_of_value(value: Any) -> OptionType:
+    """Best guess from the wire type of a value (xsd:long arrives as pyVmomi's `long`)."""
+    if isinstance(value, bool):
+        return OptionType("bool")
+    if isinstance(value, VmomiSupport.vmodlTypes["long"]):
+        return OptionType("long")
+    if isinstance(value, int):
+        return OptionType("int")
+    if isinstance(value, float):
+        return OptionType("float")
+    return OptionType("string")
+
+
 def coerce(value: Any, t: OptionType) -> Any:
     """Normalise a value (desired or observed) to the option's type; raises ValueError with a readable reason."""
     if t.kind in ("long", "int"):
@@ -94,22 +107,33 @@ class HostAdvancedSettings(Controller):
     spec_key = "advancedSettings"
     managed_type = "HostSystem"
     policy_kind = "HostSecurityPolicy"
-    properties = ("configManager.advancedOption",)
+    properties = ("configManager.advancedOption", "config.product.build")
 
     def prefetch(self, conn: Any, states: list[ObjectState], desired: Mapping[str, Mapping[FieldPath, Any]]) -> None:
-        """All targeted hosts' option values and definitions in one property-collector call."""
+        """Option values of all targeted hosts in one call, and option definitions (types, ranges) in a second
+        call from one host per ESXi build: definitions come with the build, and they are the largest part."""
         managers = {s.ref.moid: s.props.get("configManager.advancedOption") for s in states if desired.get(s.ref.moid)}
         refs = [m for m in managers.values() if m is not None]
         if not refs:
             return
-        fetched = inventory.fetch_objects(conn, refs, ["setting", "supportedOption"])
+        values = inventory.fetch_objects(conn, refs, ["setting"])
+        representative: dict[str, Any] = {}
+        for state in states:
+            if managers.get(state.ref.moid) is not None:
+                representative.setdefault(str(state.props.get("config.product.build")), managers[state.ref.moid])
+        definitions = inventory.fetch_objects(conn, list(representative.values()), ["supportedOption"])
+        types_by_build = {build: {d.key: option_type(d) for d in definitions.get(m._moId, {}).get("supportedOption") or []}
+                          for build, m in representative.items()}
         for state in states:
             manager = managers.get(state.ref.moid)
             if manager is None:
                 continue
-            props = fetched.get(manager._moId, {})
-            state.extra["options"] = {o.key: o.value for o in props.get("setting") or []}
-            state.extra["option_types"] = {d.key: option_type(d) for d in props.get("supportedOption") or []}
+            options = {o.key: o.value for o in values.get(manager._moId, {}).get("setting") or []}
+            types = dict(types_by_build.get(str(state.props.get("config.product.build")), {}))
+            for key, value in options.items():  # an option this host has and its representative lacks (a VIB's)
+                types.setdefault(key, type_of_value(value))
+            state.extra["options"] = options
+            state.extra["option_types"] = types
 
     def diff(self, desired: Mapping[FieldPath, Any], state: ObjectState) -> list[FieldDiff]:
         options: dict[str, Any] = state.extra.get("options", {})

@@ -154,3 +154,13 @@ def test_network_vswitch_and_portgroup_overrides():
     desired = c.fields({"allowPromiscuous": False, "macChanges": False, "excludePortgroups": ["Capture-*"]})
     got = sorted((d.subject, d.path[1]) for d in c.diff(desired, s))
     assert got == [("portgroup Lab", "macChanges"), ("vSwitch vSwitch0", "allowPromiscuous")]
+
+
+def test_option_type_from_wire_value_when_no_definition():
+    from pyVmomi import VmomiSupport
+
+    from reconciler.controllers.host_advanced import type_of_value
+    assert type_of_value(VmomiSupport.vmodlTypes["long"](2)).kind == "long"
+    assert type_of_value(2).kind == "int"
+    assert type_of_value(True).kind == "bool"
+    assert type_of_value("x").kind == "string"
