@@ -67,24 +67,32 @@ def _under(child: str, parent: str) -> bool:
     return child == parent or child.startswith(parent.rstrip(os.sep) + os.sep)
 
 
+_SKIP_DIRS = {".git", ".worktrees", "__pycache__"}
+
+
 class _Targets:
-    """What to watch for a set of spec paths, and which changes matter, as resolved at one moment."""
+    """What to watch for a set of spec paths, and which changes matter, as resolved at one moment.
+
+    Every directory is watched on its own, non-recursively: a recursive watch of the directory holding a link
+    would follow the link into whatever it pointed to at the time and report later changes under stale names."""
 
     def __init__(self, paths: Sequence[Path]) -> None:
         self.links: set[str] = set()
-        self.prefixes: set[str] = set()  # changes under these count (spec paths as given and as resolved)
-        self.roots: set[str] = set()  # directories to watch recursively
+        self.prefixes: set[str] = set()  # changes under these count: the resolved spec paths
+        self.dirs: set[str] = set()  # directories to watch (non-recursively)
         for p in paths:
             absolute = Path(os.path.abspath(p))
             links = symlinks_on_path(absolute)
             real = Path(os.path.realpath(absolute))
             self.links.update(str(link) for link in links)
-            self.prefixes.update({str(absolute), str(real)})
-            self.roots.update(str(_nearest_existing(link.parent)) for link in links)
-            watched = real if real.is_dir() else real.parent
-            self.roots.add(str(_nearest_existing(watched)))
-        # a root inside another root is watched already
-        self.roots = {r for r in self.roots if not any(o != r and _under(r, o) for o in self.roots)}
+            self.prefixes.add(str(real))
+            self.dirs.update(str(_nearest_existing(link.parent)) for link in links)
+            if real.is_dir():
+                for top, subdirs, _ in os.walk(real):
+                    subdirs[:] = [d for d in subdirs if d not in _SKIP_DIRS]
+                    self.dirs.add(top)
+            else:
+                self.dirs.add(str(_nearest_existing(real.parent)))
 
     def relevant(self, changed: str) -> bool:
         parts = Path(changed).parts
@@ -95,7 +103,7 @@ class _Targets:
         return any(_under(changed, prefix) for prefix in self.prefixes)
 
     def key(self) -> frozenset[str]:
-        return frozenset(self.roots)
+        return frozenset(self.dirs)
 
 
 class _StopOrRestart:
@@ -162,10 +170,11 @@ class SpecWatcher:
         while not self._stop.is_set():
             targets = _Targets(self.paths)
             stop = _StopOrRestart(self._stop)
-            log.debug("watching spec paths", roots=sorted(targets.roots), links=sorted(targets.links))
+            log.debug("watching spec paths", dirs=len(targets.dirs), links=sorted(targets.links))
             try:
                 for changes in watchfiles.watch(
-                    *targets.roots,
+                    *sorted(targets.dirs),
+                    recursive=False,
                     watch_filter=None,
                     debounce=max(1, int(self.poll * 1000)),
                     step=min(50, max(1, int(self.poll * 500))),
@@ -185,7 +194,7 @@ class SpecWatcher:
                             pending |= hits
                             deadline = now + self.debounce
                         if fresh.key() != targets.key():
-                            stop.restart = True  # new worktree or new link target: watch the new roots
+                            stop.restart = True  # new link target or new subdirectory: watch the new set
                     if pending and now >= deadline:
                         self._fire(frozenset(pending))
                         pending = set()
