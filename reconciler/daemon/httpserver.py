@@ -46,6 +46,7 @@ class _Handler(BaseHTTPRequestHandler):
     server: _Server
     protocol_version = "HTTP/1.1"
     server_version = "vsr"
+    wbufsize = -1  # headers and body leave in one write: no Nagle/delayed-ACK stall per request
 
     def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 - signature of the base class
         log.debug("http request", client=self.client_address[0], line=format % args)
@@ -121,7 +122,7 @@ class HealthServer:
             return
         self._server = _Server(parse_listen(self.listen), self)
         self._thread = threading.Thread(
-            target=self._server.serve_forever, kwargs={"poll_interval": 0.2}, name="vsr-http", daemon=True
+            target=self._server.serve_forever, kwargs={"poll_interval": 0.1}, name="vsr-http", daemon=True
         )
         self._thread.start()
         log.info("http server listening", address=self.address)
