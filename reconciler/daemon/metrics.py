@@ -6,11 +6,19 @@ alerts work; `vsr_*` metrics carry what is specific to vsr (drift, events, waive
 
 from __future__ import annotations
 
+import threading
 import time
-from collections.abc import Iterable, Mapping
+import weakref
+from collections.abc import Iterable, Iterator, Mapping
+from typing import TYPE_CHECKING
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
+from prometheus_client.core import GaugeMetricFamily
 from prometheus_client.exposition import choose_encoder
+from prometheus_client.registry import Collector
+
+if TYPE_CHECKING:
+    from reconciler.daemon.workqueue import WorkQueue
 
 RESULTS = ("success", "error", "requeue")
 SPEC_STATES = ("valid", "invalid", "kept")
@@ -23,6 +31,43 @@ RECONCILE_BUCKETS = (
 )  # fmt: skip
 # client-go's workqueue buckets: ExponentialBuckets(10e-9, 10, 10) -> 10 ns .. 10 s
 QUEUE_BUCKETS = tuple(1e-8 * 10**i for i in range(10))
+
+
+class _QueueCollector(Collector):
+    """Scrape-time gauges read from live queues (client-go computes these on a timer; a scrape is enough here)."""
+
+    def __init__(self) -> None:
+        self._queues: weakref.WeakValueDictionary[str, WorkQueue] = weakref.WeakValueDictionary()
+        self._lock = threading.Lock()
+
+    def add(self, queue: WorkQueue) -> None:
+        with self._lock:
+            self._queues[queue.name] = queue
+
+    def describe(self) -> list[GaugeMetricFamily]:
+        return list(self._families())
+
+    def collect(self) -> Iterator[GaugeMetricFamily]:
+        return self._families()
+
+    def _families(self) -> Iterator[GaugeMetricFamily]:
+        unfinished = GaugeMetricFamily(
+            "workqueue_unfinished_work_seconds",
+            "How many seconds of work has been done that is in progress (large values: stuck workers).",
+            labels=["name"],
+        )
+        longest = GaugeMetricFamily(
+            "workqueue_longest_running_processor_seconds",
+            "How many seconds the longest-running item in processing has been running.",
+            labels=["name"],
+        )
+        with self._lock:
+            queues = sorted(self._queues.items())
+        for name, queue in queues:
+            unfinished.add_metric([name], queue.unfinished_work_seconds())
+            longest.add_metric([name], queue.longest_running_processor_seconds())
+        yield unfinished
+        yield longest
 
 
 class Metrics:
@@ -86,6 +131,8 @@ class Metrics:
         for state in SPEC_STATES:
             self.spec_documents.labels(state).set(0)
         self._drift_labels: set[tuple[str, str]] = set()
+        self._queues = _QueueCollector()
+        r.register(self._queues)
 
     # -- reconcile ------------------------------------------------------------------------------------------
 
@@ -139,6 +186,10 @@ class Metrics:
         self.spec_documents.labels("kept").set(kept)
 
     # -- WorkQueue hooks (QueueMetrics) ---------------------------------------------------------------------
+
+    def watch_queue(self, queue: WorkQueue) -> None:
+        """Expose `queue`'s unfinished-work gauges (called by `WorkQueue(metrics=...)`)."""
+        self._queues.add(queue)
 
     def queue_add(self, name: str) -> None:
         self.queue_adds.labels(name).inc()

@@ -174,6 +174,9 @@ class WorkQueue:
         self._heap: list[tuple[float, int, Key]] = []  # lazy: stale entries skipped
         self._seq = itertools.count()
         self._shutting_down = False
+        watch = getattr(metrics, "watch_queue", None)
+        if callable(watch):
+            watch(self)  # scrape-time gauges: unfinished work, longest running processor
 
     # -- adding ---------------------------------------------------------------------------------------------
 
@@ -186,6 +189,7 @@ class WorkQueue:
         if self._shutting_down or key in self._dirty:
             return
         self._dirty.add(key)
+        self._added_at.setdefault(key, self._clock())
         if self._metrics:
             self._metrics.queue_add(self.name)
         if key in self._processing:
@@ -194,7 +198,6 @@ class WorkQueue:
 
     def _push_locked(self, key: Key) -> None:
         self._queue.append(key)
-        self._added_at.setdefault(key, self._clock())
         if self._metrics:
             self._metrics.queue_depth(self.name, len(self._queue))
         self._cond.notify()
@@ -304,6 +307,19 @@ class WorkQueue:
         """Keys handed out and not yet `done`."""
         with self._cond:
             return len(self._processing)
+
+    def unfinished_work_seconds(self) -> float:
+        """Sum of how long every key in processing has been in processing (client-go's unfinished work)."""
+        with self._cond:
+            now = self._clock()
+            return sum(max(0.0, now - t) for t in self._started_at.values())
+
+    def longest_running_processor_seconds(self) -> float:
+        """How long the longest-running key in processing has been at it (0 when idle): a stuck-worker signal."""
+        with self._cond:
+            if not self._started_at:
+                return 0.0
+            return max(0.0, self._clock() - min(self._started_at.values()))
 
     def shutdown(self) -> None:
         """Stop accepting keys and wake every getter; `get` returns None from now on."""

@@ -144,3 +144,27 @@ def test_promtool_check_metrics():
     bad = b"# HELP foo_seconds_total x\n# TYPE foo_seconds_total gauge\nfoo_seconds_total 1\n"
     out = subprocess.run([promtool, "check", "metrics"], input=bad, capture_output=True, timeout=30)
     assert out.returncode != 0
+
+
+def test_unfinished_work_and_longest_running_processor():
+    now = [100.0]
+    m = Metrics()
+    q = WorkQueue("lab", clock=lambda: now[0], metrics=m)
+    assert value(m, "workqueue_longest_running_processor_seconds", {"name": "lab"}) == 0
+    q.add("a")
+    q.add("b")
+    q.get(timeout=0)
+    now[0] += 3
+    q.get(timeout=0)
+    now[0] += 2
+    assert value(m, "workqueue_longest_running_processor_seconds", {"name": "lab"}) == 5
+    assert value(m, "workqueue_unfinished_work_seconds", {"name": "lab"}) == 7
+    q.done("a")
+    q.done("b")
+    assert value(m, "workqueue_unfinished_work_seconds", {"name": "lab"}) == 0
+    body, _ = m.exposition()
+    assert b'workqueue_longest_running_processor_seconds{name="lab"} 0.0' in body
+    promtool = find_promtool()
+    if promtool:
+        out = subprocess.run([promtool, "check", "metrics"], input=body, capture_output=True, timeout=30)
+        assert out.returncode == 0, (out.stdout + out.stderr).decode()

@@ -404,3 +404,17 @@ def test_queue_shutdown_ends_workers():
 def test_run_workers_rejects_zero_workers():
     with pytest.raises(ValueError):
         run_workers(WorkQueue(), 0, lambda k: True, threading.Event())
+
+
+def test_queue_duration_of_a_requeued_key_counts_from_its_add():
+    clock = FakeClock()
+    m = Metrics()
+    q = WorkQueue("lab", clock=clock, metrics=m)
+    q.add(A)
+    q.get(timeout=0)  # queue duration 0
+    clock.advance(1)
+    q.add(A)  # while processing
+    clock.advance(2)
+    q.done(A)
+    q.get(timeout=0)  # waited 2 s since that add
+    assert m.registry.get_sample_value("workqueue_queue_duration_seconds_sum", {"name": "lab"}) == pytest.approx(2)
