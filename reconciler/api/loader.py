@@ -61,8 +61,12 @@ def discover(paths: Iterable[str | os.PathLike[str]]) -> tuple[list[Path], list[
     seen_files: set[Path] = set()
 
     def add(path: Path) -> None:
-        if path not in seen_files:
-            seen_files.add(path)
+        try:
+            key = path.resolve()
+        except (OSError, RuntimeError):
+            key = path
+        if key not in seen_files:  # the same file named twice, or through a symlink, is read once
+            seen_files.add(key)
             files.append(path)
 
     def walk(directory: Path) -> None:

@@ -267,3 +267,11 @@ def test_last_known_good_keeps_invalid_documents() -> None:
     assert sorted(d.name for d in kept) == ["a", "b", "gone"]
     documents, kept = last_known_good(previous, previous)
     assert kept == [] and documents == previous.documents
+
+
+def test_same_file_twice_is_read_once(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    (tmp_path / "p.yaml").write_text(policy("p"))
+    os.symlink(tmp_path / "p.yaml", tmp_path / "current.yaml")
+    monkeypatch.chdir(tmp_path)
+    result = load_specs([tmp_path, "p.yaml", tmp_path / "p.yaml"])
+    assert result.ok and [d.name for d in result.documents] == ["p"]
