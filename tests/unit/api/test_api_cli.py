@@ -97,3 +97,10 @@ def test_schema_accepts_examples_and_rejects_unknown_fields() -> None:
         assert list(validator.iter_errors(doc)) == []
         doc["spec"]["colour"] = "blue"
         assert list(validator.iter_errors(doc))
+
+
+def test_commands_are_registered(capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit):
+        main(["--help"])
+    out = capsys.readouterr().out
+    assert "validate" in out and "schema" in out

@@ -150,3 +150,18 @@ def mutated_data(draw: st.DrawFn) -> str:
 @given(mutated_data())
 def test_mutated_spec_data(text: str) -> None:
     check(load_text(text, FILE, today=TODAY), text)
+
+
+def test_the_property_check_can_fail() -> None:
+    """`check` is not vacuous: an unpositioned issue, a line past the end or a dropped document fail it."""
+    import pytest
+
+    from reconciler.api import SpecIssue
+    good = load_text(SEEDS[0], FILE, today=TODAY)
+    check(good, SEEDS[0])
+    bad_issue = LoadResult(issues=[SpecIssue(FILE, 0, 1, "", "", "", "x")])
+    past_end = LoadResult(issues=[SpecIssue(FILE, 999, 1, "", "", "", "x")])
+    dropped = LoadResult(documents=good.documents[1:])
+    for result in (bad_issue, past_end, dropped):
+        with pytest.raises(AssertionError):
+            check(result, SEEDS[0])
