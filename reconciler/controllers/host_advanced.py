@@ -112,7 +112,8 @@ class HostAdvancedSettings(Controller):
     def prefetch(self, conn: Any, states: list[ObjectState], desired: Mapping[str, Mapping[FieldPath, Any]]) -> None:
         """Option values of all targeted hosts in one call, and option definitions (types, ranges) in a second
         call from one host per ESXi build: definitions come with the build, and they are the largest part."""
-        managers = {s.ref.moid: s.props.get("configManager.advancedOption") for s in states if desired.get(s.ref.moid)}
+        managers = {s.ref.moid: s.props.get("configManager.advancedOption") for s in states
+                    if desired.get(s.ref.moid) and "options" not in s.extra}  # the daemon pre-fills from its watch
         refs = [m for m in managers.values() if m is not None]
         if not refs:
             return

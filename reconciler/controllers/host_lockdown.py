@@ -38,7 +38,7 @@ class HostLockdown(Controller):
 
     def prefetch(self, conn: Any, states: list[ObjectState], desired: Mapping[str, Mapping[FieldPath, Any]]) -> None:
         for state in states:
-            if not desired.get(state.ref.moid):
+            if not desired.get(state.ref.moid) or "lockdown_exceptions" in state.extra:
                 continue
             manager = state.props.get("configManager.hostAccessManager")
             if manager is None:

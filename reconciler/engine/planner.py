@@ -118,17 +118,30 @@ def unmanaged(entities: Mapping[str, Any], policies: list[CompiledPolicy], vcent
 def plan_vcenter(conn: Any, facts: ConnectionFacts, policies: list[CompiledPolicy],
                  waiver_rules: list[waivers.WaiverRule], today: dt.date | None = None,
                  remediated: Mapping[tuple[str, FieldPath], dt.datetime] | None = None) -> VCenterPlan:
-    """`remediated` maps (moid, field path) to when vsr last changed it (from the journal), so that changes
+    """A full plan: snapshot everything the active controllers need in bulk, then `plan_objects`.
+    `remediated` maps (moid, field path) to when vsr last changed it (from the journal), so that changes
     waiting for a VM's cold start are reported as pending."""
+    live = [p for p in policies if not p.suspended]
+    entities, objects = snapshot(conn, active_controllers(live))
+    vplan = plan_objects(conn, facts, policies, waiver_rules, objects, entities, today, remediated)
+    vplan.plan.unmanaged = unmanaged(entities, live, facts.vcenter)
+    return vplan
+
+
+def plan_objects(conn: Any, facts: ConnectionFacts, policies: list[CompiledPolicy],
+                 waiver_rules: list[waivers.WaiverRule], objects: Mapping[str, inventory.ObservedObject],
+                 entities: Mapping[str, Any], today: dt.date | None = None,
+                 remediated: Mapping[tuple[str, FieldPath], dt.datetime] | None = None,
+                 extras: Mapping[str, Mapping[str, Any]] | None = None) -> VCenterPlan:
+    """Plan some objects whose properties are already known (a bulk snapshot, or the daemon's watch cache).
+    `extras` pre-fills controllers' extras per moid (cached option values), so their prefetch can skip them."""
     today = today or dt.date.today()
     remediated_by_moid: dict[str, dict[FieldPath, dt.datetime]] = {}
     for (moid, path), at in (remediated or {}).items():
         remediated_by_moid.setdefault(moid, {})[path] = at
     live = [p for p in policies if not p.suspended]
     controllers = active_controllers(live)
-    entities, objects = snapshot(conn, controllers)
-    plan = Plan(notes=[f"policy {p.name} is suspended" for p in policies if p.suspended],
-                unmanaged=unmanaged(entities, live, facts.vcenter))
+    plan = Plan(notes=[f"policy {p.name} is suspended" for p in policies if p.suspended])
     planned: list[PlannedObject] = []
 
     for obj in objects.values():
@@ -136,6 +149,7 @@ def plan_vcenter(conn: Any, facts: ConnectionFacts, policies: list[CompiledPolic
         place = _placement(obj, entities)
         is_template = bool(obj.props.get("config.template"))
         state = ObjectState(ref, obj.props, mo=obj.ref, facts={"placement": place, "template": is_template})
+        state.extra.update((extras or {}).get(obj.moid, {}))
         state.extra["remediated_at"] = remediated_by_moid.get(obj.moid, {})
         matching = [p for p in live if p.kind == POLICY_KIND_OF[obj.type]
                     and selection.matches(p.selector, obj.type, ref.name, place, is_template)]
