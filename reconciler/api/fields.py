@@ -5,7 +5,17 @@ from __future__ import annotations
 import fnmatch
 from typing import Any
 
-from .models import HostSecurityPolicySpec, VMSecurityPolicySpec
+from .models import (
+    DevicesSpec,
+    EncryptionSpec,
+    FirewallRulesetSpec,
+    HostSecurityPolicySpec,
+    LockdownSpec,
+    NetworkSecuritySpec,
+    ServiceSpec,
+    StrictModel,
+    VMSecurityPolicySpec,
+)
 
 FieldPath = tuple[str, ...]
 
@@ -48,10 +58,34 @@ def field_matches(pattern: str, path: FieldPath) -> bool:
         or fnmatch.fnmatchcase(text, pattern + ".*")
 
 
+def _leaves(model: type[StrictModel]) -> list[str]:
+    return [info.alias or name for name, info in model.model_fields.items()
+            if ("networkSecurity", info.alias) not in _NOT_CLAIMS]
+
+
+# root -> (index of the fixed leaf name in the dotted path, allowed leaf names); advancedSettings keys are free.
+_LEAVES: dict[str, tuple[int, list[str]]] = {
+    "services": (2, _leaves(ServiceSpec)), "firewall": (2, _leaves(FirewallRulesetSpec)),
+    "lockdown": (1, _leaves(LockdownSpec)), "networkSecurity": (1, _leaves(NetworkSecuritySpec)),
+    "devices": (1, _leaves(DevicesSpec)), "encryption": (1, _leaves(EncryptionSpec)),
+    "secureBoot": (0, []), "minHardwareVersion": (0, []),
+}
+
+
 def check_waiver_field(pattern: str) -> str | None:
     """A message when a waiver field pattern cannot name any setting, else None."""
-    root = pattern.split(".", 1)[0]
+    parts = pattern.split(".")
+    root = parts[0]
     if not any(fnmatch.fnmatchcase(r, root) for r in WAIVABLE_ROOTS):
         return f"{pattern!r} names no setting; field paths start with one of: {', '.join(WAIVABLE_ROOTS)}"
+    if root not in _LEAVES:
+        return None  # a glob root, or advancedSettings.<any key>
+    index, leaves = _LEAVES[root]
+    if index == 0:
+        return None if len(parts) == 1 else f"{pattern!r}: {root} has no sub-fields"
+    if len(parts) > index + 1:
+        return f"{pattern!r} is too long: {'.'.join(parts[:index + 1])} is already a single setting"
+    if len(parts) == index + 1 and not any(fnmatch.fnmatchcase(leaf, parts[index]) for leaf in leaves):
+        return f"{pattern!r} names no setting; after {'.'.join(parts[:index])} comes one of: {', '.join(leaves)}"
     return None
 

@@ -132,3 +132,20 @@ def test_waiver_is_active() -> None:
                  "selector": {"hosts": ["h"]}}})
     assert waiver.is_active(dt.date(2026, 12, 31)) and waiver.is_active(dt.date(2027, 1, 1))
     assert not waiver.is_active(dt.date(2027, 1, 2))
+
+
+@pytest.mark.parametrize("pattern,problem", [
+    ("services.TSM-SSH.runing", "after services.TSM-SSH comes one of: running, policy"),
+    ("lockdown.mod", "after lockdown comes one of: mode, exceptionUsers"),
+    ("networkSecurity.excludePortgroups", "names no setting"),
+    ("secureBoot.enabled", "has no sub-fields"),
+    ("firewall.sshServer.allowedIPs.0", "too long"),
+])
+def test_waiver_field_typos(pattern: str, problem: str) -> None:
+    assert problem in (check_waiver_field(pattern) or "")
+
+
+@pytest.mark.parametrize("pattern", ["services", "services.TSM-SSH", "services.*.running", "firewall.*",
+                                     "advancedSettings.Syslog.global.logHost", "devices.usb", "encryption.*", "*"])
+def test_waiver_field_valid(pattern: str) -> None:
+    assert check_waiver_field(pattern) is None
