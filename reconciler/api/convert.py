@@ -174,7 +174,9 @@ class DocumentChecker:
                 msg += f"; write {value.lower() in ('true', 'yes') and 'true' or 'false'} without quotes"
             if kind == "list_type" and isinstance(value, str):
                 msg += f'; write a list, e.g. ["{value}"]' if not _sensitive(path) else "; write a list"
-            return msg + self._yaml11_hint(path)
+            if kind in ("int_type", "float_type") and isinstance(value, str) and _is_number(value):
+                msg += f"; write {value.strip()} without quotes"
+            return msg + (self._yaml11_hint(path) if kind == "string_type" else "")
         if kind == "literal_error":
             expected = err.get("ctx", {}).get("expected", "")
             return f"must be {expected}, {_got(value, path)}" + self._yaml11_hint(path)
@@ -201,6 +203,14 @@ class DocumentChecker:
             return ""
         meaning = "null" if raw.lower() in ("null", "~") else f"the boolean {raw.lower() in ('y', 'yes', 'on', 'true')}"
         return f'; YAML reads the unquoted word {raw} as {meaning.lower()}: write "{raw}" in quotes'
+
+
+def _is_number(text: str) -> bool:
+    try:
+        float(text)
+    except ValueError:
+        return False
+    return True
 
 
 def _unknown_field(path: Path) -> str:

@@ -196,6 +196,7 @@ _FRIENDLY = (
     ("expected <block end>", "bad indentation: this line does not line up with the lines above it"),
     ("mapping values are not allowed here", "unexpected ':' (indentation wrong, or a value containing ': ' that "
                                             "needs quotes)"),
+    ("but found ':'", "unexpected ':' (quote values that start with ':', such as IPv6 addresses: \"::1\")"),
     ("found undefined alias", "an alias (*name) refers to an anchor (&name) that is not defined in this document"),
 )
 
