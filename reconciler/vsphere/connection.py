@@ -17,13 +17,13 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
-import structlog
 import tenacity
 from pyVim.connect import GetServiceVersions
 from pyVmomi import SoapStubAdapter, vim, vmodl
 from pyVmomi.VmomiSupport import versionIdMap
 
 from reconciler.vsphere import tls
+from reconciler.vsphere._log import log
 from reconciler.vsphere.faults import (ConnectError, FaultKind, ThumbprintMismatch, classify, describe,
                                        fault_message, fault_name, is_transient)
 from reconciler.vsphere.settings import (ConnectionSettings, SettingsError, normalize_thumbprint, parse_server,
@@ -32,7 +32,6 @@ from reconciler.vsphere.settings import (ConnectionSettings, SettingsError, norm
 __all__ = ["Connection", "ConnectionSettings", "ConnectError", "RetryPolicy", "SettingsError",
            "normalize_thumbprint", "parse_server", "settings_from_cli", "settings_from_spec"]
 
-log = structlog.get_logger("reconciler.vsphere")
 T = TypeVar("T")
 SDK_PATH = "/sdk"
 

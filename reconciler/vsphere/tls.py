@@ -13,12 +13,11 @@ import http.client
 import ssl
 from collections.abc import Callable
 
-import structlog
 
+from reconciler.vsphere._log import log
 from reconciler.vsphere.faults import ThumbprintMismatch
 from reconciler.vsphere.settings import ConnectionSettings, SettingsError
 
-log = structlog.get_logger("reconciler.vsphere")
 _warned_insecure: set[str] = set()
 
 

@@ -16,14 +16,13 @@ from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-import structlog
 from pyVmomi import vim, vmodl
 
 from reconciler.vsphere.connection import Connection
+from reconciler.vsphere._log import log
 from reconciler.vsphere.faults import FaultKind, classify, describe
 from reconciler.vsphere.inventory import type_name
 
-log = structlog.get_logger("reconciler.vsphere")
 PC = vmodl.query.PropertyCollector
 _RESET_FAULTS = (vmodl.fault.ManagedObjectNotFound, vmodl.query.InvalidCollectorVersion, vim.fault.NotAuthenticated)
 
@@ -70,9 +69,10 @@ class PropertyWatch:
         content = self.conn.content
         self._collector = self.conn.call(content.propertyCollector.CreatePropertyCollector)
         object_specs = []
-        if self.specs:
+        view_types = [t for t in self.specs if issubclass(t, vim.ManagedEntity)]  # others only as `refs`
+        if view_types:
             self._view = self.conn.call(content.viewManager.CreateContainerView,
-                                        container=self.root or content.rootFolder, type=list(self.specs),
+                                        container=self.root or content.rootFolder, type=view_types,
                                         recursive=True)
             traverse = PC.TraversalSpec(name="traverseView", path="view", skip=False, type=vim.view.ContainerView)
             object_specs.append(PC.ObjectSpec(obj=self._view, skip=True, selectSet=[traverse]))

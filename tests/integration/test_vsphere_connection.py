@@ -71,11 +71,13 @@ def test_localhost_is_verified_too(sim):
         assert conn.ping()
 
 
-def test_insecure_connects_and_warns(sim, capsys):
-    with Connection(settings(sim, ca_file=None, verify=False, name="insecure-sim")) as conn:
-        assert conn.ping()
-    captured = capsys.readouterr()
-    assert "TLS verification disabled" in captured.out + captured.err
+def test_insecure_connects_and_warns(sim):
+    from structlog.testing import capture_logs
+    with capture_logs() as logs:
+        with Connection(settings(sim, ca_file=None, verify=False, name="insecure-sim")) as conn:
+            assert conn.ping()
+    assert any(e["event"].startswith("TLS verification disabled") for e in logs)
+    assert not any(sim.password in str(e) for e in logs)
 
 
 def test_bad_password(sim):

@@ -132,3 +132,27 @@ def test_call_without_connection_does_not_leak_password():
     with pytest.raises(Exception) as err:
         c.si
     assert "hunter2" not in str(err.value) and "not connected" in str(err.value)
+
+
+def test_a_broken_log_stream_never_fails_a_call(conn, monkeypatch):
+    import structlog
+
+    class Broken:
+        def __getattr__(self, name):
+            def fail(*a, **k):
+                raise ValueError("I/O operation on closed file.")
+            return fail
+    monkeypatch.setattr(structlog, "get_logger", lambda *a, **k: Broken())
+    fn = Flaky(vmodl.fault.HostCommunication())
+    assert conn.call(fn) == "ok" and fn.calls == 2
+
+
+def test_retries_are_logged_without_arguments(conn):
+    from structlog.testing import capture_logs
+    fn = Flaky(vmodl.fault.HostCommunication(msg="lost"))
+    with capture_logs() as logs:
+        conn.call(fn, "secret-argument")
+    retry = [e for e in logs if e["event"] == "transient fault; retrying"]
+    assert len(retry) == 1
+    assert retry[0]["fault"] == "HostCommunication" and retry[0]["attempt"] == 1 and retry[0]["message"] == "lost"
+    assert "secret-argument" not in str(logs)
