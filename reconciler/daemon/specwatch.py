@@ -167,6 +167,7 @@ class SpecWatcher:
     def _run(self) -> None:
         pending: set[str] = set()
         deadline = 0.0
+        failures = 0
         while not self._stop.is_set():
             targets = _Targets(self.paths)
             stop = _StopOrRestart(self._stop)
@@ -198,11 +199,14 @@ class SpecWatcher:
                     if pending and now >= deadline:
                         self._fire(frozenset(pending))
                         pending = set()
-            except (FileNotFoundError, OSError, RuntimeError) as exc:
-                # a root vanished under us (e.g. a worktree removed): wait a little, re-resolve, watch again
-                log.warning("spec watch interrupted; re-resolving", error=str(exc))
-                if self._stop.wait(self.poll):
+            except Exception as exc:  # noqa: BLE001 - the watcher must outlive any watch failure
+                # typically a directory vanished under us (a worktree removed): wait, re-resolve, watch again
+                failures += 1
+                log.warning("spec watch interrupted; re-resolving", error=str(exc), failures=failures)
+                if self._stop.wait(min(5.0, self.poll * 2**min(failures, 6))):
                     break
+            else:
+                failures = 0
             if pending and not self._stop.is_set() and time.monotonic() >= deadline:
                 self._fire(frozenset(pending))
                 pending = set()

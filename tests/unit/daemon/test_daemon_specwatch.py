@@ -285,3 +285,27 @@ def test_git_revision_from_git_sync_worktree_name(tmp_path):
 def test_git_revision_none_outside_git(tmp_path):
     write(tmp_path / "p.yaml", "v: 1\n")
     assert git_revision(tmp_path / "p.yaml") is None
+
+
+def test_link_that_does_not_exist_yet_is_picked_up_at_first_publish(tmp_path, watch):
+    """vsr may start before git-sync's first sync: the link appears later."""
+    root = tmp_path / "git"
+    root.mkdir()
+    w, rec = watch([root / "specs"])
+    git_sync_publish(root, SHA1, {"p.yaml": "v: 1\n"})
+    assert rec.wait_for(1)
+    assert rec.stays_at(1)
+    git_sync_publish(root, SHA2, {"p.yaml": "v: 2\n"})
+    assert rec.wait_for(2)
+
+
+def test_directory_deleted_and_recreated(tmp_path, watch):
+    specs = tmp_path / "specs"
+    write(specs / "a.yaml", "a: 1\n")
+    w, rec = watch([specs])
+    shutil.rmtree(specs)
+    assert rec.wait_for(1)
+    write(specs / "a.yaml", "a: 2\n")
+    assert rec.wait_for(2)
+    (specs / "a.yaml").write_text("a: 3\n")
+    assert rec.wait_for(3)
