@@ -3,7 +3,6 @@
 package main
 
 import (
-	"context"
 	"crypto/tls"
 	"flag"
 	"fmt"
@@ -13,6 +12,8 @@ import (
 	"net/url"
 	"os"
 	"os/signal"
+	"runtime/debug"
+	"runtime/pprof"
 	"strings"
 	"syscall"
 	"time"
@@ -121,6 +122,8 @@ func main() {
 		fatal("%s", err)
 	}
 	start := time.Now()
+	sig := make(chan os.Signal, 1)
+	signal.Notify(sig, syscall.SIGTERM, syscall.SIGINT) // early: a stop while building still cleans up
 	if !cfg.verbose {
 		log.SetOutput(io.Discard)
 	}
@@ -143,11 +146,34 @@ func main() {
 		}
 	}
 
+	if prof := os.Getenv("VSR_SIM_CPUPROFILE"); prof != "" {
+		if f, err := os.Create(prof); err == nil {
+			_ = pprof.StartCPUProfile(f)
+			defer pprof.StopCPUProfile()
+		}
+	}
+	// Inventory creation writes small files for every VM (the library's datastores are temp dirs): keep
+	// them in memory when possible, and let the heap grow while building.
+	if os.Getenv("TMPDIR") == "" {
+		if st, err := os.Stat("/dev/shm"); err == nil && st.IsDir() && syscall.Access("/dev/shm", 2) == nil {
+			_ = os.Setenv("TMPDIR", "/dev/shm")
+		}
+	}
+	gc := debug.SetGCPercent(400)
 	model, err := buildModel(cfg)
+	debug.SetGCPercent(gc)
+	debug.FreeOSMemory()
+	pprof.StopCPUProfile()
 	if err != nil {
 		fatal("creating inventory: %s", err)
 	}
 	model.DelayConfig.MethodDelay = delays
+	select {
+	case <-sig:
+		model.Remove()
+		os.Exit(0)
+	default:
+	}
 
 	sim := &Sim{cfg: cfg, rules: rules}
 	if !cfg.plain {
@@ -177,8 +203,6 @@ func main() {
 	fmt.Println(u.String())
 	_ = os.Stdout.Sync()
 
-	sig := make(chan os.Signal, 1)
-	signal.Notify(sig, syscall.SIGTERM, syscall.SIGINT)
 	<-sig
 	done := make(chan struct{})
 	go func() {
@@ -190,6 +214,5 @@ func main() {
 	case <-time.After(3 * time.Second): // long WaitForUpdatesEx calls may hold connections
 	}
 	model.Remove()
-	_ = context.Background()
 	os.Exit(0)
 }

@@ -119,3 +119,35 @@ def test_sigterm_exits_cleanly(sim_factory):
 def test_bad_flags_are_reported(flags, message):
     with pytest.raises(SimulatorError, match=message):
         start_simulator(*flags)
+
+
+@pytest.mark.slow
+def test_large_inventory_starts_and_serves_a_bulk_fetch(sim_factory):
+    from pyVmomi import vmodl
+
+    h = sim_factory("-cluster", "4", "-host", "16", "-vm-per-host", "30", "-standalone-host", "0")
+    si = h.connect()
+    content = si.RetrieveContent()
+    pcq = vmodl.query.PropertyCollector
+
+    def fetch(kind, paths):
+        view = content.viewManager.CreateContainerView(content.rootFolder, [kind], True)
+        spec = pcq.FilterSpec(
+            objectSet=[pcq.ObjectSpec(obj=view, skip=True, selectSet=[
+                pcq.TraversalSpec(name="view", path="view", skip=False, type=vim.view.ContainerView)])],
+            propSet=[pcq.PropertySpec(type=kind, pathSet=paths)])
+        res = content.propertyCollector.RetrievePropertiesEx([spec], pcq.RetrieveOptions())
+        objs = list(res.objects)
+        while res.token:
+            res = content.propertyCollector.ContinueRetrievePropertiesEx(res.token)
+            objs.extend(res.objects)
+        view.DestroyView()
+        return objs
+
+    hosts = fetch(vim.HostSystem, ["name", "config.service", "config.firewall", "config.option", "config.lockdownMode"])
+    assert len(hosts) == 64
+    assert all(len(o.propSet) == 5 for o in hosts)
+    vms = fetch(vim.VirtualMachine, ["name", "config.extraConfig", "config.version", "runtime.host"])
+    assert len(vms) == 1920
+    names = {p.val for o in vms for p in o.propSet if p.name == "name"}
+    assert "DC0_C3_H15_VM29" in names
