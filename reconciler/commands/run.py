@@ -1,0 +1,44 @@
+"""`vsr run PATH...`: the daemon. Converges continuously, records drift, serves /healthz /readyz /metrics /status."""
+
+from __future__ import annotations
+
+import argparse
+import re
+
+from reconciler.commands._connection import add_connection_options, cli_connection
+from reconciler.engine.daemon import DaemonOptions, parse_shard, run as run_daemon
+from reconciler.engine.vcenter_loop import LoopOptions
+
+_UNITS = {"ms": 0.001, "s": 1, "m": 60, "h": 3600, "d": 86400}
+
+
+def duration(text: str) -> float:
+    """`10m`, `30s`, `1h`, `500ms` or plain seconds."""
+    match = re.fullmatch(r"\s*(\d+(?:\.\d+)?)\s*(ms|s|m|h|d)?\s*", text)
+    if not match:
+        raise argparse.ArgumentTypeError(f"not a duration: {text!r} (e.g. 30s, 10m, 1h)")
+    return float(match.group(1)) * _UNITS[match.group(2) or "s"]
+
+
+def register(sub: argparse._SubParsersAction, common: argparse.ArgumentParser) -> argparse.ArgumentParser:
+    parser = sub.add_parser("run", parents=[common], help="run the reconciliation daemon", description=__doc__)
+    parser.add_argument("paths", nargs="+", metavar="PATH", help="spec files or directories (watched)")
+    parser.add_argument("--resync", type=duration, default=600.0, help="full resync period (default 10m)")
+    parser.add_argument("--listen", default="127.0.0.1:8080", help="address for health, metrics and status")
+    parser.add_argument("--concurrency", type=int, default=4, help="objects reconciled at once per vCenter")
+    parser.add_argument("--qps", type=float, default=10.0, help="retry rate limit per vCenter (token bucket)")
+    parser.add_argument("--burst", type=int, default=100, help="retry burst per vCenter")
+    parser.add_argument("--flap-threshold", type=int, default=5,
+                        help="remediations of one field within --flap-window that count as flapping")
+    parser.add_argument("--flap-window", type=duration, default=600.0)
+    parser.add_argument("--shard", type=parse_shard, default=None, metavar="I/N",
+                        help="reconcile only the vCenters whose name hashes to shard I of N")
+    add_connection_options(parser)
+    return parser
+
+
+def run(args: argparse.Namespace) -> int:
+    loop = LoopOptions(resync=args.resync, concurrency=max(1, args.concurrency), qps=args.qps, burst=args.burst,
+                       flap_threshold=args.flap_threshold, flap_window=args.flap_window)
+    return run_daemon(args.paths, journal=args.journal, listen=args.listen, loop=loop, shard=args.shard,
+                      cli=cli_connection(args))

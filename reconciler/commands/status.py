@@ -1,0 +1,45 @@
+"""`vsr status [--url URL]`: the daemon's per-policy conditions, from its /status endpoint."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import urllib.error
+import urllib.request
+
+
+def register(sub: argparse._SubParsersAction, common: argparse.ArgumentParser) -> argparse.ArgumentParser:
+    parser = sub.add_parser("status", parents=[common], help="show the daemon's status", description=__doc__)
+    parser.add_argument("--url", default="http://127.0.0.1:8080", help="the daemon's --listen address")
+    parser.add_argument("-o", "--output", choices=("text", "json"), default="text")
+    return parser
+
+
+def run(args: argparse.Namespace) -> int:
+    url = args.url if "://" in args.url else f"http://{args.url}"
+    try:
+        with urllib.request.urlopen(url.rstrip("/") + "/status", timeout=10) as response:
+            status = json.load(response)
+    except (urllib.error.URLError, OSError, ValueError) as exc:
+        print(f"error: cannot read {url}/status: {exc}", file=sys.stderr)
+        return 1
+    if args.output == "json":
+        json.dump(status, sys.stdout, indent=2)
+        sys.stdout.write("\n")
+        return 0
+    print(f"ready: {status.get('ready')}   spec revision: {status.get('specRevision') or '-'}")
+    for vc in status.get("vcenters") or []:
+        print(f"vCenter {vc.get('name')}: {'connected' if vc.get('connected') else 'disconnected'}"
+              f"{'  last error: ' + vc['lastError'] if vc.get('lastError') else ''}")
+    for policy in status.get("policies") or []:
+        name = policy.get("name")
+        conditions = {c["type"]: c for c in policy.get("conditions", [])}
+        ready = conditions.get("Ready", {})
+        counts = policy.get("counts", {})
+        print(f"{policy.get('kind', 'Policy')} {name}: Ready={ready.get('status')} ({ready.get('reason')}) "
+              f"objects={counts.get('objects', 0)} drifted={counts.get('drifted', 0)} "
+              f"waived={counts.get('waived', 0)} errors={counts.get('errors', 0)}")
+        if ready.get("message"):
+            print(f"    {ready['message']}")
+    return 0

@@ -1,0 +1,348 @@
+"""The daemon's per-vCenter loop: one connection, one property watch, one object cache, one work queue with
+its workers. Level-triggered: a watch update only enqueues the object's key; a worker re-plans that object from
+the cache against the current specs and converges it.
+
+Lifecycle: `start()` runs `_run` in a thread that (re)connects with capped exponential backoff; each session
+builds the watch for the active controllers' properties, enqueues every object (first pass), then polls the watch
+(WaitForUpdatesEx), enqueueing only changed objects, and re-enqueues everything at each resync (cheap: the cache
+is kept current by the watch, so a resync of a converged estate makes no vSphere calls)."""
+
+from __future__ import annotations
+
+import datetime as dt
+import threading
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+import structlog
+from pyVmomi import vim
+
+from reconciler.controllers.base import ConnectionFacts
+from reconciler.daemon.metrics import Metrics
+from reconciler.daemon.status import Heartbeat, StatusBoard
+from reconciler.daemon.workqueue import FlapDetector, WorkQueue, default_controller_rate_limiter, run_workers
+from reconciler.engine import executor, planner, recording
+from reconciler.engine.policies import policies_for
+from reconciler.engine.runner import facts_of, remediation_times
+from reconciler.engine.specstore import SpecStore
+from reconciler.engine.types import Change, Outcome, Skip
+from reconciler.events import model as ev
+from reconciler.events.journal import Journal
+from reconciler.vsphere import inventory
+from reconciler.vsphere.connection import Connection
+from reconciler.vsphere.faults import describe
+from reconciler.vsphere.settings import ConnectionSettings
+from reconciler.vsphere.watch import PropertyWatch, Update
+
+log = structlog.get_logger("vsr.daemon")
+
+
+@dataclass(frozen=True)
+class ObjectResult:
+    changes: list[Change]
+    policies: frozenset[str]  # the policies with desired fields on this object
+
+
+@dataclass(frozen=True)
+class LoopOptions:
+    resync: float = 600.0
+    concurrency: int = 4
+    qps: float = 10.0
+    burst: int = 100
+    flap_threshold: int = 5
+    flap_window: float = 600.0
+    reconnect_cap: float = 60.0
+
+
+class VCenterLoop:
+    def __init__(self, settings: ConnectionSettings, store: SpecStore, journal: Journal, metrics: Metrics,
+                 board: StatusBoard, heartbeat: Heartbeat, options: LoopOptions = LoopOptions(),
+                 on_results: Callable[[], None] | None = None):
+        self.name = settings.name
+        self.settings = settings
+        self.store = store
+        self.journal = journal
+        self.metrics = metrics
+        self.board = board
+        self.heartbeat = heartbeat
+        self.options = options
+        self.on_results = on_results
+        self.queue = WorkQueue(f"vcenter-{self.name}",
+                               default_controller_rate_limiter(qps=options.qps, burst=options.burst), metrics=metrics)
+        self.flaps = FlapDetector(options.flap_threshold, options.flap_window)
+        self.stop_event = threading.Event()
+        self.first_pass_done = threading.Event()
+        self.lock = threading.RLock()
+        self.conn: Connection | None = None
+        self.facts: ConnectionFacts | None = None
+        self.cache: dict[str, inventory.ObservedObject] = {}  # moid -> watched object
+        self.stale: set[str] = set()  # objects whose cached props may be incomplete: refetch before planning
+        self.options_cache: dict[str, dict[str, Any]] = {}  # OptionManager moid -> {key: value}
+        self.option_owner: dict[str, str] = {}  # OptionManager moid -> host moid
+        self.entities: dict[str, Any] = {}
+        self.results: dict[str, ObjectResult] = {}  # moid -> its last reconcile (for status and metrics)
+        self._thread: threading.Thread | None = None
+        self._workers: Any = None
+        self._pending_first: set[str] = set()
+
+    # -- lifecycle ----------------------------------------------------------------------------------------
+    def start(self) -> None:
+        self._workers = run_workers(self.queue, self.options.concurrency, self.reconcile_key, self.stop_event,
+                                    name=f"vsr-{self.name}")
+        self._thread = threading.Thread(target=self._run, name=f"vsr-loop-{self.name}", daemon=True)
+        self._thread.start()
+
+    def stop(self, timeout: float = 8.0) -> None:
+        """Stop polling, let workers finish the object in hand, close the session."""
+        self.stop_event.set()
+        self.queue.shutdown()
+        watch = getattr(self, "_watch", None)
+        if watch is not None:
+            watch.stop()
+        deadline = time.monotonic() + timeout
+        if self._thread is not None:
+            self._thread.join(max(0.1, deadline - time.monotonic()))
+        if self._workers is not None:
+            self._workers.join(max(0.1, deadline - time.monotonic()))
+
+    def _run(self) -> None:
+        delay = 1.0
+        while not self.stop_event.is_set():
+            try:
+                self._session()
+                delay = 1.0
+            except Exception as exc:  # noqa: BLE001 - any failure ends the session; we reconnect
+                if self.stop_event.is_set():
+                    break
+                message = describe(exc) if not isinstance(exc, RuntimeError) else str(exc)
+                log.warning("vCenter session ended; reconnecting", vcenter=self.name, error=message,
+                            retry_in=round(delay, 1))
+                self.board.set_vcenter(self.name, False, message)
+                self.metrics.set_vcenter_connected(self.name, False)
+            self.stop_event.wait(delay)
+            delay = min(delay * 2, self.options.reconnect_cap)
+
+    def _session(self) -> None:
+        conn = Connection(self.settings).connect()
+        with self.lock:
+            self.conn, self.facts = conn, facts_of(conn, self.name)
+        self.board.set_vcenter(self.name, True)
+        self.metrics.set_vcenter_connected(self.name, True)
+        watches: list[PropertyWatch] = []
+        generation = -1
+        next_resync = time.monotonic() + self.options.resync
+        try:
+            while not self.stop_event.is_set():
+                snapshot = self.store.current
+                if snapshot.generation != generation:
+                    for w in watches:
+                        w.stop()
+                    watches = self._build_watches(conn)
+                    if generation != -1:  # a spec edit: give flapping fields another chance
+                        self.flaps = FlapDetector(self.options.flap_threshold, self.options.flap_window)
+                    generation = snapshot.generation
+                    self._handle(watches[0].poll(max_wait=0), initial=True)
+                    for extra in watches[1:]:
+                        self._handle(extra.poll(max_wait=0), initial=True)
+                    self.enqueue_all(first=True)
+                for w in watches[1:]:
+                    self._handle(w.poll(max_wait=0))
+                self._handle(watches[0].poll(max_wait=1))
+                self.heartbeat.beat()
+                if time.monotonic() >= next_resync:
+                    next_resync = time.monotonic() + self.options.resync
+                    self.enqueue_all()
+                    self.board.mark_full_resync(self.name)
+        finally:
+            for w in watches:
+                w.stop()
+            with self.lock:
+                self.conn = None
+            conn.close()
+            self.board.set_vcenter(self.name, False, "disconnected")
+            self.metrics.set_vcenter_connected(self.name, False)
+
+    # -- watching -------------------------------------------------------------------------------------------
+    def _policies(self) -> list[Any]:
+        return policies_for(self.store.current.specs, self.name)
+
+    def _build_watches(self, conn: Connection) -> list[PropertyWatch]:
+        """The main watch over managed objects, and one over the hosts' option managers when advanced settings
+        are managed (their values live there, not on the host)."""
+        controllers = planner.active_controllers([p for p in self._policies() if not p.suspended])
+        specs: dict[type, list[str]] = {}
+        for controller in controllers:
+            paths = specs.setdefault(planner.VIM_TYPES[controller.managed_type],
+                                     ["name", *planner.BASE_PROPERTIES[controller.managed_type]])
+            paths.extend(p for p in controller.properties if p not in paths)
+        for vim_type in (vim.HostSystem, vim.VirtualMachine):  # always watched: unmanaged objects, new VMs
+            specs.setdefault(vim_type, ["name"])
+        self.entities = inventory.entity_paths(conn)
+        with self.lock:
+            self.cache.clear()
+            self.stale.clear()
+        main = PropertyWatch(conn, specs).start()
+        self._watch = main
+        watches = [main]
+        if any(c.name == "advancedSettings" for c in controllers):
+            hosts = inventory.fetch(conn, vim.HostSystem, ["configManager.advancedOption"])
+            refs = [h.props["configManager.advancedOption"] for h in hosts.values()
+                    if h.props.get("configManager.advancedOption") is not None]
+            self.option_owner = {r._moId: moid for moid, h in hosts.items()
+                                 for r in [h.props.get("configManager.advancedOption")] if r is not None}
+            watches.append(PropertyWatch(conn, {vim.option.OptionManager: ["setting"]}, refs=refs).start())
+        return watches
+
+    def _handle(self, updates: list[Update], initial: bool = False) -> None:
+        structural = False
+        for update in updates:
+            if update.type == "OptionManager":
+                self.options_cache[update.moid] = {o.key: o.value for o in update.changes.get("setting") or []}
+                owner = self.option_owner.get(update.moid)
+                if owner and not initial:
+                    self.queue.add(owner)
+                continue
+            with self.lock:
+                if update.kind == "leave":
+                    self.cache.pop(update.moid, None)
+                    self.results.pop(update.moid, None)
+                    self.flaps.forget(update.moid)
+                    structural = True
+                    continue
+                obj = self.cache.get(update.moid)
+                if obj is None:
+                    obj = inventory.ObservedObject(update.type, update.moid, None, {}, ref=update.ref)
+                    self.cache[update.moid] = obj
+                    structural = structural or update.kind == "enter" and not initial
+                obj.props.update(update.changes)
+                obj.name = obj.props.get("name", obj.name)
+                if any("[" in path for path in update.changes):  # a partial update of an array element
+                    self.stale.add(update.moid)
+            if not initial:
+                self.queue.add(update.moid)
+        if structural and self.conn is not None:
+            self.entities = inventory.entity_paths(self.conn)  # a VM or host came or went: placements change
+
+    def enqueue_all(self, first: bool = False) -> None:
+        with self.lock:
+            keys = list(self.cache)
+        if first:
+            self._pending_first = set(keys)
+            if not keys:
+                self.first_pass_done.set()
+        for key in keys:
+            self.queue.add(key)
+
+    # -- reconciling one object -----------------------------------------------------------------------------
+    def reconcile_key(self, moid: str) -> bool:
+        started = time.monotonic()
+        with self.lock:
+            conn, facts = self.conn, self.facts
+            obj = self.cache.get(moid)
+        try:
+            if conn is None or facts is None:
+                return False  # disconnected: retried with backoff after reconnecting
+            if obj is None:
+                return True  # gone
+            ok = self._reconcile(conn, facts, moid, obj)
+            return ok
+        finally:
+            self._first_pass_progress(moid)
+            elapsed = time.monotonic() - started
+            self.metrics.set_last_reconcile(self.name)
+            if self.on_results is not None:
+                self.on_results()
+            log.debug("reconciled", vcenter=self.name, object=moid, seconds=round(elapsed, 3))
+
+    def _first_pass_progress(self, moid: str) -> None:
+        with self.lock:
+            if moid in self._pending_first:
+                self._pending_first.discard(moid)
+                if not self._pending_first:
+                    self.first_pass_done.set()
+
+    def _fresh(self, conn: Connection, moid: str, obj: inventory.ObservedObject) -> inventory.ObservedObject:
+        with self.lock:
+            stale = moid in self.stale
+        if not stale:
+            return obj
+        paths = list(obj.props)
+        fetched = inventory.fetch_objects(conn, [obj.ref], paths)[moid]
+        with self.lock:
+            obj.props.update(fetched)
+            self.stale.discard(moid)
+        return obj
+
+    def _extras(self, obj: inventory.ObservedObject) -> dict[str, Any]:
+        manager = obj.props.get("configManager.advancedOption")
+        if manager is not None and manager._moId in self.options_cache:
+            return {"options": self.options_cache[manager._moId]}  # types still come from prefetch (per build)
+        return {}
+
+    def _reconcile(self, conn: Connection, facts: ConnectionFacts, moid: str, obj: inventory.ObservedObject) -> bool:
+        snapshot = self.store.current
+        policies = policies_for(snapshot.specs, self.name)
+        obj = self._fresh(conn, moid, obj)
+        snapshot_obj = inventory.ObservedObject(obj.type, obj.moid, obj.name, dict(obj.props), ref=obj.ref)
+        extras = self._extras(obj)
+        if extras:
+            extras = {**extras, "option_types": self._option_types(conn, obj)}
+        remediated = remediation_times(self.journal, self.name) if obj.type == "VirtualMachine" else {}
+        vplan = planner.plan_objects(conn, facts, policies, snapshot.specs.waivers, {moid: snapshot_obj},
+                                     self.entities, dt.date.today(), remediated, {moid: extras} if extras else None)
+        self._mark_flapping(vplan)
+        events = recording.detection_events(vplan.plan.changes)
+        actionable = any(c.actionable for po in vplan.objects for c in po.changes)
+        if actionable:
+            executor.apply_plan(conn, vplan, concurrency=1)
+            events += recording.outcome_events(vplan.plan.changes)
+            events += self._record_flaps(vplan.plan.changes)
+        with self.lock:
+            policies_here = {d.policy for po in vplan.objects for fields in po.desired.values() for d in fields.values()}
+            self.results[moid] = ObjectResult(list(vplan.plan.changes), frozenset(policies_here))
+        if events:
+            self.journal.record_many(events)
+            for event in events:
+                self.metrics.event(event.type, event.reason)
+        for controller in {c.controller for c in vplan.plan.changes} or {"none"}:
+            failed = any(c.controller == controller and c.outcome is Outcome.FAILED for c in vplan.plan.changes)
+            self.metrics.observe_reconcile(controller, "error" if failed else "success", 0.0)
+        return not vplan.plan.problems
+
+    def _option_types(self, conn: Connection, obj: inventory.ObservedObject) -> dict[str, Any]:
+        """Option definitions per ESXi build, read once per session from one host of that build."""
+        from reconciler.controllers.host_advanced import option_type
+        build = str(obj.props.get("config.product.build"))
+        cache: dict[str, dict[str, Any]] = self.__dict__.setdefault("_types_by_build", {})
+        if build not in cache:
+            manager = obj.props["configManager.advancedOption"]
+            fetched = inventory.fetch_objects(conn, [manager], ["supportedOption"])[manager._moId]
+            cache[build] = {d.key: option_type(d) for d in fetched.get("supportedOption") or []}
+        return cache[build]
+
+    def _mark_flapping(self, vplan: planner.VCenterPlan) -> None:
+        for po in vplan.objects:
+            po.changes = [c.with_(reason=Skip.FLAPPING,
+                                  message="remediated again and again: no longer re-applied (DriftFlapping); "
+                                          "find what reverts it, then restart or edit the policy")
+                          if c.actionable and self.flaps.is_flapping(c.object.moid, ".".join(c.path)) else c
+                          for c in po.changes]
+        vplan.plan.changes = [c for po in vplan.objects for c in po.changes] + \
+            [c for c in vplan.plan.changes if c.reason is Skip.CONFLICT]
+
+    def _record_flaps(self, changes: list[Change]) -> list[ev.Event]:
+        out = []
+        for change in changes:
+            if change.outcome is Outcome.APPLIED and self.flaps.record(change.object.moid, ".".join(change.path)):
+                out.append(ev.Event(type=ev.WARNING, reason=ev.DRIFT_FLAPPING, object=change.object,
+                                    path=change.path, policy=change.policy or None, source=change.source or None,
+                                    message=f"{'.'.join(change.path)} was remediated {self.options.flap_threshold} "
+                                            f"times within {self.options.flap_window:.0f} s; something reverts it; "
+                                            "vsr stops re-applying it"))
+        return out
+
+    def snapshot_results(self) -> Mapping[str, "ObjectResult"]:
+        with self.lock:
+            return dict(self.results)
