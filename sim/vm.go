@@ -35,11 +35,16 @@ var isolationDefaults = []types.OptionValue{
 func (s *Sim) installVMs() {
 	for _, e := range simulator.Map.All("VirtualMachine") {
 		vm := e.(*simulator.VirtualMachine)
+		if vm.Runtime.BootTime == nil && vm.Summary.Runtime.BootTime != nil {
+			t := *vm.Summary.Runtime.BootTime
+			vm.Runtime.BootTime = &t
+		}
 		for i := range isolationDefaults {
 			ov := isolationDefaults[i]
 			vm.Config.ExtraConfig = append(vm.Config.ExtraConfig, &ov)
 		}
 	}
+	simulator.Map.AddHandler(bootTimeMirror{})
 	s.override("VirtualMachine", func(ref types.ManagedObjectReference) mo.Reference {
 		p := &vmProxy{sim: s}
 		p.Self = ref
@@ -244,4 +249,28 @@ func (p *vmProxy) UpgradeVMTask(ctx *simulator.Context, req *types.UpgradeVM_Tas
 		setTaskMessage(task, msg)
 	})
 	return &methods.UpgradeVM_TaskBody{Res: &types.UpgradeVM_TaskResponse{Returnval: taskRef}}
+}
+
+// bootTimeMirror keeps runtime.bootTime in step with summary.runtime.bootTime, which is all the library sets
+// on power operations (vSphere sets both; clients use runtime.bootTime to tell whether a VM has been
+// cold-started since a change).
+type bootTimeMirror struct{}
+
+func (bootTimeMirror) Reference() types.ManagedObjectReference {
+	return types.ManagedObjectReference{Type: "VsrBootTimeMirror", Value: "bootTime"}
+}
+func (bootTimeMirror) PutObject(mo.Reference)                   {}
+func (bootTimeMirror) RemoveObject(types.ManagedObjectReference) {}
+func (bootTimeMirror) UpdateObject(obj mo.Reference, changes []types.PropertyChange) {
+	if obj.Reference().Type != "VirtualMachine" {
+		return
+	}
+	for _, c := range changes {
+		if c.Name == "summary.runtime.bootTime" {
+			if vm, ok := simulator.Map.Get(obj.Reference()).(*simulator.VirtualMachine); ok {
+				simulator.Map.Update(vm, []types.PropertyChange{change("runtime.bootTime", c.Val)})
+			}
+			return
+		}
+	}
 }

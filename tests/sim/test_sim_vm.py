@@ -219,3 +219,17 @@ def test_dvportgroup_partial_reconfigure_merges_and_bumps_config_version(si):
     WaitForTask(pg.ReconfigureDVPortgroup_Task(rename))
     assert (pg.name, pg.config.name, pg.config.description) == ("DC0_DVPG0-renamed", "DC0_DVPG0-renamed", "vsr")
     assert pg.config.defaultPortConfig.securityPolicy.forgedTransmits.value is True
+
+
+def test_runtime_boot_time_follows_power_operations(si):
+    vm = objects(si, vim.VirtualMachine)["DC0_H0_VM0"]
+    assert vm.runtime.powerState == "poweredOn" and vm.runtime.bootTime is not None
+    first = vm.runtime.bootTime
+    power_off(vm)
+    assert vm.runtime.bootTime is None
+    with PropertyWatch(si, vm, ["runtime.bootTime"]) as watch:
+        WaitForTask(vm.PowerOnVM_Task())
+        changes, seconds = watch.wait(1)
+        assert changes["runtime.bootTime"] is not None and seconds < 1.0
+    assert vm.runtime.bootTime > first
+    assert vm.runtime.bootTime == vm.summary.runtime.bootTime
