@@ -109,7 +109,9 @@ class VCenterStatus:
         }
 
 
-def derive_conditions(counts: dict[str, int], *, audit: bool = False, suspended: bool = False) -> list[tuple[str, str, str, str]]:
+def derive_conditions(
+    counts: dict[str, int], *, audit: bool = False, suspended: bool = False
+) -> list[tuple[str, str, str, str]]:
     """(type, status, reason, message) of Ready, Drifted and Stalled from a policy's counts after a reconcile.
 
     Stalled: fields flapping or remediation errors (the loop will not get there by retrying alone).
@@ -144,13 +146,28 @@ class StatusBoard:
     def __init__(self, clock: WallClock = utcnow) -> None:
         self._clock = clock
         self._lock = threading.RLock()
-        self._policies: dict[str, PolicyStatus] = {}
+        self._policies: dict[tuple[str, str], PolicyStatus] = {}  # (kind, name) -> status
         self._vcenters: dict[str, VCenterStatus] = {}
         self._first_pass_done = False
         self._spec_revision: str | None = None
         self._started = clock()
 
     # -- policies -------------------------------------------------------------------------------------------
+    # A policy is identified by (kind, name): a HostSecurityPolicy and a VMSecurityPolicy may share a name.
+    # `kind` may be omitted when the name alone is unambiguous.
+
+    def _key(self, name: str, kind: str) -> tuple[str, str]:
+        if kind:
+            return (kind, name)
+        matches = [k for k in self._policies if k[1] == name]
+        return matches[0] if len(matches) == 1 else ("", name)
+
+    def _get(self, name: str, kind: str) -> PolicyStatus:
+        key = self._key(name, kind)
+        ps = self._policies.get(key)
+        if ps is None:
+            ps = self._policies[key] = PolicyStatus(name=name, kind=key[0])
+        return ps
 
     def observe_spec(
         self, name: str, *, kind: str = "", digest: str = "", revision: str | None = None, enforcement: str = ""
@@ -159,30 +176,33 @@ class StatusBoard:
 
         A new policy starts with every condition `Unknown` (`Pending`) until its first reconcile."""
         with self._lock:
-            ps = self._policies.get(name)
+            key = self._key(name, kind)
+            ps = self._policies.get(key)
             if ps is None:
-                ps = self._policies[name] = PolicyStatus(name=name)
+                ps = self._policies[key] = PolicyStatus(name=name, kind=key[0])
                 for t in CONDITION_TYPES:
                     self._set_condition(ps, t, "Unknown", "Pending", "not reconciled yet")
             if digest != ps.digest or ps.observed_generation == 0:
                 ps.observed_generation += 1
                 ps.digest = digest
-            ps.kind = kind or ps.kind
             ps.enforcement = enforcement or ps.enforcement
             ps.spec_revision = revision
             return ps.observed_generation
 
-    def retain_policies(self, names: Iterable[str]) -> None:
-        """Forget policies not in `names` (removed from the specs)."""
-        keep = set(names)
+    def retain_policies(self, keep: Iterable[str | tuple[str, str]]) -> None:
+        """Forget policies not in `keep` (removed from the specs): names, or (kind, name) pairs."""
+        names = {k for k in keep if isinstance(k, str)}
+        pairs = {k for k in keep if isinstance(k, tuple)}
         with self._lock:
-            for name in [n for n in self._policies if n not in keep]:
-                del self._policies[name]
+            for key in [k for k in self._policies if k not in pairs and k[1] not in names]:
+                del self._policies[key]
 
-    def set_condition(self, policy: str, type_: str, status: bool | str, reason: str, message: str = "") -> None:
+    def set_condition(
+        self, policy: str, type_: str, status: bool | str, reason: str, message: str = "", *, kind: str = ""
+    ) -> None:
         """Set one condition; `lastTransitionTime` moves only when `status` changes."""
         with self._lock:
-            ps = self._policies.setdefault(policy, PolicyStatus(name=policy))
+            ps = self._get(policy, kind)
             self._set_condition(ps, type_, _status_str(status), reason, message)
 
     def _set_condition(self, ps: PolicyStatus, type_: str, status: str, reason: str, message: str) -> None:
@@ -196,6 +216,7 @@ class StatusBoard:
         self,
         policy: str,
         *,
+        kind: str = "",
         objects: int = 0,
         drifted: int = 0,
         waived: int = 0,
@@ -210,15 +231,15 @@ class StatusBoard:
         counts = {"objects": objects, "drifted": drifted, "waived": waived, "unsupported": unsupported,
                   "errors": errors, "flapping": flapping}  # fmt: skip
         with self._lock:
-            ps = self._policies.setdefault(policy, PolicyStatus(name=policy))
+            ps = self._get(policy, kind)
             ps.counts = counts
             ps.last_reconcile = when or self._clock()
             for type_, status, reason, message in derive_conditions(counts, audit=audit, suspended=suspended):
                 self._set_condition(ps, type_, status, reason, message)
 
-    def policy(self, name: str) -> dict[str, Any] | None:
+    def policy(self, name: str, kind: str = "") -> dict[str, Any] | None:
         with self._lock:
-            ps = self._policies.get(name)
+            ps = self._policies.get(self._key(name, kind))
             return None if ps is None else ps.to_dict()
 
     # -- vCenters -------------------------------------------------------------------------------------------
@@ -285,7 +306,9 @@ class StatusBoard:
                     "specRevision": self._spec_revision,
                     "startedAt": _iso(self._started),
                     "vcenters": [self._vcenters[n].to_dict() for n in sorted(self._vcenters)],
-                    "policies": [self._policies[n].to_dict() for n in sorted(self._policies)],
+                    "policies": [
+                        self._policies[k].to_dict() for k in sorted(self._policies, key=lambda k: (k[1], k[0]))
+                    ],
                 }
             )
 

@@ -202,3 +202,27 @@ def test_heartbeat():
     assert not hb.alive()
     hb.beat()
     assert hb.alive() and hb.age() == 0
+
+
+def test_policies_of_different_kinds_may_share_a_name():
+    board = StatusBoard(clock=WallClock())
+    board.observe_spec("baseline", kind="HostSecurityPolicy", digest="h")
+    board.observe_spec("baseline", kind="VMSecurityPolicy", digest="v")
+    board.record_reconcile("baseline", kind="VMSecurityPolicy", objects=9, drifted=1)
+    host = board.policy("baseline", "HostSecurityPolicy")
+    vm = board.policy("baseline", "VMSecurityPolicy")
+    assert host["counts"]["objects"] == 0 and vm["counts"]["objects"] == 9
+    assert [(p["kind"], p["name"]) for p in board.to_dict()["policies"]] == [
+        ("HostSecurityPolicy", "baseline"), ("VMSecurityPolicy", "baseline"),
+    ]  # fmt: skip
+    board.retain_policies([("VMSecurityPolicy", "baseline")])
+    assert board.policy("baseline", "HostSecurityPolicy") is None
+    assert board.policy("baseline")["kind"] == "VMSecurityPolicy", "unambiguous without the kind"
+
+
+def test_kind_may_be_omitted_when_the_name_is_unambiguous():
+    board = StatusBoard(clock=WallClock())
+    board.observe_spec("esxi", kind="HostSecurityPolicy", digest="d")
+    board.record_reconcile("esxi", objects=2)
+    assert len(board.to_dict()["policies"]) == 1
+    assert board.policy("esxi")["counts"]["objects"] == 2
