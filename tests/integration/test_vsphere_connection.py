@@ -150,3 +150,28 @@ def test_permanent_faults_are_not_retried(sim):
         with pytest.raises(vmodl.fault.ManagedObjectNotFound):
             conn.call(bad)
         assert len(calls) == 1
+
+
+def test_survives_a_server_restart(sim_factory):
+    import socket
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    first = sim_factory("-l", f"127.0.0.1:{port}")
+    conn = Connection(settings(first), retry=FAST).connect()
+    try:
+        assert conn.ping()
+        first.stop()
+        # down: transient errors are retried, then raised (classified transient for the caller's own backoff)
+        with pytest.raises(Exception) as err:
+            conn.call(conn.si.CurrentTime)
+        from reconciler.vsphere.faults import classify
+        assert classify(err.value) is FaultKind.TRANSIENT
+        second = sim_factory("-l", f"127.0.0.1:{port}")
+        assert second.port == port
+        # up again with no session: the same Connection logs in again by itself
+        assert conn.call(conn.si.CurrentTime) is not None
+        assert conn.content.sessionManager.currentSession.userName == second.username
+        assert conn.ping()
+    finally:
+        conn.close()
