@@ -298,7 +298,7 @@ class VCenterLoop:
         if actionable:
             executor.apply_plan(conn, vplan, concurrency=1)
             events += recording.outcome_events(vplan.plan.changes)
-            events += self._record_flaps(vplan.plan.changes)
+            events += self._record_flaps(vplan)
         with self.lock:
             policies_here = {d.policy for po in vplan.objects for fields in po.desired.values() for d in fields.values()}
             self.results[moid] = ObjectResult(list(vplan.plan.changes), frozenset(policies_here))
@@ -332,10 +332,12 @@ class VCenterLoop:
         vplan.plan.changes = [c for po in vplan.objects for c in po.changes] + \
             [c for c in vplan.plan.changes if c.reason is Skip.CONFLICT]
 
-    def _record_flaps(self, changes: list[Change]) -> list[ev.Event]:
+    def _record_flaps(self, vplan: planner.VCenterPlan) -> list[ev.Event]:
+        """Count remediations per field; a field that trips the detector is marked flapping from now on."""
         out = []
-        for change in changes:
+        for i, change in enumerate(vplan.plan.changes):
             if change.outcome is Outcome.APPLIED and self.flaps.record(change.object.moid, ".".join(change.path)):
+                vplan.plan.changes[i] = change.with_(reason=Skip.FLAPPING)
                 out.append(ev.Event(type=ev.WARNING, reason=ev.DRIFT_FLAPPING, object=change.object,
                                     path=change.path, policy=change.policy or None, source=change.source or None,
                                     message=f"{'.'.join(change.path)} was remediated {self.options.flap_threshold} "

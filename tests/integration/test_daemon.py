@@ -1,0 +1,257 @@
+"""`vsr run` as a subprocess against the simulator: event-driven drift detection and remediation, spec edits,
+invalid edits (last known good), simulator restart, session loss, SIGTERM, flapping, two vCenters."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import socket
+import sqlite3
+import subprocess
+import sys
+import threading
+import time
+import urllib.error
+import urllib.request
+from pathlib import Path
+
+import pytest
+
+from harness import host, service
+from reconciler.events.journal import Journal
+from simulator import start_simulator
+
+pytestmark = [pytest.mark.integration, pytest.mark.slow]
+
+VSR = str(Path(sys.executable).with_name("vsr"))
+HOST = "DC0_C0_H0"
+SSH_OFF = """apiVersion: vsr.dev/v1alpha1
+kind: HostSecurityPolicy
+metadata: {name: ssh-off}
+spec:
+  selector: {hosts: ["*"]}
+  services: {TSM-SSH: {running: false}}
+"""
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def vcenter_doc(sim, name: str, creds: Path) -> str:
+    """A VCenter document whose credential files outlive the simulator (for restarts)."""
+    creds.mkdir(parents=True, exist_ok=True)
+    (creds / "username").write_text(sim.username)
+    (creds / "password").write_text(sim.password)
+    return (f"apiVersion: vsr.dev/v1alpha1\nkind: VCenter\nmetadata: {{name: {name}}}\nspec:\n"
+            f"  server: \"{sim.host}:{sim.port}\"\n"
+            f"  credentials: {{usernameFile: \"{creds / 'username'}\", passwordFile: \"{creds / 'password'}\"}}\n"
+            f"  tls: {{verify: true, caFile: \"{sim.ca_file}\"}}\n")
+
+
+class Daemon:
+    def __init__(self, root: Path, *args: str):
+        self.root = root
+        self.specs = root / "specs"
+        self.specs.mkdir(parents=True, exist_ok=True)
+        self.journal = root / "journal.db"
+        self.port = free_port()
+        self.args = args
+        self.proc: subprocess.Popen | None = None
+        self.log = root / "daemon.log"
+
+    def start(self) -> "Daemon":
+        self.proc = subprocess.Popen(
+            [VSR, "run", str(self.specs), "--journal", str(self.journal), "--listen", f"127.0.0.1:{self.port}",
+             "--log-level", "info", "--log-format", "json", *self.args],
+            stdout=subprocess.DEVNULL, stderr=open(self.log, "w"))
+        return self
+
+    def get(self, path: str) -> tuple[int, str]:
+        try:
+            with urllib.request.urlopen(f"http://127.0.0.1:{self.port}{path}", timeout=2) as response:
+                return response.status, response.read().decode()
+        except urllib.error.HTTPError as exc:
+            return exc.code, exc.read().decode()
+        except OSError:
+            return 0, ""
+
+    def wait_ready(self, timeout: float = 20) -> None:
+        wait_for(lambda: self.get("/readyz")[0] == 200, timeout, f"daemon ready\n{self.log.read_text()}")
+
+    def events(self, reason: str, name: str | None = None, path: str | None = None) -> list:
+        if not self.journal.exists():
+            return []
+        with Journal(self.journal) as journal:
+            return [e for e in journal.query(reason=reason)
+                    if (name is None or e.object.name == name) and (path is None or e.path == path)]
+
+    def stop(self, sig: int = signal.SIGTERM) -> float:
+        assert self.proc is not None
+        started = time.monotonic()
+        self.proc.send_signal(sig)
+        self.proc.wait(20)
+        return time.monotonic() - started
+
+
+def wait_for(predicate, timeout: float, what: str, interval: float = 0.05):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        result = predicate()
+        if result:
+            return result
+        time.sleep(interval)
+    raise AssertionError(f"timed out after {timeout} s waiting for {what}")
+
+
+@pytest.fixture
+def daemon_factory(tmp_path):
+    started: list[Daemon] = []
+
+    def factory(*args: str, name: str = "d") -> Daemon:
+        d = Daemon(tmp_path / name, *args)
+        started.append(d)
+        return d
+
+    yield factory
+    for d in started:
+        if d.proc is not None and d.proc.poll() is None:
+            d.proc.kill()
+            d.proc.wait(5)
+
+
+def test_out_of_band_change_is_detected_and_remediated_fast(fresh_sim, daemon_factory, tmp_path):
+    d = daemon_factory()
+    (d.specs / "vc.yaml").write_text(vcenter_doc(fresh_sim, "sim", tmp_path / "creds"))
+    (d.specs / "ssh.yaml").write_text(SSH_OFF)
+    d.start().wait_ready()
+    si = fresh_sim.connect()
+    started = time.monotonic()
+    host(si, HOST).configManager.serviceSystem.StartService(id="TSM-SSH")
+    wait_for(lambda: d.events("DriftRemediated", HOST, "services.TSM-SSH.running"), 2.0, "DriftRemediated")
+    elapsed = time.monotonic() - started
+    assert d.events("DriftDetected", HOST, "services.TSM-SSH.running")
+    assert service(host(si, HOST), "TSM-SSH").running is False
+    status, body = d.get("/metrics")
+    assert status == 200 and "controller_runtime_reconcile_total" in body
+    status, body = d.get("/status")
+    policy = next(p for p in json.loads(body)["policies"] if p["name"] == "ssh-off")
+    assert {c["type"]: c["status"] for c in policy["conditions"]}["Ready"] == "True"
+    assert d.stop() < 10
+    print(f"out-of-band change -> DriftRemediated in {elapsed:.2f} s")
+
+
+def test_spec_edit_converges_and_invalid_edit_keeps_last_good(fresh_sim, daemon_factory, tmp_path):
+    d = daemon_factory()
+    (d.specs / "vc.yaml").write_text(vcenter_doc(fresh_sim, "sim", tmp_path / "creds"))
+    policy = d.specs / "syslog.yaml"
+    template = ("apiVersion: vsr.dev/v1alpha1\nkind: HostSecurityPolicy\nmetadata: {name: syslog}\nspec:\n"
+                "  selector: {hosts: [\"*\"]}\n  advancedSettings: {Syslog.global.logHost: \"%s\"}\n")
+    policy.write_text(template % "udp://10.0.0.1:514")
+    d.start().wait_ready()
+    si = fresh_sim.connect()
+
+    def log_host():
+        return host(si, HOST).configManager.advancedOption.QueryOptions(name="Syslog.global.logHost")[0].value
+
+    wait_for(lambda: log_host() == "udp://10.0.0.1:514", 10, "first value applied")
+    policy.write_text(template % "udp://10.0.0.2:514")
+    wait_for(lambda: log_host() == "udp://10.0.0.2:514", 10, "edited value applied")
+
+    policy.write_text(template.replace("advancedSettings", "advancedSetings") % "udp://10.0.0.3:514")
+    wait_for(lambda: d.events("SpecInvalid"), 10, "SpecInvalid event")
+    host(si, HOST).configManager.advancedOption.UpdateOptions(changedValue=[
+        __import__("pyVmomi").vim.option.OptionValue(key="Syslog.global.logHost", value="udp://6.6.6.6:514")])
+    wait_for(lambda: log_host() == "udp://10.0.0.2:514", 10, "last good version still enforced")
+    assert d.proc.poll() is None, "a bad spec never stops the daemon"
+
+
+def test_simulator_restart_and_session_loss(daemon_factory, tmp_path):
+    port = free_port()
+    sim = start_simulator("-l", f"127.0.0.1:{port}")
+    d = daemon_factory("--resync", "1h")
+    (d.specs / "vc.yaml").write_text(vcenter_doc(sim, "sim", tmp_path / "creds"))
+    (d.specs / "ssh.yaml").write_text(SSH_OFF)
+    try:
+        d.start().wait_ready()
+        # session loss: the server forgets the daemon's session
+        si = sim.connect()
+        manager = si.RetrieveContent().sessionManager
+        mine = manager.currentSession.key
+        for session in manager.sessionList:
+            if session.key != mine:
+                manager.TerminateSession(sessionId=[session.key])
+        host(si, HOST).configManager.serviceSystem.StartService(id="TSM-SSH")
+        wait_for(lambda: service(host(si, HOST), "TSM-SSH").running is False, 15, "remediation after session loss")
+
+        sim.stop()
+        wait_for(lambda: d.get("/readyz")[0] == 503, 30, "/readyz false while vCenter is down")
+        sim = start_simulator("-l", f"127.0.0.1:{port}")
+        d.wait_ready(timeout=60)
+        si = sim.connect()
+        host(si, HOST).configManager.serviceSystem.StartService(id="TSM-SSH")
+        wait_for(lambda: service(host(si, HOST), "TSM-SSH").running is False, 15, "remediation after restart")
+    finally:
+        sim.stop()
+
+
+def test_sigterm_leaves_a_consistent_journal(fresh_sim, daemon_factory, tmp_path):
+    d = daemon_factory()
+    (d.specs / "vc.yaml").write_text(vcenter_doc(fresh_sim, "sim", tmp_path / "creds"))
+    (d.specs / "ssh.yaml").write_text(SSH_OFF)
+    d.start().wait_ready()
+    assert d.stop() < 10 and d.proc.returncode == 0
+    with sqlite3.connect(d.journal) as db:
+        assert db.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
+
+
+def test_flapping_field_stops_being_reapplied(fresh_sim, daemon_factory, tmp_path):
+    d = daemon_factory("--flap-threshold", "3", "--flap-window", "60s")
+    (d.specs / "vc.yaml").write_text(vcenter_doc(fresh_sim, "sim", tmp_path / "creds"))
+    (d.specs / "ssh.yaml").write_text(SSH_OFF)
+    d.start().wait_ready()
+    si = fresh_sim.connect()
+    system = host(si, HOST).configManager.serviceSystem
+    stop = threading.Event()
+
+    def fight():  # something outside keeps turning SSH back on
+        while not stop.is_set():
+            if service(host(si, HOST), "TSM-SSH").running is False:
+                system.StartService(id="TSM-SSH")
+            time.sleep(0.05)
+
+    fighter = threading.Thread(target=fight, daemon=True)
+    fighter.start()
+    try:
+        wait_for(lambda: d.events("DriftFlapping", HOST), 30, "DriftFlapping")
+    finally:
+        stop.set()
+        fighter.join(5)
+    remediated = sum(e.count for e in d.events("DriftRemediated", HOST, "services.TSM-SSH.running"))
+    time.sleep(1.0)
+    assert sum(e.count for e in d.events("DriftRemediated", HOST, "services.TSM-SSH.running")) == remediated
+    status = json.loads(d.get("/status")[1])
+    policy = next(p for p in status["policies"] if p["name"] == "ssh-off")
+    assert {c["type"]: c["status"] for c in policy["conditions"]}["Stalled"] == "True"
+
+
+def test_two_vcenters_each_converge(daemon_factory, tmp_path, sim_factory):
+    a, b = sim_factory(), sim_factory()
+    d = daemon_factory()
+    (d.specs / "a.yaml").write_text(vcenter_doc(a, "vc-a", tmp_path / "a"))
+    (d.specs / "b.yaml").write_text(vcenter_doc(b, "vc-b", tmp_path / "b"))
+    for name in ("vc-a", "vc-b"):
+        (d.specs / f"ssh-{name}.yaml").write_text(SSH_OFF.replace("name: ssh-off", f"name: ssh-{name}")
+                                                  .replace("spec:\n", f"spec:\n  vcenter: {name}\n"))
+    d.start().wait_ready()
+    for sim in (a, b):
+        si = sim.connect()
+        host(si, HOST).configManager.serviceSystem.StartService(id="TSM-SSH")
+    for sim in (a, b):
+        si = sim.connect()
+        wait_for(lambda: service(host(si, HOST), "TSM-SSH").running is False, 5, f"remediation on {sim.port}")
+    status = json.loads(d.get("/status")[1])
+    assert sorted(v["name"] for v in status["vcenters"]) == ["vc-a", "vc-b"]
