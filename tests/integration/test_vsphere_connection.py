@@ -175,3 +175,24 @@ def test_survives_a_server_restart(sim_factory):
         assert conn.ping()
     finally:
         conn.close()
+
+
+def test_concurrent_calls_and_one_relogin_after_session_loss(fresh_sim):
+    from concurrent.futures import ThreadPoolExecutor
+    from structlog.testing import capture_logs
+
+    from reconciler.vsphere import inventory
+    conn = Connection(settings(fresh_sim), retry=FAST).connect()
+    try:
+        admin = fresh_sim.connect()
+        admin.content.sessionManager.TerminateSession([conn.content.sessionManager.currentSession.key])
+
+        def work(_):
+            return len(inventory.fetch(conn, vim.HostSystem, ["runtime.connectionState"]))
+        with capture_logs() as logs, ThreadPoolExecutor(8) as pool:
+            counts = list(pool.map(work, range(32)))
+        assert counts == [4] * 32
+        relogins = [e for e in logs if e["event"] == "logged in again"]
+        assert 1 <= len(relogins) <= 2            # not one per thread
+    finally:
+        conn.close()
