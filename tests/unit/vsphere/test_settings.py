@@ -185,3 +185,22 @@ def test_unreadable_file_even_as_root(tmp_path, monkeypatch):
         settings_from_spec("lab", {"server": "h", "credentials": {"username": "u", "passwordFile": str(pw)}},
                            environ={})
     assert str(err.value) == f"VCenter/lab: credentials.passwordFile {pw}: permission denied"
+
+
+def test_settings_from_a_loaded_vcenter_document(tmp_path):
+    api = pytest.importorskip("reconciler.api")
+    pw = tmp_path / "pw"
+    pw.write_text(SECRET + "\n")
+    spec_file = tmp_path / "vc.yaml"
+    spec_file.write_text(
+        "apiVersion: vsr.dev/v1alpha1\nkind: VCenter\nmetadata: {name: lab}\nspec:\n"
+        "  server: \"vcsa.lab:8443\"\n"
+        f"  credentials: {{usernameEnv: LAB_USER, passwordFile: \"{pw}\"}}\n"
+        f"  tls: {{thumbprint: \"{FP}\"}}\n")
+    result = api.load_specs([spec_file])
+    assert not result.errors
+    doc = result.documents[0]
+    s = settings_from_spec(doc.name, doc.model.spec, environ={"LAB_USER": "svc-vsr"})
+    assert (s.name, s.host, s.port, s.username, s.verify, s.thumbprint) == ("lab", "vcsa.lab", 8443, "svc-vsr", True,
+                                                                            FP.upper())
+    assert s.password.get_secret_value() == SECRET
