@@ -48,13 +48,13 @@ class _Handler(BaseHTTPRequestHandler):
     server_version = "vsr"
     wbufsize = -1  # headers and body leave in one write: no Nagle/delayed-ACK stall per request
 
-    def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 - signature of the base class
+    def log_message(self, format: str, *args: Any) -> None:
         log.debug("http request", client=self.client_address[0], line=format % args)
 
-    def do_HEAD(self) -> None:  # noqa: N802
+    def do_HEAD(self) -> None:
         self._dispatch(head=True)
 
-    def do_GET(self) -> None:  # noqa: N802
+    def do_GET(self) -> None:
         self._dispatch(head=False)
 
     def _dispatch(self, head: bool) -> None:
@@ -99,7 +99,7 @@ class HealthServer:
         if path == "/healthz":
             try:
                 alive = bool(self.liveness())
-            except Exception as exc:  # a failing probe is a failed probe
+            except Exception as exc:  # noqa: BLE001 - a failing probe is a failed probe
                 return 500, f"liveness check failed: {exc}\n".encode(), "text/plain; charset=utf-8"
             if alive:
                 return 200, b"ok\n", "text/plain; charset=utf-8"
@@ -143,7 +143,8 @@ class HealthServer:
         if self._server is None:
             raise RuntimeError("server not started")
         host, port = self._server.server_address[:2]
-        return f"[{host}]:{port}" if ":" in str(host) else f"{host}:{port}"
+        host = host.decode() if isinstance(host, bytes) else str(host)
+        return f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
 
     def __enter__(self) -> HealthServer:
         self.start()

@@ -14,7 +14,7 @@ import threading
 import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Any
 
 WallClock = Callable[[], datetime]
@@ -25,11 +25,11 @@ COUNT_KEYS = ("objects", "drifted", "waived", "unsupported", "errors", "flapping
 
 
 def utcnow() -> datetime:
-    return datetime.now(timezone.utc)
+    return datetime.now(UTC)
 
 
 def _iso(t: datetime | None) -> str | None:
-    return None if t is None else t.astimezone(timezone.utc).isoformat().replace("+00:00", "Z")
+    return None if t is None else t.astimezone(UTC).isoformat().replace("+00:00", "Z")
 
 
 def document_digest(content: Any) -> str:

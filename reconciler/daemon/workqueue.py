@@ -71,7 +71,7 @@ class ItemExponentialFailureRateLimiter:
             self._failures[key] = exp + 1
         if exp >= 64:  # 2**64 * base overflows any sensible cap
             return self.cap
-        return min(self.base * (2**exp), self.cap)
+        return min(self.base * float(2**exp), self.cap)
 
     def forget(self, key: Key) -> None:
         with self._lock:

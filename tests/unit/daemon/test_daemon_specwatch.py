@@ -83,7 +83,7 @@ SHA1, SHA2, SHA3 = "a" * 40, "b" * 40, "c" * 40
 def test_edit_and_new_file_each_give_one_callback(tmp_path, watch):
     specs = tmp_path / "specs"
     write(specs / "a.yaml", "a: 1\n")
-    w, rec = watch([specs])
+    _, rec = watch([specs])
     (specs / "a.yaml").write_text("a: 2\n")
     assert rec.wait_for(1)
     assert rec.stays_at(1)
@@ -96,7 +96,7 @@ def test_edit_and_new_file_each_give_one_callback(tmp_path, watch):
 def test_a_burst_of_writes_is_debounced_into_one_callback(tmp_path, watch):
     specs = tmp_path / "specs"
     specs.mkdir()
-    w, rec = watch([specs])
+    _, rec = watch([specs])
     for i in range(20):
         write(specs / f"p{i}.yaml", f"n: {i}\n")
         time.sleep(0.01)
@@ -108,7 +108,7 @@ def test_a_burst_of_writes_is_debounced_into_one_callback(tmp_path, watch):
 def test_noise_does_not_trigger(tmp_path, watch):
     specs = tmp_path / "specs"
     write(specs / "a.yaml", "a: 1\n")
-    w, rec = watch([specs])
+    _, rec = watch([specs])
     write(specs / ".a.yaml.swp", "x")
     write(specs / "a.yaml~", "x")
     write(specs / ".#a.yaml", "x")
@@ -123,7 +123,7 @@ def test_noise_does_not_trigger(tmp_path, watch):
 def test_single_file_path_ignores_its_neighbours(tmp_path, watch):
     f = tmp_path / "policy.yaml"
     write(f, "a: 1\n")
-    w, rec = watch([f])
+    _, rec = watch([f])
     write(tmp_path / "other.yaml", "b: 1\n")
     assert rec.stays_at(0, quiet=DEBOUNCE + QUIET)
     tmp = tmp_path / "policy.yaml.tmp"  # an editor's atomic save
@@ -175,7 +175,7 @@ def test_git_sync_symlink_swaps_each_give_one_callback(tmp_path, watch):
     root.mkdir()
     git_sync_publish(root, SHA1, {"specs/p.yaml": "v: 1\n"})
     spec_path = root / "specs" / "specs"  # a directory inside the link
-    w, rec = watch([spec_path])
+    _, rec = watch([spec_path])
     git_sync_publish(root, SHA2, {"specs/p.yaml": "v: 2\n"})
     assert rec.wait_for(1)
     assert rec.stays_at(1)
@@ -191,7 +191,7 @@ def test_worktrees_noise_without_a_swap_does_not_trigger(tmp_path, watch):
     root = tmp_path / "git"
     root.mkdir()
     git_sync_publish(root, SHA1, {"p.yaml": "v: 1\n"})
-    w, rec = watch([root / "specs"])
+    _, rec = watch([root / "specs"])
     write(root / ".worktrees" / SHA2 / "p.yaml", "v: 2\n")  # a worktree being prepared
     write(root / ".git" / "objects" / "ab" / "cdef", "blob")
     write(root / ".git" / "worktrees" / SHA2 / "HEAD", SHA2)
@@ -205,7 +205,7 @@ def test_ln_and_mv_T_publish_via_shell(tmp_path, watch):
     write(root / "v1" / "p.yaml", "v: 1\n")
     write(root / "v2" / "p.yaml", "v: 2\n")
     os.symlink("v1", root / "link")
-    w, rec = watch([root / "link"])
+    _, rec = watch([root / "link"])
     subprocess.run(["sh", "-c", "ln -s v2 tmp && mv -T tmp link"], cwd=root, check=True)
     assert rec.wait_for(1)
     assert rec.stays_at(1)
@@ -291,7 +291,7 @@ def test_link_that_does_not_exist_yet_is_picked_up_at_first_publish(tmp_path, wa
     """vsr may start before git-sync's first sync: the link appears later."""
     root = tmp_path / "git"
     root.mkdir()
-    w, rec = watch([root / "specs"])
+    _, rec = watch([root / "specs"])
     git_sync_publish(root, SHA1, {"p.yaml": "v: 1\n"})
     assert rec.wait_for(1)
     assert rec.stays_at(1)
@@ -302,7 +302,7 @@ def test_link_that_does_not_exist_yet_is_picked_up_at_first_publish(tmp_path, wa
 def test_directory_deleted_and_recreated(tmp_path, watch):
     specs = tmp_path / "specs"
     write(specs / "a.yaml", "a: 1\n")
-    w, rec = watch([specs])
+    _, rec = watch([specs])
     shutil.rmtree(specs)
     assert rec.wait_for(1)
     write(specs / "a.yaml", "a: 2\n")

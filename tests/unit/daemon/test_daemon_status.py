@@ -4,13 +4,13 @@ from __future__ import annotations
 
 import json
 import threading
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 import pytest
 
 from reconciler.daemon.status import Heartbeat, StatusBoard, derive_conditions, document_digest
 
-T0 = datetime(2026, 11, 22, 3, 0, 0, tzinfo=timezone.utc)
+T0 = datetime(2026, 11, 22, 3, 0, 0, tzinfo=UTC)
 
 
 class WallClock:

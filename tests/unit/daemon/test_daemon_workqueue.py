@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import threading
 import time
 
@@ -155,7 +156,7 @@ def test_item_exponential_backoff_doubles_from_5ms_to_1000s_cap():
     rl = ItemExponentialFailureRateLimiter()
     delays = [rl.when(A) for _ in range(25)]
     assert delays[:4] == [0.005, 0.01, 0.02, 0.04]
-    assert all(b == min(2 * a, 1000.0) for a, b in zip(delays, delays[1:]))
+    assert all(b == min(2 * a, 1000.0) for a, b in itertools.pairwise(delays))
     assert delays[-1] == 1000.0
     assert rl.num_requeues(A) == 25
     assert rl.when(B) == 0.005, "backoff is per key"
