@@ -1,0 +1,105 @@
+"""PropertyWatch with a fake collector: truncated update sets, removed values, rebuild after a lost collector."""
+
+from __future__ import annotations
+
+import types
+
+from pyVmomi import vim, vmodl
+
+from reconciler.vsphere.watch import PropertyWatch
+
+PC = vmodl.query.PropertyCollector
+
+
+def update_set(version, objs, truncated=False):
+    return PC.UpdateSet(version=version, truncated=truncated, filterSet=[PC.FilterUpdate(objectSet=objs)])
+
+
+def obj(ref, kind, **changes):
+    return PC.ObjectUpdate(obj=ref, kind=kind, changeSet=[
+        PC.Change(name=k.replace("__", "."), op="remove" if v is None else "assign", val=v) for k, v in changes.items()])
+
+
+class Collector:
+    def __init__(self, script):
+        self.script = script          # list of UpdateSet | Exception | None
+        self.versions = []
+        self.destroyed = False
+
+    def CreateFilter(self, spec, partialUpdates):  # noqa: N802
+        self.spec = spec
+
+    def WaitForUpdatesEx(self, version, options):  # noqa: N802
+        self.versions.append(version)
+        item = self.script.pop(0) if self.script else None
+        if isinstance(item, Exception):
+            raise item
+        return item
+
+    def DestroyPropertyCollector(self):  # noqa: N802
+        self.destroyed = True
+
+    def CancelWaitForUpdates(self):  # noqa: N802
+        pass
+
+
+class Conn:
+    def __init__(self, collectors):
+        self.collectors = list(collectors)
+        self.created = []
+        view = vim.view.ContainerView("view-1")
+        self.content = types.SimpleNamespace(
+            propertyCollector=types.SimpleNamespace(CreatePropertyCollector=self._new),
+            viewManager=types.SimpleNamespace(CreateContainerView=lambda container, type, recursive: view),
+            rootFolder=vim.Folder("group-d1"))
+
+    def _new(self):
+        c = self.collectors.pop(0)
+        self.created.append(c)
+        return c
+
+    def call(self, fn, *a, **k):
+        return fn(*a, **k)
+
+    def ping(self):
+        return True
+
+
+VM1, VM2, VM3 = vim.VirtualMachine("vm-1"), vim.VirtualMachine("vm-2"), vim.VirtualMachine("vm-3")
+
+
+def test_truncated_sets_are_followed_in_one_poll():
+    c = Collector([update_set("1", [obj(VM1, "enter", name="a")], truncated=True),
+                   update_set("2", [obj(VM2, "enter", name="b")])])
+    w = PropertyWatch(Conn([c]), {vim.VirtualMachine: ["name"]}).start()
+    updates = w.poll(max_wait=0)
+    assert [(u.kind, u.moid, u.changes) for u in updates] == [("enter", "vm-1", {"name": "a"}),
+                                                              ("enter", "vm-2", {"name": "b"})]
+    assert c.versions == ["", "1"] and w.version == "2"
+    assert set(w.known) == {"vm-1", "vm-2"}
+
+
+def test_modify_remove_and_leave():
+    c = Collector([update_set("1", [obj(VM1, "enter", name="a", config__template=False)]),
+                   update_set("2", [obj(VM1, "modify", config__template=None)]),
+                   update_set("3", [obj(VM1, "leave")])])
+    w = PropertyWatch(Conn([c]), {vim.VirtualMachine: ["name", "config.template"]}).start()
+    w.poll(0)
+    modify = w.poll(0)[0]
+    assert (modify.kind, modify.changes, modify.paths) == ("modify", {"config.template": None}, ["config.template"])
+    leave = w.poll(0)[0]
+    assert (leave.kind, leave.changes) == ("leave", {}) and not w.known
+    assert w.poll(0) == []
+
+
+def test_lost_collector_rebuilds_and_synthesises_leaves():
+    old = Collector([update_set("1", [obj(VM1, "enter", name="a"), obj(VM2, "enter", name="b")]),
+                     vmodl.fault.ManagedObjectNotFound(obj=vim.PropertyCollector("pc-1"))])
+    new = Collector([update_set("1", [obj(VM2, "enter", name="b"), obj(VM3, "enter", name="c")])])
+    conn = Conn([old, new])
+    w = PropertyWatch(conn, {vim.VirtualMachine: ["name"]}).start()
+    w.poll(0)
+    updates = w.poll(0)
+    assert sorted((u.kind, u.moid) for u in updates) == [("enter", "vm-2"), ("enter", "vm-3"), ("leave", "vm-1")]
+    assert w.resyncs == 1 and old.destroyed and new.versions == [""]
+    assert set(w.known) == {"vm-2", "vm-3"}
