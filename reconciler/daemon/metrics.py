@@ -131,6 +131,7 @@ class Metrics:
         for state in SPEC_STATES:
             self.spec_documents.labels(state).set(0)
         self._drift_labels: set[tuple[str, str]] = set()
+        self._drift_lock = threading.Lock()
         self._queues = _QueueCollector()
         r.register(self._queues)
 
@@ -156,16 +157,18 @@ class Metrics:
     # -- drift, events, waivers, connections, specs ---------------------------------------------------------
 
     def set_drift(self, policy: str, controller: str, fields: int) -> None:
-        self.drift_fields.labels(policy, controller).set(fields)
-        self._drift_labels.add((policy, controller))
+        with self._drift_lock:
+            self.drift_fields.labels(policy, controller).set(fields)
+            self._drift_labels.add((policy, controller))
 
     def replace_drift(self, drift: Mapping[tuple[str, str], int]) -> None:
         """Set every drift gauge from `{(policy, controller): fields}`; series not in `drift` are removed."""
-        for labels in self._drift_labels - set(drift):
-            self.drift_fields.remove(*labels)
-        for (policy, controller), n in drift.items():
-            self.drift_fields.labels(policy, controller).set(n)
-        self._drift_labels = set(drift)
+        with self._drift_lock:
+            for labels in self._drift_labels - set(drift):
+                self.drift_fields.remove(*labels)
+            for (policy, controller), n in drift.items():
+                self.drift_fields.labels(policy, controller).set(n)
+            self._drift_labels = set(drift)
 
     def event(self, type_: str, reason: str) -> None:
         """Count one recorded event (call it for every event the journal records)."""

@@ -184,6 +184,7 @@ class SpecWatcher:
                     stop_event=stop,
                     raise_interrupt=False,
                     force_polling=self.force_polling,
+                    ignore_permission_denied=True,
                 ):
                     self._ready.set()
                     now = time.monotonic()
