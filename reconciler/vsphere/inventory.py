@@ -116,6 +116,10 @@ def fetch_many(conn: Connection, specs: Mapping[type, Sequence[str]], root: Any 
     ``specs`` maps a pyVmomi type (``vim.HostSystem``) to the property paths to read; ``name`` is always read
     for managed entities. Returns ``{moid: ObservedObject}``.
     """
+    for vim_type in specs:
+        if not issubclass(vim_type, vim.ManagedEntity):
+            raise TypeError(f"{vim_type.__name__} is not a managed entity type: a ContainerView cannot hold it; "
+                            "use fetch_objects() with its references")
     prop_specs = []
     wanted: dict[str, list[str]] = {}
     for vim_type, paths in specs.items():

@@ -44,8 +44,9 @@ class Update:
 
 
 class PropertyWatch:
-    """Watch ``specs`` (``{vim type: [paths]}``) on every object of those types under ``root`` (default: the root
-    folder), plus explicit ``refs`` (their types must be in ``specs``). Not thread-safe except :meth:`stop`."""
+    """Watch ``specs`` (``{vim type: [paths]}``) on every managed entity of those types under ``root`` (default:
+    the root folder), plus explicit ``refs`` (their types must be in ``specs``; non-entity types such as
+    OptionManager are watched through ``refs`` only). Not thread-safe except :meth:`stop`."""
 
     def __init__(self, conn: Connection, specs: Mapping[type, Sequence[str]], root: Any = None, *,
                  refs: Iterable[Any] = (), max_wait: int = 30, max_object_updates: int | None = None):

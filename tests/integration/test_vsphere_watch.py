@@ -94,3 +94,14 @@ def test_session_loss_rebuilds_and_resyncs(conn, fresh_sim):
         assert watch.resyncs == 1
         assert sorted(u.kind for u in updates) == ["enter"] * 7 + ["leave"]
         assert next(u for u in updates if u.kind == "leave").moid == victim.moid
+
+
+def test_watch_option_managers_by_reference(conn):
+    hosts = inventory.fetch(conn, vim.HostSystem, ["configManager.advancedOption"])
+    managers = [h.props["configManager.advancedOption"] for h in hosts.values()]
+    conn_methods = []
+    with PropertyWatch(conn, {vim.option.OptionManager: ["setting"]}, refs=managers) as watch:
+        assert watch._view is None                                  # no ContainerView of a non-entity type
+        first = watch.poll(max_wait=1)
+        assert sorted(u.moid for u in first) == sorted(m._moId for m in managers)
+        assert all(u.kind == "enter" and u.changes["setting"] for u in first)

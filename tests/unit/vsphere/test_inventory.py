@@ -156,3 +156,8 @@ def test_build_entity_paths():
     assert paths["vm-31"].cluster == "Prod-A" and paths["vm-31"].path == "/Lab/host/Prod-A/app/in-vapp"
     assert paths["datacenter-2"].path == "/Lab" and paths["group-d1"].path == "/"
     assert paths["domain-c7"].cluster == "Prod-A"
+
+
+def test_fetch_refuses_non_entity_types():
+    with pytest.raises(TypeError, match="fetch_objects"):
+        inventory.fetch(FakeConn(FakeCollector([])), vim.option.OptionManager, ["setting"])
