@@ -309,3 +309,20 @@ def test_directory_deleted_and_recreated(tmp_path, watch):
     assert rec.wait_for(2)
     (specs / "a.yaml").write_text("a: 3\n")
     assert rec.wait_for(3)
+
+
+@needs_git
+def test_git_revision_falls_back_to_git_rev_parse(tmp_path, monkeypatch):
+    """Ref storage vsr cannot read (e.g. reftable) -> `git rev-parse HEAD`; no git at all -> None."""
+    import reconciler.daemon.specwatch as sw
+
+    repo = tmp_path / "repo"
+    write(repo / "p.yaml", "v: 1\n")
+    _git(repo, "init", "-q", "-b", "main")
+    _git(repo, "add", ".")
+    _git(repo, "commit", "-q", "-m", "one")
+    head = _git(repo, "rev-parse", "HEAD")
+    monkeypatch.setattr(sw, "_head_of", lambda gitdir: None)
+    assert git_revision(repo / "p.yaml") == head
+    monkeypatch.setenv("PATH", str(tmp_path / "empty"))
+    assert git_revision(repo / "p.yaml") is None
