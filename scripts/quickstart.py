@@ -1,14 +1,20 @@
-"""`make run`: the bundled simulator in -drift mode and vsr on examples/quickstart.
+"""`make run`: the bundled simulator in -drift mode and the vsr daemon on examples/quickstart.
 
-Starts the simulator (TLS with a generated certificate, username/password), writes a VCenter document for it
-into build/quickstart/, then shows plan -> apply -> plan -> events. Ctrl-C stops everything."""
+Starts the simulator (TLS with a generated certificate, username/password), writes a VCenter document for it into
+build/quickstart/specs, shows what drifted (`vsr plan`), then runs the daemon (`vsr run`): it converges the
+simulator, records events, and keeps watching. Every 20 s this script makes an out-of-band change (starts SSH on
+a host) so you can watch the daemon detect and fix it. Ctrl-C stops both.
+
+Set VSR_QUICKSTART_SECONDS to stop by itself after that many seconds (used by the tests)."""
 
 from __future__ import annotations
 
 import os
 import shutil
+import signal
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -17,11 +23,11 @@ sys.path.insert(0, str(ROOT / "tests"))
 from simulator import start_simulator  # noqa: E402
 
 VSR = str(Path(sys.executable).with_name("vsr"))
+LISTEN = os.environ.get("VSR_QUICKSTART_LISTEN", "127.0.0.1:8080")
 
 
-def step(title: str, *args: str) -> int:
-    print(f"\n\033[1m$ vsr {' '.join(args)}\033[0m   # {title}", flush=True)
-    return subprocess.call([VSR, *args])
+def say(text: str) -> None:
+    print(f"\n\033[1m{text}\033[0m", flush=True)
 
 
 def main() -> int:
@@ -30,21 +36,39 @@ def main() -> int:
     specs = work / "specs"
     shutil.copytree(ROOT / "examples" / "quickstart", specs)
     journal = work / "journal.db"
+    limit = float(os.environ.get("VSR_QUICKSTART_SECONDS", "0")) or None
     with start_simulator("-drift") as sim:
         (specs / "vcenter.yaml").write_text(sim.vcenter_yaml("sim"))
         print(f"simulator: {sim.url} (user {sim.username}, CA {sim.ca_file})")
         print(f"specs:     {specs}")
-        common = ["--journal", str(journal)]
-        step("what drifted (exit 2 = drift)", "plan", str(specs), *common)
-        step("converge once, read back, record events", "apply", "--yes", str(specs), *common)
-        step("converged (exit 0) apart from waived or unsupported fields", "plan", str(specs), *common)
-        step("the journal", "events", *common)
-        if os.environ.get("VSR_QUICKSTART_WAIT"):
-            print(f"\nsimulator still running at {sim.url}; Ctrl-C to stop")
-            try:
-                sim.process.wait()
-            except KeyboardInterrupt:
-                pass
+        say(f"$ vsr plan {specs}   # what drifted (exit 2 = drift)")
+        subprocess.call([VSR, "plan", str(specs), "--journal", str(journal)])
+        say(f"$ vsr run {specs}   # the daemon: converges, records events, watches for drift")
+        daemon = subprocess.Popen([VSR, "run", str(specs), "--journal", str(journal), "--listen", LISTEN,
+                                   "--log-level", "info"])
+        print(f"  events:  .venv/bin/vsr events --journal {journal} --follow")
+        print(f"  status:  .venv/bin/vsr status --url {LISTEN}   (or curl http://{LISTEN}/status)")
+        print(f"  metrics: curl http://{LISTEN}/metrics")
+        started = time.monotonic()
+        si = sim.connect()
+        content = si.RetrieveContent()
+        try:
+            while daemon.poll() is None and (limit is None or time.monotonic() - started < limit):
+                time.sleep(min(20.0, limit or 20.0))
+                from pyVmomi import vim
+                view = content.viewManager.CreateContainerView(content.rootFolder, [vim.HostSystem], True)
+                target = view.view[0]
+                view.DestroyView()
+                say(f"out-of-band change: starting SSH on {target.name}; the daemon turns it off again")
+                target.configManager.serviceSystem.StartService(id="TSM-SSH")
+        except KeyboardInterrupt:
+            pass
+        finally:
+            if daemon.poll() is None:
+                daemon.send_signal(signal.SIGTERM)
+                daemon.wait(15)
+        say(f"$ vsr events --journal {journal} --since 1h")
+        subprocess.call([VSR, "events", "--journal", str(journal), "--since", "1h"])
     return 0
 
 

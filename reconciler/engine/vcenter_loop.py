@@ -246,8 +246,7 @@ class VCenterLoop:
                 return False  # disconnected: retried with backoff after reconnecting
             if obj is None:
                 return True  # gone
-            ok = self._reconcile(conn, facts, moid, obj)
-            return ok
+            return self._reconcile(conn, facts, moid, obj)
         finally:
             self._first_pass_progress(moid)
             elapsed = time.monotonic() - started
@@ -263,13 +262,9 @@ class VCenterLoop:
                 if not self._pending_first:
                     self.first_pass_done.set()
 
-    def _fresh(self, conn: Connection, moid: str, obj: inventory.ObservedObject) -> inventory.ObservedObject:
-        with self.lock:
-            stale = moid in self.stale
-        if not stale:
-            return obj
-        paths = list(obj.props)
-        fetched = inventory.fetch_objects(conn, [obj.ref], paths)[moid]
+    def _refetch(self, conn: Connection, moid: str, obj: inventory.ObservedObject) -> inventory.ObservedObject:
+        """Read the object's watched properties now (one call) and refresh the cache with them."""
+        fetched = inventory.fetch_objects(conn, [obj.ref], list(obj.props))[moid]
         with self.lock:
             obj.props.update(fetched)
             self.stale.discard(moid)
@@ -281,24 +276,41 @@ class VCenterLoop:
             return {"options": self.options_cache[manager._moId]}  # types still come from prefetch (per build)
         return {}
 
-    def _reconcile(self, conn: Connection, facts: ConnectionFacts, moid: str, obj: inventory.ObservedObject) -> bool:
+    def _plan(self, conn: Connection, facts: ConnectionFacts, moid: str, obj: inventory.ObservedObject,
+              cached_options: bool) -> planner.VCenterPlan:
         snapshot = self.store.current
         policies = policies_for(snapshot.specs, self.name)
-        obj = self._fresh(conn, moid, obj)
-        snapshot_obj = inventory.ObservedObject(obj.type, obj.moid, obj.name, dict(obj.props), ref=obj.ref)
-        extras = self._extras(obj)
+        observed = inventory.ObservedObject(obj.type, obj.moid, obj.name, dict(obj.props), ref=obj.ref)
+        extras = self._extras(obj) if cached_options else {}
         if extras:
             extras = {**extras, "option_types": self._option_types(conn, obj)}
         remediated = remediation_times(self.journal, self.name) if obj.type == "VirtualMachine" else {}
-        vplan = planner.plan_objects(conn, facts, policies, snapshot.specs.waivers, {moid: snapshot_obj},
+        vplan = planner.plan_objects(conn, facts, policies, snapshot.specs.waivers, {moid: observed},
                                      self.entities, dt.date.today(), remediated, {moid: extras} if extras else None)
         self._mark_flapping(vplan)
+        return vplan
+
+    def _reconcile(self, conn: Connection, facts: ConnectionFacts, moid: str, obj: inventory.ObservedObject) -> bool:
+        """Plan from the cache (no vSphere call when the object is converged); before changing anything, read
+        the object again and re-plan, because the watch may still be delivering intermediate states of an
+        earlier change."""
+        started = time.monotonic()
+        with self.lock:
+            stale = moid in self.stale
+        if stale:
+            obj = self._refetch(conn, moid, obj)
+        vplan = self._plan(conn, facts, moid, obj, cached_options=True)
+        if any(c.actionable for po in vplan.objects for c in po.changes) and not stale:
+            obj = self._refetch(conn, moid, obj)
+            vplan = self._plan(conn, facts, moid, obj, cached_options=False)
         events = recording.detection_events(vplan.plan.changes)
-        actionable = any(c.actionable for po in vplan.objects for c in po.changes)
-        if actionable:
+        if any(c.actionable for po in vplan.objects for c in po.changes):
             executor.apply_plan(conn, vplan, concurrency=1)
             events += recording.outcome_events(vplan.plan.changes)
             events += self._record_flaps(vplan)
+            with self.lock:  # the read-back is the newest state we know
+                for po in vplan.objects:
+                    obj.props.update({k: v for k, v in po.state.props.items() if k in obj.props})
         with self.lock:
             policies_here = {d.policy for po in vplan.objects for fields in po.desired.values() for d in fields.values()}
             self.results[moid] = ObjectResult(list(vplan.plan.changes), frozenset(policies_here))
@@ -308,7 +320,7 @@ class VCenterLoop:
                 self.metrics.event(event.type, event.reason)
         for controller in {c.controller for c in vplan.plan.changes} or {"none"}:
             failed = any(c.controller == controller and c.outcome is Outcome.FAILED for c in vplan.plan.changes)
-            self.metrics.observe_reconcile(controller, "error" if failed else "success", 0.0)
+            self.metrics.observe_reconcile(controller, "error" if failed else "success", time.monotonic() - started)
         return not vplan.plan.problems
 
     def _option_types(self, conn: Connection, obj: inventory.ObservedObject) -> dict[str, Any]:

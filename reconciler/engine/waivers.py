@@ -33,6 +33,14 @@ class WaiverRule:
             return False
         if not any(field_matches(pattern, path) for pattern in self.fields):
             return False
+        if object_type == "DistributedVirtualPortgroup":
+            # portgroups belong to no host or cluster: a waiver covers them only by naming their datacenter
+            # (and nothing else), narrowed by `exclude` on the portgroup name
+            if not self.selector.get("datacenters") or any(self.selector.get(d) for d in selection.VM_DIMENSIONS
+                                                             if d != "datacenters"):
+                return False
+            return selection.matches({"hosts": ["*"], **self.selector}, "HostSystem", name,
+                                     Placement(place.datacenter, None, name))
         return selection.matches(self.selector, object_type, name, place, is_template)
 
     def describe(self) -> str:

@@ -53,3 +53,18 @@ def test_waiver_expiry_selector_and_policy_scope():
     assert waivers.find([rule], before, "HostSystem", "esx-03", place, path, "other") is None
     assert waivers.find([rule], before, "HostSystem", "esx-03", place, ("networkSecurity", "macChanges"), "baseline") is None
     assert "until 2027-03-31 (netops): IDS" in rule.describe()
+
+
+def test_waiver_on_hosts_never_leaks_onto_dv_portgroups():
+    path = ("networkSecurity", "allowPromiscuous")
+    today = dt.date(2027, 1, 1)
+    by_host = waivers.from_spec("h", {"selector": {"hosts": ["esx-03"]}, "fields": ["networkSecurity.*"],
+                                      "reason": "r", "owner": "o", "expires": "2027-03-31"})
+    by_dc = waivers.from_spec("d", {"selector": {"datacenters": ["DC0"], "exclude": ["Prod-*"]},
+                                    "fields": ["networkSecurity.*"], "reason": "r", "owner": "o",
+                                    "expires": "2027-03-31"})
+    pg = Placement("DC0")
+    assert waivers.find([by_host], today, "DistributedVirtualPortgroup", "Capture", pg, path, "p") is None
+    assert waivers.find([by_dc], today, "DistributedVirtualPortgroup", "Capture", pg, path, "p") is by_dc
+    assert waivers.find([by_dc], today, "DistributedVirtualPortgroup", "Prod-1", pg, path, "p") is None
+    assert waivers.find([by_dc], today, "DistributedVirtualPortgroup", "Capture", Placement("DC1"), path, "p") is None
