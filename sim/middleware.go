@@ -184,6 +184,13 @@ func (s *Sim) middleware(next http.Handler) http.Handler {
 			if rec.status == http.StatusOK {
 				s.forgetSession(cookie)
 			}
+		case "TerminateSession":
+			next.ServeHTTP(rec, r)
+			if req, ok := method.Body.(*types.TerminateSession); ok && rec.status == http.StatusOK {
+				for _, id := range req.SessionId {
+					s.forgetSession(id)
+				}
+			}
 		default:
 			next.ServeHTTP(rec, r)
 		}

@@ -217,6 +217,10 @@ class SimHandle:
                 code = self.process.wait(5)
         if self.process.stdout:
             self.process.stdout.close()
+        keep = os.environ.get("VSR_SIM_LOG_DIR")  # keep simulator logs (e.g. race-detector builds)
+        if keep and self.log_file.exists():
+            Path(keep).mkdir(parents=True, exist_ok=True)
+            shutil.copy(self.log_file, Path(keep) / f"{self.workdir.name}.log")
         shutil.rmtree(self.workdir, ignore_errors=True)
         return code
 
