@@ -368,3 +368,36 @@ def test_query_options(si):
     assert len(om.QueryOptions()) >= 25
     with pytest.raises(vim.fault.InvalidName):
         om.QueryOptions(name="Nope.Nothing")
+
+
+def test_required_ruleset_cannot_be_disabled(si):
+    fw = host(si, "DC0_C0_H0").configManager.firewallSystem
+    assert ruleset(fw.firewallInfo, "sshServer").required is True
+    with pytest.raises(vim.fault.HostConfigFault):
+        fw.DisableRuleset(id="sshServer")
+    assert ruleset(fw.firewallInfo, "sshServer").enabled is True
+
+
+def test_add_and_remove_portgroups_and_vswitches(si):
+    h = host(si, "DC0_H0")
+    ns = h.configManager.networkSystem
+    ns.AddVirtualSwitch(vswitchName="vSwitch1", spec=vim.host.VirtualSwitch.Specification(
+        numPorts=64, policy=vim.host.NetworkPolicy(security=vim.host.NetworkPolicy.SecurityPolicy(
+            allowPromiscuous=True, macChanges=False, forgedTransmits=False))))
+    with PropertyWatch(si, h, ["config.network.portgroup"]) as watch:
+        ns.AddPortGroup(portgrp=vim.host.PortGroup.Specification(
+            name="Capture", vlanId=42, vswitchName="vSwitch1", policy=vim.host.NetworkPolicy()))
+        changes, seconds = watch.wait(1)
+        assert seconds < 1.0 and "Capture" in {p.spec.name for p in changes["config.network.portgroup"]}
+    capture = pg(h, "Capture")
+    assert capture.key == "key-vim.host.PortGroup-Capture" and capture.vswitch == "key-vim.host.VirtualSwitch-vSwitch1"
+    assert capture.computedPolicy.security.allowPromiscuous is True and capture.spec.vlanId == 42
+    assert vswitch(h, "vSwitch1").portgroup == ["key-vim.host.PortGroup-Capture"]
+    with pytest.raises(vim.fault.AlreadyExists):
+        ns.AddVirtualSwitch(vswitchName="vSwitch1")
+    ns.RemovePortGroup(pgName="Capture")
+    assert "Capture" not in {p.spec.name for p in h.config.network.portgroup}
+    assert not vswitch(h, "vSwitch1").portgroup
+    with pytest.raises(vim.fault.NotFound):
+        ns.RemovePortGroup(pgName="Capture")
+    assert "Capture" not in {p.spec.name for p in host(si, "DC0_C0_H0").config.network.portgroup}

@@ -233,3 +233,21 @@ def test_runtime_boot_time_follows_power_operations(si):
         assert changes["runtime.bootTime"] is not None and seconds < 1.0
     assert vm.runtime.bootTime > first
     assert vm.runtime.bootTime == vm.summary.runtime.bootTime
+
+
+def test_update_and_remove_kmip_servers(sim_factory):
+    si = sim_factory("-vm-per-host", "0").connect()
+    cm = si.RetrieveContent().cryptoManager
+    cm.RegisterKmipServer(server=kmip("kp", "a"))
+    cm.RegisterKmipServer(server=kmip("kp", "b"))
+    cm.UpdateKmipServer(server=kmip("kp", "a", "10.9.9.9"))
+    assert {s.name: s.address for s in cm.ListKmipServers()[0].servers} == {"a": "10.9.9.9", "b": "10.0.0.10"}
+    with pytest.raises(vim.fault.NotFound):
+        cm.UpdateKmipServer(server=kmip("kp", "zzz"))
+    cm.RemoveKmipServer(clusterId=vim.encryption.KeyProviderId(id="kp"), serverName="a")
+    with pytest.raises(vim.fault.NotFound):
+        cm.RemoveKmipServer(clusterId=vim.encryption.KeyProviderId(id="kp"), serverName="a")
+    cm.RemoveKmipServer(clusterId=vim.encryption.KeyProviderId(id="kp"), serverName="b")
+    assert cm.ListKmipServers() == [] and cm.enabled is False
+    with pytest.raises(vmodl.fault.InvalidArgument):
+        cm.RegisterKmipServer(server=kmip("", "x"))
