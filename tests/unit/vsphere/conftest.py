@@ -67,3 +67,17 @@ def tls_server(tmp_path_factory):
     thread.start()
     yield TLSServer("127.0.0.1", server.server_address[1], cert_file, fp)
     server.shutdown()
+
+
+@pytest.fixture
+def logs():
+    """Every structlog entry, whatever level filter an earlier test configured (restored afterwards)."""
+    import structlog
+    from structlog.testing import capture_logs
+    saved = structlog.get_config()
+    structlog.reset_defaults()
+    try:
+        with capture_logs() as captured:
+            yield captured
+    finally:
+        structlog.configure(**saved)

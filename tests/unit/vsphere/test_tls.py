@@ -64,13 +64,11 @@ def test_ca_and_pin_both_checked(tls_server):
         request(tls_server, settings(tls_server, ca_file=str(tls_server.cert_file), thumbprint=OTHER))
 
 
-def test_insecure_accepts_and_warns_once(tls_server):
-    from structlog.testing import capture_logs
+def test_insecure_accepts_and_warns_once(tls_server, logs):
     tls._warned_insecure.discard("insecure-test")
     s = settings(tls_server, verify=False, name="insecure-test")
-    with capture_logs() as logs:
-        assert request(tls_server, s)[0] == 200
-        request(tls_server, s)
+    assert request(tls_server, s)[0] == 200
+    request(tls_server, s)
     warnings = [e for e in logs if e["event"].startswith("TLS verification disabled")]
     assert len(warnings) == 1 and warnings[0]["log_level"] == "warning"
     assert warnings[0]["vcenter"] == "insecure-test" and "p" not in warnings[0].values()
