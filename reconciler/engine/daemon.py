@@ -174,7 +174,8 @@ class Daemon:
             key = (policy.name, tuple(sorted(c.items())), policy.enforce, policy.suspended)
             if self._last_counts.get(policy.name) != key:  # only real changes move lastReconcile
                 self._last_counts[policy.name] = key
-                self.board.record_reconcile(policy.name, audit=not policy.enforce, suspended=policy.suspended, **c)
+                self.board.record_reconcile(policy.name, kind=policy.kind, audit=not policy.enforce,
+                                            suspended=policy.suspended, **c)
 
 
 def _zero() -> dict[str, int]:

@@ -82,6 +82,7 @@ class VCenterLoop:
         self.options_cache: dict[str, dict[str, Any]] = {}  # OptionManager moid -> {key: value}
         self.option_owner: dict[str, str] = {}  # OptionManager moid -> host moid
         self.entities: dict[str, Any] = {}
+        self.unsupported: dict[str, dict[str, str]] = {}  # moid -> controller -> why (learnt from apply faults)
         self.results: dict[str, ObjectResult] = {}  # moid -> its last reconcile (for status and metrics)
         self._thread: threading.Thread | None = None
         self._workers: Any = None
@@ -128,6 +129,7 @@ class VCenterLoop:
         conn = Connection(self.settings).connect()
         with self.lock:
             self.conn, self.facts = conn, facts_of(conn, self.name)
+            self.unsupported.clear()  # the target may have been upgraded
         self.board.set_vcenter(self.name, True)
         self.metrics.set_vcenter_connected(self.name, True)
         watches: list[PropertyWatch] = []
@@ -288,7 +290,22 @@ class VCenterLoop:
         vplan = planner.plan_objects(conn, facts, policies, snapshot.specs.waivers, {moid: observed},
                                      self.entities, dt.date.today(), remediated, {moid: extras} if extras else None)
         self._mark_flapping(vplan)
+        self._mark_known_unsupported(vplan)
         return vplan
+
+    def _mark_known_unsupported(self, vplan: planner.VCenterPlan) -> None:
+        """An API this object's target lacks (plain vcsim, old ESXi) is tried once per session, not per resync."""
+        for po in vplan.objects:
+            known = self.unsupported.get(po.state.ref.moid, {})
+            po.changes = [c.with_(reason=Skip.UNSUPPORTED, message=known[c.controller])
+                          if c.actionable and c.controller in known else c for c in po.changes]
+        vplan.plan.changes = [c for po in vplan.objects for c in po.changes] + \
+            [c for c in vplan.plan.changes if c.reason is Skip.CONFLICT]
+
+    def _remember_unsupported(self, vplan: planner.VCenterPlan) -> None:
+        for change in vplan.plan.changes:
+            if change.reason is Skip.UNSUPPORTED and change.outcome is Outcome.SKIPPED:
+                self.unsupported.setdefault(change.object.moid, {})[change.controller] = change.message
 
     def _reconcile(self, conn: Connection, facts: ConnectionFacts, moid: str, obj: inventory.ObservedObject) -> bool:
         """Plan from the cache (no vSphere call when the object is converged); before changing anything, read
@@ -308,6 +325,7 @@ class VCenterLoop:
             executor.apply_plan(conn, vplan, concurrency=1)
             events += recording.outcome_events(vplan.plan.changes)
             events += self._record_flaps(vplan)
+            self._remember_unsupported(vplan)
             with self.lock:  # the read-back is the newest state we know
                 for po in vplan.objects:
                     obj.props.update({k: v for k, v in po.state.props.items() if k in obj.props})
