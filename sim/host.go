@@ -125,6 +125,14 @@ func newServiceSystem(h *simulator.HostSystem, managedByVC bool) *ServiceSystem 
 	return s
 }
 
+// mutable replaces the service list with a private copy before a change (copy-on-write): lists already
+// handed to property collectors or responses are never modified afterwards.
+func (s *ServiceSystem) mutable() {
+	var cp types.HostServiceInfo
+	xmlCopy(&s.ServiceInfo, &cp)
+	s.ServiceInfo = cp
+}
+
 func (s *ServiceSystem) find(id string) *types.HostService {
 	for i := range s.ServiceInfo.Service {
 		if s.ServiceInfo.Service[i].Key == id {
@@ -146,11 +154,11 @@ func notFound(id string) *soap.Fault {
 }
 
 func (s *ServiceSystem) setRunning(ctx *simulator.Context, id string, running bool) *soap.Fault {
-	svc := s.find(id)
-	if svc == nil {
+	if s.find(id) == nil {
 		return notFound(id)
 	}
-	svc.Running = running
+	s.mutable()
+	s.find(id).Running = running
 	s.publish(ctx)
 	return nil
 }
@@ -188,7 +196,8 @@ func (s *ServiceSystem) UpdateServicePolicy(ctx *simulator.Context, req *types.U
 			fmt.Sprintf("A specified parameter was not correct: policy %q (on, off or automatic)", req.Policy),
 			&types.InvalidArgument{InvalidProperty: "policy"})}
 	}
-	svc.Policy = req.Policy
+	s.mutable()
+	s.find(req.Id).Policy = req.Policy
 	s.publish(ctx)
 	return &methods.UpdateServicePolicyBody{Res: &types.UpdateServicePolicyResponse{}}
 }
@@ -224,6 +233,13 @@ func newFirewallSystem(h *simulator.HostSystem, svc *ServiceSystem) *FirewallSys
 	return fw
 }
 
+// mutable: copy-on-write of the firewall info (see ServiceSystem.mutable).
+func (f *FirewallSystem) mutable() {
+	cp := new(types.HostFirewallInfo)
+	xmlCopy(f.FirewallInfo, cp)
+	f.FirewallInfo = cp
+}
+
 func (f *FirewallSystem) find(id string) *types.HostFirewallRuleset {
 	for i := range f.FirewallInfo.Ruleset {
 		if f.FirewallInfo.Ruleset[i].Key == id {
@@ -247,11 +263,11 @@ func (f *FirewallSystem) publish(ctx *simulator.Context, what string) {
 }
 
 func (f *FirewallSystem) EnableRuleset(ctx *simulator.Context, req *types.EnableRuleset) soap.HasFault {
-	rs := f.find(req.Id)
-	if rs == nil {
+	if f.find(req.Id) == nil {
 		return &methods.EnableRulesetBody{Fault_: notFound(req.Id)}
 	}
-	rs.Enabled = true
+	f.mutable()
+	f.find(req.Id).Enabled = true
 	f.publish(ctx, "ruleset")
 	return &methods.EnableRulesetBody{Res: &types.EnableRulesetResponse{}}
 }
@@ -265,7 +281,8 @@ func (f *FirewallSystem) DisableRuleset(ctx *simulator.Context, req *types.Disab
 		return &methods.DisableRulesetBody{Fault_: fault("Ruleset "+req.Id+" is required and cannot be disabled",
 			&types.HostConfigFault{})}
 	}
-	rs.Enabled = false
+	f.mutable()
+	f.find(req.Id).Enabled = false
 	f.publish(ctx, "ruleset")
 	return &methods.DisableRulesetBody{Res: &types.DisableRulesetResponse{}}
 }
@@ -314,12 +331,14 @@ func (f *FirewallSystem) UpdateRuleset(ctx *simulator.Context, req *types.Update
 		nl.IpNetwork = append(nl.IpNetwork, types.HostFirewallRulesetIpNetwork{Network: strings.TrimSpace(n.Network),
 			PrefixLength: n.PrefixLength})
 	}
-	rs.AllowedHosts = nl
+	f.mutable()
+	f.find(req.Id).AllowedHosts = nl
 	f.publish(ctx, "ruleset")
 	return &methods.UpdateRulesetBody{Res: &types.UpdateRulesetResponse{}}
 }
 
 func (f *FirewallSystem) UpdateDefaultPolicy(ctx *simulator.Context, req *types.UpdateDefaultPolicy) soap.HasFault {
+	f.mutable()
 	p := &f.FirewallInfo.DefaultPolicy
 	if req.DefaultPolicy.IncomingBlocked != nil {
 		p.IncomingBlocked = boolPtr(*req.DefaultPolicy.IncomingBlocked)

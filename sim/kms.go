@@ -34,6 +34,17 @@ func vimServiceInstance() types.ManagedObjectReference {
 	return types.ManagedObjectReference{Type: "ServiceInstance", Value: "ServiceInstance"}
 }
 
+type kmipList struct {
+	Clusters []types.KmipClusterInfo
+}
+
+// mutable: copy-on-write of kmipServers (see ServiceSystem.mutable).
+func (m *CryptoManagerKmip) mutable() {
+	var cp kmipList
+	xmlCopy(&kmipList{m.KmipServers}, &cp)
+	m.KmipServers = cp.Clusters
+}
+
 func (m *CryptoManagerKmip) cluster(id string) *types.KmipClusterInfo {
 	for i := range m.KmipServers {
 		if m.KmipServers[i].ClusterId.Id == id {
@@ -48,6 +59,7 @@ func (m *CryptoManagerKmip) publish(ctx *simulator.Context) {
 }
 
 func (m *CryptoManagerKmip) RegisterKmipServer(ctx *simulator.Context, req *types.RegisterKmipServer) soap.HasFault {
+	m.mutable()
 	srv := req.Server
 	if srv.ClusterId.Id == "" || srv.Info.Name == "" || srv.Info.Address == "" {
 		return &methods.RegisterKmipServerBody{Fault_: invalidArgument("server",
@@ -75,6 +87,7 @@ func (m *CryptoManagerKmip) RegisterKmipServer(ctx *simulator.Context, req *type
 }
 
 func (m *CryptoManagerKmip) UpdateKmipServer(ctx *simulator.Context, req *types.UpdateKmipServer) soap.HasFault {
+	m.mutable()
 	c := m.cluster(req.Server.ClusterId.Id)
 	if c != nil {
 		for i := range c.Servers {
@@ -89,6 +102,7 @@ func (m *CryptoManagerKmip) UpdateKmipServer(ctx *simulator.Context, req *types.
 }
 
 func (m *CryptoManagerKmip) RemoveKmipServer(ctx *simulator.Context, req *types.RemoveKmipServer) soap.HasFault {
+	m.mutable()
 	for ci := range m.KmipServers {
 		c := &m.KmipServers[ci]
 		if c.ClusterId.Id != req.ClusterId.Id {
@@ -117,6 +131,7 @@ func (m *CryptoManagerKmip) ListKmipServers(ctx *simulator.Context, req *types.L
 }
 
 func (m *CryptoManagerKmip) MarkDefault(ctx *simulator.Context, req *types.MarkDefault) soap.HasFault {
+	m.mutable()
 	if m.cluster(req.ClusterId.Id) == nil {
 		return &methods.MarkDefaultBody{Fault_: notFound(req.ClusterId.Id)}
 	}
@@ -128,6 +143,7 @@ func (m *CryptoManagerKmip) MarkDefault(ctx *simulator.Context, req *types.MarkD
 }
 
 func (m *CryptoManagerKmip) SetDefaultKmsCluster(ctx *simulator.Context, req *types.SetDefaultKmsCluster) soap.HasFault {
+	m.mutable()
 	if req.ClusterId != nil && m.cluster(req.ClusterId.Id) == nil {
 		return &methods.SetDefaultKmsClusterBody{Fault_: notFound(req.ClusterId.Id)}
 	}

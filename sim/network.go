@@ -49,6 +49,16 @@ func newNetworkSystem(h *simulator.HostSystem) *NetworkSystem {
 	return n
 }
 
+// mutable: copy-on-write of networkInfo (see ServiceSystem.mutable); the library object shares the pointer.
+func (n *NetworkSystem) mutable() {
+	cp := new(types.HostNetworkInfo)
+	xmlCopy(n.NetworkInfo, cp)
+	n.NetworkInfo = cp
+	if n.lib != nil {
+		n.lib.NetworkInfo = cp
+	}
+}
+
 func (n *NetworkSystem) vswitch(name string) *types.HostVirtualSwitch {
 	for i := range n.NetworkInfo.Vswitch {
 		if n.NetworkInfo.Vswitch[i].Name == name {
@@ -194,6 +204,8 @@ func (n *NetworkSystem) UpdateVirtualSwitch(ctx *simulator.Context, req *types.U
 		return &methods.UpdateVirtualSwitchBody{Fault_: invalidArgument("spec.mtu",
 			fmt.Sprintf("mtu %d is out of range 1280..9000", spec.Mtu))}
 	}
+	n.mutable()
+	vs = n.vswitch(req.VswitchName)
 	if spec.NumPorts != 0 {
 		vs.Spec.NumPorts = spec.NumPorts
 	}
@@ -248,7 +260,8 @@ func (n *NetworkSystem) UpdatePortGroup(ctx *simulator.Context, req *types.Updat
 		return &methods.UpdatePortGroupBody{Fault_: fault("The specified key, name, or identifier '"+spec.Name+
 			"' already exists.", &types.AlreadyExists{Name: spec.Name})}
 	}
-	pg.Spec = spec
+	n.mutable()
+	n.portgroup(req.PgName).Spec = spec
 	n.publish(ctx)
 	return &methods.UpdatePortGroupBody{Res: &types.UpdatePortGroupResponse{}}
 }
@@ -256,6 +269,7 @@ func (n *NetworkSystem) UpdatePortGroup(ctx *simulator.Context, req *types.Updat
 // The following are delegated to the library (which works on the same networkInfo), then re-normalized.
 
 func (n *NetworkSystem) AddVirtualSwitch(ctx *simulator.Context, req *types.AddVirtualSwitch) soap.HasFault {
+	n.mutable()
 	res := n.lib.AddVirtualSwitch(req)
 	if res.Fault() == nil {
 		if vs := n.vswitch(req.VswitchName); vs != nil && req.Spec != nil {
@@ -267,6 +281,7 @@ func (n *NetworkSystem) AddVirtualSwitch(ctx *simulator.Context, req *types.AddV
 }
 
 func (n *NetworkSystem) AddPortGroup(ctx *simulator.Context, req *types.AddPortGroup) soap.HasFault {
+	n.mutable()
 	res := n.lib.AddPortGroup(ctx, req)
 	if res.Fault() == nil {
 		n.publish(ctx)
@@ -278,6 +293,7 @@ func (n *NetworkSystem) RemovePortGroup(ctx *simulator.Context, req *types.Remov
 	// Per-host only: the datacenter's Network entity is shared by other hosts and stays.
 	for i := range n.NetworkInfo.Portgroup {
 		if n.NetworkInfo.Portgroup[i].Spec.Name == req.PgName {
+			n.mutable()
 			pgs := n.NetworkInfo.Portgroup
 			n.NetworkInfo.Portgroup = append(pgs[:i:i], pgs[i+1:]...)
 			n.publish(ctx)
