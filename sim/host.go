@@ -142,7 +142,11 @@ func (s *ServiceSystem) find(id string) *types.HostService {
 	return nil
 }
 
+// publish announces the service list, unless nothing changed (the property collector reports changes only).
 func (s *ServiceSystem) publish(ctx *simulator.Context) {
+	if sameXML(&s.ServiceInfo, s.host.Config.Service) {
+		return
+	}
 	publish(ctx, s, change("serviceInfo.service", s.ServiceInfo.Service))
 	var cp types.HostServiceInfo
 	xmlCopy(&s.ServiceInfo, &cp)
@@ -250,6 +254,9 @@ func (f *FirewallSystem) find(id string) *types.HostFirewallRuleset {
 }
 
 func (f *FirewallSystem) publish(ctx *simulator.Context, what string) {
+	if sameXML(f.FirewallInfo, f.host.Config.Firewall) {
+		return // nothing changed
+	}
 	var cp types.HostFirewallInfo
 	xmlCopy(f.FirewallInfo, &cp)
 	switch what {
@@ -371,6 +378,9 @@ func (a *AccessManager) ChangeLockdownMode(ctx *simulator.Context, req *types.Ch
 	default:
 		return &methods.ChangeLockdownModeBody{Fault_: invalidArgument("mode",
 			fmt.Sprintf("lockdown mode %q (lockdownDisabled, lockdownNormal or lockdownStrict)", req.Mode))}
+	}
+	if a.LockdownMode == req.Mode {
+		return &methods.ChangeLockdownModeBody{Res: &types.ChangeLockdownModeResponse{}}
 	}
 	a.LockdownMode = req.Mode
 	publish(ctx, a, change("lockdownMode", req.Mode))

@@ -164,6 +164,11 @@ func (n *NetworkSystem) normalize() {
 
 func (n *NetworkSystem) publish(ctx *simulator.Context) {
 	n.normalize()
+	cur := n.host.Config.Network
+	if cur != nil && sameXML(&types.HostNetworkInfo{Vswitch: n.NetworkInfo.Vswitch, Portgroup: n.NetworkInfo.Portgroup},
+		&types.HostNetworkInfo{Vswitch: cur.Vswitch, Portgroup: cur.Portgroup}) {
+		return // nothing changed
+	}
 	publish(ctx, n,
 		change("networkInfo.vswitch", n.NetworkInfo.Vswitch),
 		change("networkInfo.portgroup", n.NetworkInfo.Portgroup))

@@ -220,13 +220,18 @@ func (m *HostOptionManager) set(ctx *simulator.Context, values []types.BaseOptio
 		return
 	}
 	setting := m.settingCopy() // new slice: readers of the old one are unaffected
+	changed := false
 	for _, c := range values {
 		ov := c.GetOptionValue()
 		for i := range setting {
-			if setting[i].GetOptionValue().Key == ov.Key {
+			if setting[i].GetOptionValue().Key == ov.Key && setting[i].GetOptionValue().Value != ov.Value {
 				setting[i] = &types.OptionValue{Key: ov.Key, Value: ov.Value}
+				changed = true
 			}
 		}
+	}
+	if !changed {
+		return // the property collector reports changes only
 	}
 	publish(ctx, m, change("setting", setting))
 	publish(ctx, m.host, change("config.option", m.settingCopy()))

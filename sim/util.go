@@ -51,3 +51,10 @@ func fault(msg string, f types.BaseMethodFault) *soap.Fault {
 func boolPtr(b bool) *bool { return &b }
 
 func isTrue(b *bool) bool { return b != nil && *b }
+
+// sameXML reports whether two vim25 values serialize identically (nil and empty slices compare equal).
+func sameXML(a, b interface{}) bool {
+	x, err1 := xml.Marshal(a)
+	y, err2 := xml.Marshal(b)
+	return err1 == nil && err2 == nil && bytes.Equal(x, y)
+}

@@ -177,6 +177,9 @@ func applyExtraConfig(ctx *simulator.Context, vm *simulator.VirtualMachine, extr
 			cur = append(cur, &types.OptionValue{Key: ov.Key, Value: ov.Value})
 		}
 	}
+	if sameXML(&types.VirtualMachineConfigInfo{ExtraConfig: cur}, &types.VirtualMachineConfigInfo{ExtraConfig: vm.Config.ExtraConfig}) {
+		return // nothing changed
+	}
 	publish(ctx, vm, change("config.extraConfig", cur))
 }
 

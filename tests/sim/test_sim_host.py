@@ -401,3 +401,25 @@ def test_add_and_remove_portgroups_and_vswitches(si):
     with pytest.raises(vim.fault.NotFound):
         ns.RemovePortGroup(pgName="Capture")
     assert "Capture" not in {p.spec.name for p in host(si, "DC0_C0_H0").config.network.portgroup}
+
+
+def test_no_op_writes_publish_nothing(si):
+    h = host(si, "DC0_C0_H2")
+    cm = h.configManager
+    paths = ["config.option", "config.lockdownMode", "config.service", "config.firewall", "config.network"]
+    salting = option(h, "Mem.ShareForceSalting")
+    with PropertyWatch(si, h, paths) as watch:
+        cm.advancedOption.UpdateOptions(changedValue=[vim.option.OptionValue(key="Mem.ShareForceSalting",
+                                                                             value=LONG(salting))])
+        cm.hostAccessManager.ChangeLockdownMode(mode=h.config.lockdownMode)
+        cm.serviceSystem.StartService(id="DCUI")          # already running
+        cm.serviceSystem.RefreshServices()
+        cm.firewallSystem.EnableRuleset(id="sshServer")   # already enabled
+        cm.firewallSystem.RefreshFirewall()
+        cm.networkSystem.UpdatePortGroup(pgName="VM Network", portgrp=pg(h, "VM Network").spec)
+        changes, _ = watch.wait(1)
+        assert changes == {}
+        cm.serviceSystem.StartService(id="ntpd")
+        changes, seconds = watch.wait(1)
+        assert list(changes) == ["config.service"] and seconds < 1.0
+    cm.serviceSystem.StopService(id="ntpd")
