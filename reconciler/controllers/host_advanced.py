@@ -12,6 +12,7 @@ from typing import Any
 
 from pyVmomi import VmomiSupport, vim
 
+from reconciler.catalog import aliases
 from reconciler.controllers.base import Controller, ObjectState
 from reconciler.engine.types import FieldDiff, FieldPath, Skip
 from reconciler.vsphere import inventory
@@ -102,6 +103,11 @@ def wire_value(value: Any, t: OptionType) -> Any:
     return value
 
 
+def host_key(state: ObjectState, key: str) -> str:
+    """The spelling of an advanced setting this host has (renamed between ESXi releases, see catalog.aliases)."""
+    return aliases.resolve(key, state.extra.get("option_types", {}).keys() | state.extra.get("options", {}).keys())
+
+
 class HostAdvancedSettings(Controller):
     name = "advancedSettings"
     spec_key = "advancedSettings"
@@ -141,7 +147,7 @@ class HostAdvancedSettings(Controller):
         types: dict[str, OptionType] = state.extra.get("option_types", {})
         diffs: list[FieldDiff] = []
         for path, want in sorted(desired.items()):
-            key = path[1]
+            key = host_key(state, path[1])  # the spec's key stays in the path; the host may spell it otherwise
             t = types.get(key)
             if t is None and key not in options:
                 diffs.append(FieldDiff(path, None, want, skip=Skip.UNSUPPORTED,
@@ -168,6 +174,7 @@ class HostAdvancedSettings(Controller):
               desired: Mapping[FieldPath, Any]) -> None:
         types: dict[str, OptionType] = state.extra.get("option_types", {})
         manager = state.props["configManager.advancedOption"]
-        changed = [vim.option.OptionValue(key=d.path[1], value=wire_value(d.desired, types.get(d.path[1], OptionType("string"))))
+        keys = {d.path: host_key(state, d.path[1]) for d in diffs}
+        changed = [vim.option.OptionValue(key=keys[d.path], value=wire_value(d.desired, types.get(keys[d.path], OptionType("string"))))
                    for d in diffs]
         conn.call(manager.UpdateOptions, changedValue=changed)

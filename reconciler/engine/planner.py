@@ -15,6 +15,7 @@ from typing import Any
 
 from pyVmomi import vim
 
+from reconciler import catalog
 from reconciler import controllers as registry
 from reconciler.controllers.base import ConnectionFacts, Controller, ObjectState
 from reconciler.engine import selection, waivers
@@ -229,7 +230,8 @@ def label(state: ObjectState, controller: Controller, d: FieldDiff, desired: Map
     origin = desired.get(d.path)
     change = Change(state.ref, controller.name, d.path, d.current, d.desired, impact=d.impact,
                     policy=origin.policy if origin else "", source=origin.source if origin else "",
-                    subject=d.subject, reason=d.skip, message=d.message)
+                    subject=d.subject, controls=catalog.controls_for(state.ref.type, d.path), reason=d.skip,
+                    message=d.message)
     if change.reason is not None:
         return change
     place = state.facts.get("placement", Placement())

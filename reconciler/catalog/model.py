@@ -1,0 +1,109 @@
+"""The control catalog's data model: one `Control` per SCG / STIG / seed control, with the spec field paths that
+implement it (per managed-object type) or the reason vsr cannot manage it."""
+
+from __future__ import annotations
+
+import fnmatch
+from dataclasses import dataclass, field
+from typing import Any
+
+FieldPath = tuple[str, ...]
+
+#: spec sections whose entries are `<section>.<key>.<attribute>` (the key may contain dots)
+_KEYED_SECTIONS = frozenset({"services", "firewall"})
+#: spec sections whose entries are `<section>.<key>` with dots in the key (advanced option names)
+_FLAT_SECTIONS = frozenset({"advancedSettings"})
+
+
+def parse_path(text: str) -> FieldPath:
+    """A field path as written for people (`advancedSettings.Mem.ShareForceSalting`) -> its tuple form."""
+    section, _, rest = text.partition(".")
+    if not rest:
+        return (section,)
+    if section in _FLAT_SECTIONS:
+        return (section, rest)
+    if section in _KEYED_SECTIONS:
+        key, _, attr = rest.rpartition(".")
+        return (section, key, attr) if key else (section, attr)
+    return (section, *rest.split("."))
+
+
+def render_path(path: FieldPath) -> str:
+    return ".".join(path)
+
+
+@dataclass(frozen=True)
+class FieldRef:
+    """One spec field (a glob per path element) on one managed-object type that implements a control."""
+
+    object_type: str
+    pattern: FieldPath
+
+    def matches(self, object_type: str, path: FieldPath) -> bool:
+        return (object_type == self.object_type and len(path) == len(self.pattern)
+                and all(fnmatch.fnmatchcase(p, q) for p, q in zip(path, self.pattern)))
+
+    @property
+    def text(self) -> str:
+        return render_path(self.pattern)
+
+
+@dataclass(frozen=True)
+class Unmanaged:
+    """Why vsr cannot manage a control: a category (esxcli, guest, vcenter, shell, no-controller, process,
+    readonly, not-expressible) and a sentence."""
+
+    category: str
+    reason: str
+
+
+@dataclass(frozen=True)
+class Control:
+    id: str
+    title: str
+    scg: tuple[str, ...] = ()
+    stig: tuple[str, ...] = ()
+    seeds: tuple[str, ...] = ()
+    target: str = ""
+    mechanism: str = ""
+    setting: str = ""
+    desired: str = ""
+    stig_value: str | None = None
+    impact: str = "none"
+    scg_priority: str | None = None
+    default_enabled: bool = True
+    site_specific: tuple[str, ...] = ()
+    versions: str | None = None
+    fields: tuple[FieldRef, ...] = ()
+    unmanaged: Unmanaged | None = None
+    extra: dict[str, Any] = field(default_factory=dict, compare=False, hash=False)
+
+    @property
+    def official_ids(self) -> tuple[str, ...]:
+        """SCG and STIG identifiers, else the catalog id (seed-only controls)."""
+        ids = self.scg + self.stig
+        return ids or (self.id,)
+
+    @property
+    def source(self) -> str:
+        """Where the control comes from, for people: `SCG 8`, `STIG V2R3`, `seed 000`."""
+        parts = (["SCG 8"] if self.scg else []) + (["DISA STIG V2R3"] if self.stig else [])
+        parts += [f"seed {s}" for s in self.seeds]
+        return ", ".join(parts)
+
+    def covers(self, object_type: str, path: FieldPath) -> bool:
+        return any(f.matches(object_type, path) for f in self.fields)
+
+    @classmethod
+    def from_dict(cls, raw: dict[str, Any]) -> "Control":
+        fields = tuple(FieldRef(f["type"], parse_path(f["path"])) for f in raw.get("fields") or [])
+        unmanaged = raw.get("unmanaged")
+        return cls(
+            id=raw["id"], title=raw["title"], scg=tuple(raw.get("scg") or ()), stig=tuple(raw.get("stig") or ()),
+            seeds=tuple(raw.get("seeds") or ()), target=raw.get("target", ""), mechanism=raw.get("mechanism", ""),
+            setting=raw.get("setting", ""), desired=raw.get("desired", ""), stig_value=raw.get("stig_value"),
+            impact=raw.get("impact", "none"), scg_priority=raw.get("scg_priority"),
+            default_enabled=raw.get("default_enabled", True), site_specific=tuple(raw.get("site_specific") or ()),
+            versions=raw.get("versions"), fields=fields,
+            unmanaged=Unmanaged(unmanaged["category"], unmanaged["reason"]) if unmanaged else None,
+        )
