@@ -61,6 +61,46 @@ func (s *Sim) installHosts() {
 		x.mirror()
 		s.hosts[h.Name] = x
 	}
+	s.override("HostSystem", func(ref types.ManagedObjectReference) mo.Reference {
+		p := &hostProxy{sim: s}
+		p.Self = ref
+		return p
+	}, "EnterLockdownMode", "ExitLockdownMode")
+}
+
+// hostProxy serves the pre-6.0 lockdown methods of HostSystem (which must not be wrapped) through the
+// host's HostAccessManager: EnterLockdownMode = lockdownNormal, ExitLockdownMode = lockdownDisabled.
+type hostProxy struct {
+	mo.ExtensibleManagedObject
+	sim *Sim
+}
+
+func (p *hostProxy) lockdown(ctx *simulator.Context, this types.ManagedObjectReference, mode types.HostLockdownMode) *soap.Fault {
+	ref := realRef(this)
+	h, ok := simulator.Map.Get(ref).(*simulator.HostSystem)
+	if !ok || p.sim.hosts[h.Name] == nil {
+		return fault("", &types.ManagedObjectNotFound{Obj: ref})
+	}
+	am := p.sim.hosts[h.Name].am
+	var res soap.HasFault
+	onObject(ctx, am, func() {
+		res = am.ChangeLockdownMode(ctx, &types.ChangeLockdownMode{This: am.Self, Mode: mode})
+	})
+	return res.Fault()
+}
+
+func (p *hostProxy) EnterLockdownMode(ctx *simulator.Context, req *types.EnterLockdownMode) soap.HasFault {
+	if f := p.lockdown(ctx, req.This, types.HostLockdownModeLockdownNormal); f != nil {
+		return &methods.EnterLockdownModeBody{Fault_: f}
+	}
+	return &methods.EnterLockdownModeBody{Res: &types.EnterLockdownModeResponse{}}
+}
+
+func (p *hostProxy) ExitLockdownMode(ctx *simulator.Context, req *types.ExitLockdownMode) soap.HasFault {
+	if f := p.lockdown(ctx, req.This, types.HostLockdownModeLockdownDisabled); f != nil {
+		return &methods.ExitLockdownModeBody{Fault_: f}
+	}
+	return &methods.ExitLockdownModeBody{Res: &types.ExitLockdownModeResponse{}}
 }
 
 // mirror copies the managers' state into host.config.* (initial state, no events needed).

@@ -43,6 +43,7 @@ type config struct {
 	plain       bool
 	trace       bool
 	verbose     bool
+	sessionIdle time.Duration
 }
 
 // secretValue returns the content of the file named by v (trimmed) when v names a readable file, else v.
@@ -81,6 +82,7 @@ func parseFlags(args []string) (*config, error) {
 	fs.BoolVar(&c.drift, "drift", false, "start part of the estate insecure (see docs/simulator.md)")
 	fs.BoolVar(&c.restricted, "restricted", false, "free-ESXi licensing: every write faults with RestrictedVersion")
 	fs.BoolVar(&c.plain, "plain", false, "plain vcsim: none of the vsr extensions")
+	fs.DurationVar(&c.sessionIdle, "session-timeout", 0, "expire sessions idle this long (e.g. 30s; 0 = never)")
 	fs.BoolVar(&c.trace, "trace", false, "write SOAP traffic to stderr")
 	fs.BoolVar(&c.verbose, "v", false, "library logging to stderr")
 	if err := fs.Parse(args); err != nil {
@@ -128,6 +130,7 @@ func main() {
 		log.SetOutput(io.Discard)
 	}
 	simulator.Trace = cfg.trace
+	simulator.SessionIdleTimeout = cfg.sessionIdle
 
 	delays, err := parseMethodDelay(cfg.methodDelay)
 	if err != nil {

@@ -151,3 +151,15 @@ def test_large_inventory_starts_and_serves_a_bulk_fetch(sim_factory):
     assert len(vms) == 1920
     names = {p.val for o in vms for p in o.propSet if p.name == "name"}
     assert "DC0_C3_H15_VM29" in names
+
+
+def test_idle_sessions_expire(sim_factory):
+    import time
+
+    h = sim_factory("-session-timeout", "1s", "-vm-per-host", "0")
+    si = h.connect()
+    assert si.CurrentTime()
+    time.sleep(2.2)  # idle for more than two timeout periods
+    with pytest.raises(vim.fault.NotAuthenticated):
+        si.content.sessionManager.currentSession
+    assert h.connect().CurrentTime()  # a new login works

@@ -423,3 +423,14 @@ def test_no_op_writes_publish_nothing(si):
         changes, seconds = watch.wait(1)
         assert list(changes) == ["config.service"] and seconds < 1.0
     cm.serviceSystem.StopService(id="ntpd")
+
+
+def test_legacy_enter_and_exit_lockdown_mode(si):
+    h = host(si, "DC0_H0")
+    with PropertyWatch(si, h, ["config.lockdownMode"]) as watch:
+        h.EnterLockdownMode()
+        changes, seconds = watch.wait(1)
+        assert changes == {"config.lockdownMode": "lockdownNormal"} and seconds < 1.0
+    assert h.configManager.hostAccessManager.lockdownMode == "lockdownNormal" and h.config.adminDisabled is True
+    h.ExitLockdownMode()
+    assert h.config.lockdownMode == "lockdownDisabled" and h.config.adminDisabled is False
