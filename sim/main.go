@@ -19,6 +19,9 @@ import (
 	"time"
 
 	"github.com/vmware/govmomi/simulator"
+
+	_ "github.com/vmware/govmomi/pbm/simulator"  // /pbm: storage policies (incl. VM Encryption Policy)
+	_ "github.com/vmware/govmomi/vapi/simulator" // /rest and /api: sessions, tags, content library
 )
 
 type config struct {
@@ -194,6 +197,7 @@ func main() {
 	sim.indexOwners()
 
 	model.Service.TLS = tlsConfig
+	model.Service.RegisterEndpoints = !cfg.esx // PBM and vAPI are vCenter services
 	model.Service.Listen = &url.URL{Host: cfg.listen, User: url.UserPassword(cfg.username, cfg.password)}
 	server := model.Service.NewServer()
 	// The library's server reads Handler per request; wrap it before announcing readiness.

@@ -163,3 +163,17 @@ def test_idle_sessions_expire(sim_factory):
     with pytest.raises(vim.fault.NotAuthenticated):
         si.content.sessionManager.currentSession
     assert h.connect().CurrentTime()  # a new login works
+
+
+def test_pbm_endpoint_has_the_vm_encryption_policy(sim):
+    from pyVmomi import SoapStubAdapter, pbm
+
+    si = sim.connect()
+    stub = SoapStubAdapter(host=sim.host, port=sim.port, path="/pbm", version="pbm.version.version11",
+                           sslContext=sim.ssl_context())
+    stub.cookie = si._stub.cookie  # PBM shares the vCenter session (HTTP cookie)
+    content = pbm.ServiceInstance("ServiceInstance", stub).RetrieveContent()
+    pm = content.profileManager
+    ids = pm.PbmQueryProfile(resourceType=pbm.profile.ResourceType(resourceType="STORAGE"),
+                             profileCategory="REQUIREMENT")
+    assert "VM Encryption Policy" in {p.name for p in pm.PbmRetrieveContent(profileIds=ids)}
