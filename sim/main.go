@@ -199,7 +199,11 @@ func main() {
 	model.Service.TLS = tlsConfig
 	model.Service.RegisterEndpoints = !cfg.esx // PBM and vAPI are vCenter services
 	model.Service.Listen = &url.URL{Host: cfg.listen, User: url.UserPassword(cfg.username, cfg.password)}
-	server := model.Service.NewServer()
+	server := newServer(model)
+	if server == nil {
+		model.Remove()
+		fatal("cannot listen on %s", cfg.listen)
+	}
 	// The library's server reads Handler per request; wrap it before announcing readiness.
 	server.Config.Handler = sim.middleware(server.Config.Handler)
 
@@ -222,4 +226,15 @@ func main() {
 	}
 	model.Remove()
 	os.Exit(0)
+}
+
+// newServer starts the library's server; its listener panics when the address is taken.
+func newServer(model *simulator.Model) (server *simulator.Server) {
+	defer func() {
+		if r := recover(); r != nil {
+			fmt.Fprintf(os.Stderr, "vsr-sim: %v\n", r)
+			server = nil
+		}
+	}()
+	return model.Service.NewServer()
 }

@@ -177,3 +177,8 @@ def test_pbm_endpoint_has_the_vm_encryption_policy(sim):
     ids = pm.PbmQueryProfile(resourceType=pbm.profile.ResourceType(resourceType="STORAGE"),
                              profileCategory="REQUIREMENT")
     assert "VM Encryption Policy" in {p.name for p in pm.PbmRetrieveContent(profileIds=ids)}
+
+
+def test_port_in_use_is_a_clear_error(sim):
+    with pytest.raises(SimulatorError, match="cannot listen on"):
+        start_simulator("-l", f"127.0.0.1:{sim.port}")
