@@ -262,7 +262,7 @@ type bootTimeMirror struct{}
 func (bootTimeMirror) Reference() types.ManagedObjectReference {
 	return types.ManagedObjectReference{Type: "VsrBootTimeMirror", Value: "bootTime"}
 }
-func (bootTimeMirror) PutObject(mo.Reference)                   {}
+func (bootTimeMirror) PutObject(mo.Reference)                    {}
 func (bootTimeMirror) RemoveObject(types.ManagedObjectReference) {}
 func (bootTimeMirror) UpdateObject(obj mo.Reference, changes []types.PropertyChange) {
 	if obj.Reference().Type != "VirtualMachine" {
