@@ -222,6 +222,7 @@ class SimHandle:
             Path(keep).mkdir(parents=True, exist_ok=True)
             shutil.copy(self.log_file, Path(keep) / f"{self.workdir.name}.log")
         shutil.rmtree(self.workdir, ignore_errors=True)
+        _running[:] = [h for h in _running if h is not self]
         return code
 
     def __enter__(self) -> SimHandle:
@@ -229,6 +230,19 @@ class SimHandle:
 
     def __exit__(self, *exc) -> None:
         self.stop()
+
+
+_running: list[SimHandle] = []
+
+
+@atexit.register
+def _stop_leftovers() -> None:
+    """Never leave simulators behind when the test process exits without stopping them."""
+    for handle in list(_running):
+        if handle.running:
+            handle.process.kill()
+            handle.process.wait(5)
+        shutil.rmtree(handle.workdir, ignore_errors=True)
 
 
 def start_simulator(*flags: str, username: str = USERNAME, password: str = PASSWORD,
@@ -260,9 +274,11 @@ def start_simulator(*flags: str, username: str = USERNAME, password: str = PASSW
         raise SimulatorError(f"vsr-sim {' '.join(flags)} did not start (exit {proc.returncode}): {line!r}\n{text}")
     hostport = line.split("://", 1)[1].split("/", 1)[0]
     host, _, port = hostport.rpartition(":")
-    return SimHandle(url=line, host=host, port=int(port), username=username, password=password,
-                     ca_file=str(pki.cert_file), thumbprint=pki.thumbprint, flags=tuple(flags), workdir=workdir,
-                     process=proc, startup_seconds=time.monotonic() - started)
+    handle = SimHandle(url=line, host=host, port=int(port), username=username, password=password,
+                       ca_file=str(pki.cert_file), thumbprint=pki.thumbprint, flags=tuple(flags), workdir=workdir,
+                       process=proc, startup_seconds=time.monotonic() - started)
+    _running.append(handle)
+    return handle
 
 
 def _read_line(proc: subprocess.Popen, timeout: float) -> str:
