@@ -313,13 +313,41 @@ func (s *Sim) checkCrypto(vm *simulator.VirtualMachine, spec types.BaseCryptoSpe
 			newKey = &k
 		}
 		return func() {
+			devices := diskKeys(vm, newKey)
 			if newKey == nil {
-				publish(nil, vm, change("config.keyId", nil), change("runtime.cryptoState", ""))
+				publish(nil, vm, change("config.keyId", nil), change("runtime.cryptoState", ""),
+					change("config.hardware.device", devices))
 			} else {
-				publish(nil, vm, change("config.keyId", *newKey), change("runtime.cryptoState", "unlocked"))
+				publish(nil, vm, change("config.keyId", *newKey), change("runtime.cryptoState", "unlocked"),
+					change("config.hardware.device", devices))
 			}
 		}, nil, ""
 	default:
 		return nil, &types.NotSupported{}, fmt.Sprintf("The operation is not supported on the object: %T", spec)
 	}
+}
+
+// diskKeys returns the VM's device list with every flat virtual disk's backing.keyId set to key (nil: removed).
+func diskKeys(vm *simulator.VirtualMachine, key *types.CryptoKeyId) []types.BaseVirtualDevice {
+	out := make([]types.BaseVirtualDevice, len(vm.Config.Hardware.Device))
+	copy(out, vm.Config.Hardware.Device)
+	for i, d := range out {
+		disk, ok := d.(*types.VirtualDisk)
+		if !ok {
+			continue
+		}
+		backing, ok := disk.Backing.(*types.VirtualDiskFlatVer2BackingInfo)
+		if !ok {
+			continue
+		}
+		nd, nb := *disk, *backing
+		nb.KeyId = nil
+		if key != nil {
+			k := *key
+			nb.KeyId = &k
+		}
+		nd.Backing = &nb
+		out[i] = &nd
+	}
+	return out
 }

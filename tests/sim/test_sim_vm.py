@@ -155,6 +155,8 @@ def test_key_providers_and_vm_encryption(sim_factory):
         changes, seconds = watch.wait(1)
         assert changes["config.keyId"].keyId == key.keyId.keyId and seconds < 1.0
     assert vm.config.keyId.providerId.id == "kp-1" and vm.runtime.cryptoState == "unlocked"
+    disks = [d for d in vm.config.hardware.device if isinstance(d, vim.vm.device.VirtualDisk)]
+    assert disks and all(d.backing.keyId.keyId == key.keyId.keyId for d in disks)
     with pytest.raises(vim.fault.InvalidState):
         WaitForTask(vm.ReconfigVM_Task(encrypt))
     WaitForTask(vm.PowerOnVM_Task())
@@ -163,6 +165,7 @@ def test_key_providers_and_vm_encryption(sim_factory):
     power_off(vm)
     WaitForTask(vm.ReconfigVM_Task(vim.vm.ConfigSpec(crypto=vim.encryption.CryptoSpecDecrypt())))
     assert vm.config.keyId is None
+    assert all(d.backing.keyId is None for d in vm.config.hardware.device if isinstance(d, vim.vm.device.VirtualDisk))
     # an empty key id asks for a new key from the given provider
     WaitForTask(vm.ReconfigVM_Task(vim.vm.ConfigSpec(crypto=vim.encryption.CryptoSpecEncrypt(
         cryptoKeyId=vim.encryption.CryptoKeyId(keyId="", providerId=vim.encryption.KeyProviderId(id="kp-2"))))))
