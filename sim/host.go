@@ -21,6 +21,7 @@ type hostExt struct {
 	am   *AccessManager
 	net  *NetworkSystem
 	opt  *HostOptionManager
+	dt   *DateTimeSystem
 }
 
 func (s *Sim) installHosts() {
@@ -33,6 +34,10 @@ func (s *Sim) installHosts() {
 		x.svc.Self.Type = "HostServiceSystem"
 		svcRef := simulator.Map.Put(x.svc).Reference()
 		h.ConfigManager.ServiceSystem = &svcRef
+
+		x.dt = newDateTimeSystem(h)
+		dtRef := simulator.Map.Put(x.dt).Reference()
+		h.ConfigManager.DateTimeSystem = &dtRef
 
 		x.am = &AccessManager{host: h}
 		x.am.Self.Type = "HostAccessManager"
@@ -115,6 +120,8 @@ func (x *hostExt) mirror() {
 	var nw types.HostNetworkInfo
 	xmlCopy(x.net.NetworkInfo, &nw)
 	h.Config.Network = &nw
+	dt := x.dt.DateTimeInfo
+	h.Config.DateTimeInfo = &dt
 	h.Config.LockdownMode = x.am.LockdownMode
 	h.Config.AdminDisabled = boolPtr(x.am.LockdownMode != types.HostLockdownModeLockdownDisabled)
 	h.Config.Option = x.opt.settingCopy()

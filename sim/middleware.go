@@ -72,7 +72,7 @@ func (s *Sim) indexOwners() {
 	for _, h := range hostsSorted() {
 		cm := h.ConfigManager
 		for _, ref := range []*types.ManagedObjectReference{cm.AdvancedOption, cm.FirewallSystem, cm.NetworkSystem,
-			cm.ServiceSystem, cm.HostAccessManager, cm.DatastoreSystem, cm.StorageSystem} {
+			cm.ServiceSystem, cm.HostAccessManager, cm.DatastoreSystem, cm.StorageSystem, cm.DateTimeSystem} {
 			if ref != nil {
 				s.owners[*ref] = h.Name
 			}

@@ -434,3 +434,22 @@ def test_legacy_enter_and_exit_lockdown_mode(si):
     assert h.configManager.hostAccessManager.lockdownMode == "lockdownNormal" and h.config.adminDisabled is True
     h.ExitLockdownMode()
     assert h.config.lockdownMode == "lockdownDisabled" and h.config.adminDisabled is False
+
+
+def test_ntp_servers(si):
+    h = host(si, "DC0_C0_H1")
+    dts = h.configManager.dateTimeSystem
+    assert dts.dateTimeInfo.timeZone.key == "UTC" and not dts.dateTimeInfo.ntpConfig.server
+    with PropertyWatch(si, h, ["config.dateTimeInfo"]) as watch:
+        dts.UpdateDateTimeConfig(config=vim.host.DateTimeConfig(ntpConfig=vim.host.NtpConfig(
+            server=["0.pool.ntp.org", "192.168.10.1"])))
+        changes, seconds = watch.wait(1)
+        assert seconds < 1.0 and "config.dateTimeInfo" in changes
+    assert h.config.dateTimeInfo.ntpConfig.server == ["0.pool.ntp.org", "192.168.10.1"]
+    assert dts.dateTimeInfo.ntpConfig.server == ["0.pool.ntp.org", "192.168.10.1"]
+    assert not host(si, "DC0_C0_H0").config.dateTimeInfo.ntpConfig.server
+    with pytest.raises(vmodl_invalid_argument()):
+        dts.UpdateDateTimeConfig(config=vim.host.DateTimeConfig(ntpConfig=vim.host.NtpConfig(server=["bad host!"])))
+    with pytest.raises(vmodl_invalid_argument()):
+        dts.UpdateDateTimeConfig(config=vim.host.DateTimeConfig(timeZone="Europe/Berlin"))
+    assert dts.QueryDateTime() is not None
