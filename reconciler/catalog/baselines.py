@@ -1,0 +1,82 @@
+"""The shipped baselines (`specs/baselines/<name>/*.yaml`) as data: their site parameters (`!required NAME`
+placeholders that `vsr validate` refuses until filled) and the spec fields each baseline sets. Used by the
+controls documentation generator and the tests; `vsr` itself reads baselines as ordinary spec files."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable, Mapping
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from reconciler.catalog.model import FieldPath
+
+PLACEHOLDER = re.compile(r"!required\s+([A-Z][A-Z0-9_]*)")
+KIND_TYPES = {"HostSecurityPolicy": ("HostSystem",), "VMSecurityPolicy": ("VirtualMachine",)}
+
+
+def _code(line: str) -> bool:
+    return not line.lstrip().startswith("#")
+
+
+def placeholders(text: str) -> list[str]:
+    """The site parameters a baseline file still asks for, in order of appearance (comments aside)."""
+    return [name for line in text.splitlines() if _code(line) for name in PLACEHOLDER.findall(line)]
+
+
+def fill(text: str, values: Mapping[str, str]) -> str:
+    """Replace each `!required NAME` by `values[NAME]` (YAML text, e.g. '"udp://10.0.0.5:514"' or '["10.0.0.0/8"]')."""
+    missing = sorted(set(placeholders(text)) - set(values))
+    if missing:
+        raise KeyError(f"no value for site parameter(s): {', '.join(missing)}")
+    return "".join(PLACEHOLDER.sub(lambda m: values[m.group(1)], line) if _code(line) else line
+                   for line in text.splitlines(keepends=True))
+
+
+class _Loader(yaml.SafeLoader):
+    """Reads baselines with their placeholders (as the parameter name)."""
+
+
+_Loader.add_constructor("!required", lambda loader, node: f"<{loader.construct_scalar(node)}>")
+
+
+def documents(path: Path) -> list[dict[str, Any]]:
+    return [d for d in yaml.load_all(path.read_text(encoding="utf-8"), Loader=_Loader) if d]
+
+
+def _flatten(spec: Mapping[str, Any]) -> Iterable[FieldPath]:
+    for section, value in spec.items():
+        if section in ("selector", "vcenter", "enforcement", "suspend", "priority", "powerCycle",
+                       "allowFirmwareChange"):
+            continue
+        if section in ("services", "firewall"):
+            for key, attrs in (value or {}).items():
+                yield from ((section, key, attr) for attr in (attrs or {}))
+        elif isinstance(value, Mapping) and section != "encryption" or section in ("advancedSettings", "devices"):
+            yield from ((section, key) for key in (value or {}))
+        elif section == "encryption":
+            yield (section, "required")
+        else:
+            yield (section,)
+
+
+def baseline_fields(directory: Path) -> set[tuple[str, FieldPath]]:
+    """(object type, field path) of every field a baseline directory sets. Host policies that manage
+    `networkSecurity.distributedPortgroups` also set the security fields on DV portgroups."""
+    out: set[tuple[str, FieldPath]] = set()
+    for file in sorted(directory.glob("*.yaml")):
+        for doc in documents(file):
+            spec = doc.get("spec") or {}
+            for path in _flatten(spec):
+                for object_type in KIND_TYPES.get(doc.get("kind", ""), ()):
+                    out.add((object_type, path))
+                if path[0] == "networkSecurity" and (spec.get("networkSecurity") or {}).get("distributedPortgroups"):
+                    out.add(("DistributedVirtualPortgroup", path))
+    return out
+
+
+def baseline_dirs(root: Path) -> dict[str, Path]:
+    """`specs/baselines/<name>` directories by name."""
+    return {d.name: d for d in sorted(root.iterdir()) if d.is_dir() and any(d.glob("*.yaml"))}

@@ -1,0 +1,28 @@
+"""`vsr report -o json`: one JSON document with stable field names (see docs/reports.md)."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from reconciler.report.model import Report
+
+
+def document(report: Report) -> dict[str, Any]:
+    return {
+        "apiVersion": "vsr.dev/v1alpha1",
+        "kind": "ComplianceReport",
+        "generated": report.generated.isoformat(timespec="seconds"),
+        "vsrVersion": report.version,
+        "exitCode": report.exit_code,
+        "summary": {"objects": report.objects, "results": len(report.rows), **report.counts},
+        "controls": [c.as_dict() for c in report.by_control()],
+        "results": [r.as_dict() for r in report.rows],
+        "problems": report.problems,
+        "specIssues": [i.to_dict() for i in report.spec_issues],
+        "connectionErrors": report.connection_errors,
+    }
+
+
+def render(report: Report) -> str:
+    return json.dumps(document(report), indent=2, default=str) + "\n"

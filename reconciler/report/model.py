@@ -1,0 +1,225 @@
+"""The compliance report model: one row per object x control, built from a run's plans (apply=False).
+
+A plan lists only fields that differ, so "pass" rows come from the desired fields of each planned object that
+have no change. Statuses: pass, fail, waived, unsupported, pending (waiting for a power-off or a cold start).
+Every renderer (json, junit, sarif, html, markdown) reads this model only."""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections import Counter
+from dataclasses import dataclass, field
+from typing import Any
+
+from reconciler import __version__, catalog
+from reconciler import controllers as registry
+from reconciler.catalog import Control
+from reconciler.controllers.dvpg_security import is_uplink
+from reconciler.engine.planner import PlannedObject, VCenterPlan
+from reconciler.engine.runner import RunResult
+from reconciler.engine.types import Change, FieldPath, ObjectRef, Skip, _jsonable, render_path
+
+PASS, FAIL, WAIVED, UNSUPPORTED, PENDING = "pass", "fail", "waived", "unsupported", "pending"
+STATUSES = (FAIL, PENDING, UNSUPPORTED, WAIVED, PASS)  # worst first
+_BY_REASON = {Skip.WAIVED: WAIVED, Skip.UNSUPPORTED: UNSUPPORTED, Skip.NEEDS_POWER_OFF: PENDING,
+              Skip.PENDING_POWER_CYCLE: PENDING}
+
+
+def status_of(change: Change) -> str:
+    """Drift, audit-only, guarded, conflicting or invalid fields fail; waived, unsupported and power-state-bound
+    ones are shown as such."""
+    return _BY_REASON.get(change.reason, FAIL) if change.reason is not None else FAIL
+
+
+def worst(statuses: list[str]) -> str:
+    return min(statuses, key=STATUSES.index) if statuses else PASS
+
+
+@dataclass
+class FieldResult:
+    """One spec field on one object (and sub-object, e.g. a vSwitch), with its verdict."""
+
+    path: FieldPath
+    status: str
+    current: Any
+    desired: Any
+    subject: str = ""
+    impact: str = "none"
+    reason: str | None = None
+    message: str = ""
+    policy: str = ""
+    source: str = ""
+
+    @property
+    def label(self) -> str:
+        return render_path(self.path) + (f" [{self.subject}]" if self.subject else "")
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"path": render_path(self.path), "subject": self.subject or None, "status": self.status,
+                "current": _jsonable(self.current), "desired": _jsonable(self.desired), "impact": self.impact,
+                "reason": self.reason, "message": self.message or None, "policy": self.policy,
+                "source": self.source}
+
+
+@dataclass
+class Row:
+    """One object x one control: the fields that implement the control on that object."""
+
+    object: ObjectRef
+    control_id: str
+    controls: tuple[str, ...]
+    title: str
+    fields: list[FieldResult]
+    control: Control | None = None
+
+    @property
+    def status(self) -> str:
+        return worst([f.status for f in self.fields])
+
+    @property
+    def lead(self) -> FieldResult:
+        """The field that decides the row's status (the first of the worst)."""
+        return next(f for f in self.fields if f.status == self.status)
+
+    @property
+    def current(self) -> Any:
+        return self.fields[0].current if len(self.fields) == 1 else {f.label: f.current for f in self.fields}
+
+    @property
+    def desired(self) -> Any:
+        return self.fields[0].desired if len(self.fields) == 1 else {f.label: f.desired for f in self.fields}
+
+    @property
+    def message(self) -> str:
+        return "; ".join(f"{f.label}: {f.message}" for f in self.fields if f.message and f.status == self.status)
+
+    def as_dict(self) -> dict[str, Any]:
+        lead = self.lead
+        return {
+            "object": self.object.to_dict(), "control": self.control_id, "controls": list(self.controls),
+            "title": self.title, "status": self.status, "path": render_path(lead.path),
+            "current": _jsonable(self.current), "desired": _jsonable(self.desired),
+            "impact": self.control.impact if self.control else lead.impact, "reason": lead.reason,
+            "message": self.message or None, "policy": lead.policy, "source": lead.source,
+            "fields": [f.as_dict() for f in self.fields],
+        }
+
+
+@dataclass
+class ControlSummary:
+    """One control across all objects: for the per-control tables and SARIF rules."""
+
+    id: str
+    controls: tuple[str, ...]
+    title: str
+    control: Control | None
+    counts: Counter[str] = field(default_factory=Counter)
+
+    @property
+    def status(self) -> str:
+        return worst([s for s in STATUSES if self.counts[s]])
+
+    def as_dict(self) -> dict[str, Any]:
+        c = self.control
+        return {"id": self.id, "controls": list(self.controls), "title": self.title, "status": self.status,
+                "source": c.source if c else "", "impact": c.impact if c else "none",
+                "counts": {s: self.counts[s] for s in reversed(STATUSES)}}
+
+
+@dataclass
+class Report:
+    rows: list[Row]
+    problems: list[dict[str, Any]] = field(default_factory=list)
+    spec_issues: list[Any] = field(default_factory=list)
+    connection_errors: list[str] = field(default_factory=list)
+    exit_code: int = 0
+    generated: dt.datetime = field(default_factory=lambda: dt.datetime.now(dt.timezone.utc))
+    version: str = __version__
+
+    @property
+    def counts(self) -> dict[str, int]:
+        found = Counter(r.status for r in self.rows)
+        return {s: found[s] for s in reversed(STATUSES)}
+
+    @property
+    def objects(self) -> int:
+        return len({(r.object.vcenter, r.object.type, r.object.moid) for r in self.rows})
+
+    def by_control(self) -> list[ControlSummary]:
+        out: dict[str, ControlSummary] = {}
+        for row in self.rows:
+            summary = out.setdefault(row.control_id, ControlSummary(row.control_id, row.controls, row.title,
+                                                                    row.control))
+            summary.counts[row.status] += 1
+        return sorted(out.values(), key=lambda s: (STATUSES.index(s.status), s.id))
+
+    @property
+    def errors(self) -> list[str]:
+        """Everything that stopped part of the run: spec errors, unreachable vCenters, objects that faulted."""
+        return ([str(i) for i in self.spec_issues if i.is_error] + list(self.connection_errors)
+                + [f"{p['object']['type']} {p['object']['name']}: {p['message']}" for p in self.problems])
+
+
+def _is_parameter(controller: Any, path: FieldPath) -> bool:
+    """Policy-wide parameters (powerCycle, excludePortgroups, keyProvider, ...) are not compliance results."""
+    return path[0] != "advancedSettings" and len(path) <= 2 and path[-1] in controller.parameters
+
+
+def _field_results(po: PlannedObject) -> list[FieldResult]:
+    by_name = {c.name: c for c in registry.ALL}
+    out: list[FieldResult] = []
+    for name, desired in po.desired.items():
+        controller = by_name[name]
+        for path, want in sorted(desired.items()):
+            if _is_parameter(controller, path):
+                continue
+            changes = [c for c in po.changes if c.controller == name and c.path == path]
+            if not changes:
+                out.append(FieldResult(path, PASS, want.value, want.value, policy=want.policy, source=want.source))
+            out.extend(_from_change(c) for c in changes)
+    return out
+
+
+def _from_change(change: Change) -> FieldResult:
+    return FieldResult(change.path, status_of(change), change.current, change.desired, change.subject,
+                       change.impact.value, change.reason.value if change.reason else None,
+                       change.error or change.message, change.policy, change.source)
+
+
+def _rows(ref: ObjectRef, results: list[FieldResult]) -> list[Row]:
+    rows: dict[str, Row] = {}
+    for result in results:
+        control = catalog.control_for(ref.type, result.path)
+        key = control.id if control else render_path(result.path)
+        if key not in rows:
+            ids = catalog.controls_for(ref.type, result.path)
+            rows[key] = Row(ref, key, ids, control.title if control else "setting not in the control catalog",
+                            [], control)
+        rows[key].fields.append(result)
+    return list(rows.values())
+
+
+def build(result: RunResult) -> Report:
+    """The report of a planning run (`run_once(..., apply=False)`)."""
+    rows: list[Row] = []
+    problems: list[dict[str, Any]] = []
+    for vplan in result.plans:
+        rows.extend(_plan_rows(vplan))
+        problems += [{"object": p.object.to_dict(), "controller": p.controller or None, "message": p.message}
+                     for p in vplan.plan.problems]
+    rows.sort(key=lambda r: (r.object.vcenter, r.object.type, r.object.name, r.control_id))
+    return Report(rows, problems, list(result.spec_issues), list(result.connection_errors), result.exit_code())
+
+
+def _plan_rows(vplan: VCenterPlan) -> list[Row]:
+    results: dict[ObjectRef, list[FieldResult]] = {}
+    seen: set[int] = set()
+    for po in vplan.objects:
+        if po.state.ref.type == "DistributedVirtualPortgroup" and is_uplink(po.state.props):
+            continue  # uplink portgroups are never managed
+        seen.update(id(c) for c in po.changes)
+        results.setdefault(po.state.ref, []).extend(_field_results(po))
+    for change in vplan.plan.changes:  # conflicts are reported without a planned object
+        if id(change) not in seen:
+            results.setdefault(change.object, []).append(_from_change(change))
+    return [row for ref, found in results.items() for row in _rows(ref, found)]
