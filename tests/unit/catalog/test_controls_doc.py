@@ -1,0 +1,33 @@
+"""docs/controls.md is generated from the catalog and the baselines; this fails when it is stale."""
+
+from __future__ import annotations
+
+import importlib.util
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[3]
+
+
+def load_generator():
+    spec = importlib.util.spec_from_file_location("gen_controls_doc", ROOT / "scripts" / "gen_controls_doc.py")
+    module = importlib.util.module_from_spec(spec)
+    assert spec.loader is not None
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_controls_doc_is_current():
+    generator = load_generator()
+    expected = generator.render()
+    current = (ROOT / "docs" / "controls.md").read_text(encoding="utf-8")
+    assert current == expected, "docs/controls.md is stale: run python scripts/gen_controls_doc.py"
+    assert generator.main(["--check"]) == 0
+
+
+def test_controls_doc_lists_every_control_and_why_unmanaged_ones_are():
+    from reconciler import catalog
+
+    text = (ROOT / "docs" / "controls.md").read_text(encoding="utf-8")
+    for control in catalog.controls():
+        assert f"| `{control.id}` |" in text, control.id
+    assert "esxcli-only" in text and "Guest-side" in text and "vCenter-level" in text
