@@ -6,7 +6,9 @@ import (
 	"io/ioutil"
 	"math/rand"
 	"net/http"
+	"os"
 	"reflect"
+	"runtime/debug"
 	"regexp"
 	"strconv"
 	"strings"
@@ -97,11 +99,18 @@ func (s *Sim) ownerName(ref types.ManagedObjectReference) string {
 type recorder struct {
 	http.ResponseWriter
 	status int
+	wrote  bool
 }
 
 func (r *recorder) WriteHeader(code int) {
 	r.status = code
+	r.wrote = true
 	r.ResponseWriter.WriteHeader(code)
+}
+
+func (r *recorder) Write(b []byte) (int, error) {
+	r.wrote = true
+	return r.ResponseWriter.Write(b)
 }
 
 var thisType = regexp.MustCompile(`(<(?:[A-Za-z0-9_]+:)?_this\b[^>]*\btype=")([A-Za-z]+)(")`)
@@ -174,11 +183,20 @@ func (s *Sim) middleware(next http.Handler) http.Handler {
 		r.Body = ioutil.NopCloser(bytes.NewReader(body))
 		r.ContentLength = int64(len(body))
 		rec := &recorder{ResponseWriter: w, status: http.StatusOK}
+		defer func() {
+			// A bug must not look like a network failure: log it and answer SystemError.
+			if p := recover(); p != nil {
+				fmt.Fprintf(os.Stderr, "vsr-sim: panic in %s on %s: %v\n%s", method.Name, method.This, p, debug.Stack())
+				if !rec.wrote {
+					writeFault(w, fmt.Sprintf("A general system error occurred: %v", p),
+						&types.SystemError{Reason: fmt.Sprint(p)})
+				}
+			}
+		}()
 		switch method.Name {
 		case "Login", "LoginByToken", "LoginExtensionByCertificate", "LoginExtensionBySubjectName", "CloneSession":
 			// Record the session cookie the library sets on a successful login.
-			w = &loginWatcher{recorder: rec, sim: s}
-			next.ServeHTTP(w, r)
+			next.ServeHTTP(&loginWatcher{recorder: rec, sim: s}, r)
 		case "Logout":
 			next.ServeHTTP(rec, r)
 			if rec.status == http.StatusOK {

@@ -35,6 +35,9 @@ var isolationDefaults = []types.OptionValue{
 func (s *Sim) installVMs() {
 	for _, e := range simulator.Map.All("VirtualMachine") {
 		vm := e.(*simulator.VirtualMachine)
+		if vm.Config.MigrateEncryption == "" {
+			vm.Config.MigrateEncryption = "opportunistic"
+		}
 		if vm.Runtime.BootTime == nil && vm.Summary.Runtime.BootTime != nil {
 			t := *vm.Summary.Runtime.BootTime
 			vm.Runtime.BootTime = &t
@@ -113,7 +116,15 @@ func (p *vmProxy) ReconfigVMTask(ctx *simulator.Context, req *types.ReconfigVM_T
 				msg = m
 				return nil, flt
 			}
+			if m := rest.MigrateEncryption; m != "" && m != "disabled" && m != "opportunistic" && m != "required" {
+				msg = fmt.Sprintf("A specified parameter was not correct: migrateEncryption %q", m)
+				return nil, &types.InvalidArgument{InvalidProperty: "spec.migrateEncryption"}
+			}
+			var before *types.VirtualMachineConfigInfo
 			if passThrough {
+				before = new(types.VirtualMachineConfigInfo)
+				xmlCopy(vm.Config, before)
+				mergePartials(&rest, vm.Config)
 				inner := vm.ReconfigVMTask(ctx, &types.ReconfigVM_Task{This: ref, Spec: rest})
 				body := inner.(*methods.ReconfigVM_TaskBody)
 				if body.Fault_ != nil {
@@ -123,6 +134,16 @@ func (p *vmProxy) ReconfigVMTask(ctx *simulator.Context, req *types.ReconfigVM_T
 				if it.Info.Error != nil {
 					msg = it.Info.Error.LocalizedMessage
 					return nil, it.Info.Error.Fault
+				}
+				if rest.MigrateEncryption != "" {
+					vm.Config.MigrateEncryption = rest.MigrateEncryption
+				}
+				// the library sets these fields without telling the property collector
+				if changes := configChanges(before, vm.Config); len(changes) > 0 {
+					if before.Name != vm.Config.Name {
+						changes = append(changes, change("name", vm.Config.Name), change("summary.config.name", vm.Config.Name))
+					}
+					publish(nil, vm, changes...)
 				}
 			}
 			applyExtraConfig(ctx, vm, extra)
@@ -276,4 +297,96 @@ func (bootTimeMirror) UpdateObject(obj mo.Reference, changes []types.PropertyCha
 			return
 		}
 	}
+}
+
+// mergePartials turns partial sub-specs (flags, boot options, tools, console preferences) into complete ones:
+// vSphere leaves unset fields unchanged, the library replaces the whole structure.
+func mergePartials(spec *types.VirtualMachineConfigSpec, cur *types.VirtualMachineConfigInfo) {
+	if spec.Flags != nil {
+		merged := cur.Flags
+		mergeStruct(reflect.ValueOf(&merged).Elem(), reflect.ValueOf(spec.Flags).Elem())
+		spec.Flags = &merged
+	}
+	if spec.BootOptions != nil && cur.BootOptions != nil {
+		var merged types.VirtualMachineBootOptions
+		xmlCopy(cur.BootOptions, &merged)
+		mergeStruct(reflect.ValueOf(&merged).Elem(), reflect.ValueOf(spec.BootOptions).Elem())
+		spec.BootOptions = &merged
+	}
+	if spec.Tools != nil && cur.Tools != nil {
+		var merged types.ToolsConfigInfo
+		xmlCopy(cur.Tools, &merged)
+		mergeStruct(reflect.ValueOf(&merged).Elem(), reflect.ValueOf(spec.Tools).Elem())
+		spec.Tools = &merged
+	}
+	if spec.ConsolePreferences != nil && cur.ConsolePreferences != nil {
+		merged := *cur.ConsolePreferences
+		mergeStruct(reflect.ValueOf(&merged).Elem(), reflect.ValueOf(spec.ConsolePreferences).Elem())
+		spec.ConsolePreferences = &merged
+	}
+}
+
+// configChanges lists what differs between two VM configs as property changes, one level below config
+// (config.bootOptions.efiSecureBootEnabled, config.hardware.numCPU, config.flags, ...). config.hardware.device
+// is left out: the library publishes it itself.
+func configChanges(before, after *types.VirtualMachineConfigInfo) []types.PropertyChange {
+	var out []types.PropertyChange
+	bv, av := reflect.ValueOf(before).Elem(), reflect.ValueOf(after).Elem()
+	t := av.Type()
+	for i := 0; i < t.NumField(); i++ {
+		f := t.Field(i)
+		if f.Anonymous {
+			continue
+		}
+		b, a := bv.Field(i), av.Field(i)
+		if sameXML(b.Interface(), a.Interface()) {
+			continue
+		}
+		name := "config." + lcFirst(f.Name)
+		as, bs := structOf(a), structOf(b)
+		if as.IsValid() && bs.IsValid() {
+			for j := 0; j < as.NumField(); j++ {
+				sf := as.Type().Field(j)
+				if sf.Anonymous || sf.PkgPath != "" || sameXML(bs.Field(j).Interface(), as.Field(j).Interface()) {
+					continue
+				}
+				sub := name + "." + lcFirst(sf.Name)
+				if sub == "config.hardware.device" {
+					continue
+				}
+				out = append(out, change(sub, propValue(as.Field(j))))
+			}
+			continue
+		}
+		out = append(out, change(name, propValue(a)))
+	}
+	return out
+}
+
+func structOf(v reflect.Value) reflect.Value {
+	if v.Kind() == reflect.Ptr {
+		if v.IsNil() {
+			return reflect.Value{}
+		}
+		v = v.Elem()
+	}
+	if v.Kind() != reflect.Struct || !strings.HasSuffix(v.Type().PkgPath(), "vim25/types") {
+		return reflect.Value{} // e.g. time.Time is a leaf
+	}
+	return v
+}
+
+// propValue is v as a property value; unset pointers, interfaces and slices become nil and pointers to scalars
+// the scalar (Map.Update panics on both).
+func propValue(v reflect.Value) interface{} {
+	switch v.Kind() {
+	case reflect.Ptr, reflect.Interface, reflect.Slice, reflect.Map:
+		if v.IsNil() {
+			return nil
+		}
+	}
+	if v.Kind() == reflect.Ptr && v.Elem().Kind() != reflect.Struct {
+		return v.Elem().Interface() // &scalar: Map.Update wants the scalar
+	}
+	return v.Interface()
 }

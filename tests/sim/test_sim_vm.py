@@ -254,3 +254,27 @@ def test_update_and_remove_kmip_servers(sim_factory):
     assert cm.ListKmipServers() == [] and cm.enabled is False
     with pytest.raises(vmodl.fault.InvalidArgument):
         cm.RegisterKmipServer(server=kmip("", "x"))
+
+
+def test_library_config_changes_are_published_and_partial_specs_merge(si):
+    vm = objects(si, vim.VirtualMachine)["DC0_C0_H1_VM0"]
+    power_off(vm)
+    WaitForTask(vm.ReconfigVM_Task(vim.vm.ConfigSpec(bootOptions=vim.vm.BootOptions(bootDelay=5000))))
+    with PropertyWatch(si, vm, ["config.bootOptions", "config.firmware"]) as watch:
+        WaitForTask(vm.ReconfigVM_Task(vim.vm.ConfigSpec(
+            firmware="efi", bootOptions=vim.vm.BootOptions(efiSecureBootEnabled=True))))
+        changes, seconds = watch.wait(1)
+        assert seconds < 1.0 and changes["config.firmware"] == "efi"
+        assert changes["config.bootOptions"].efiSecureBootEnabled is True
+    assert vm.config.bootOptions.bootDelay == 5000  # the partial spec kept it
+    logging = vm.config.flags.enableLogging
+    with PropertyWatch(si, vm, ["config.flags.enableLogging", "config.migrateEncryption"]) as watch:
+        WaitForTask(vm.ReconfigVM_Task(vim.vm.ConfigSpec(flags=vim.vm.FlagInfo(enableLogging=not logging),
+                                                         migrateEncryption="required")))
+        changes, seconds = watch.wait(1)
+        assert changes == {"config.flags.enableLogging": (not logging), "config.migrateEncryption": "required"}
+    assert vm.config.flags.enableLogging is (not logging)
+    with pytest.raises(vmodl.fault.InvalidArgument):
+        WaitForTask(vm.ReconfigVM_Task(vim.vm.ConfigSpec(migrateEncryption="sometimes")))
+    assert vm.config.migrateEncryption == "required"
+    assert objects(si, vim.VirtualMachine)["DC0_C0_H1_VM1"].config.migrateEncryption == "opportunistic"
