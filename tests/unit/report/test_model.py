@@ -1,0 +1,74 @@
+"""The report model: one row per object x control, pass rows from desired fields without a change."""
+
+from __future__ import annotations
+
+from reconciler.report import model
+
+from report_fixtures import build_run
+
+
+def rows(report):
+    return {(r.object.name, r.control_id): r for r in report.rows}
+
+
+def test_statuses_per_object_and_control(report):
+    found = {k: r.status for k, r in rows(report).items()}
+    assert found == {
+        ("esx-01", "esxi-8.deactivate-ssh"): "fail",
+        ("esx-01", "esxi-8.transparent-page-sharing"): "waived",
+        ("esx-01", "advancedSettings.Custom.Key"): "unsupported",
+        ("esx-01", "esxi-8.dcui-timeout"): "pass",
+        ("esx-01", "esxi-8.network-reject-promiscuous-mode-standardswitch"): "fail",
+        ("web-01", "vm-8.deactivate-console-copy"): "pending",
+        ("web-01", "guest-8.virtual-hardware"): "pending",
+        ("web-01", "vm-8.deactivate-non-essential-3d-features"): "pass",
+        ("db-01", "vm-8.log-retention"): "fail",  # a conflict, reported though the VM was not planned
+    }
+    assert report.counts == {"pass": 2, "waived": 1, "unsupported": 1, "pending": 2, "fail": 3}
+    assert report.exit_code == 2 and report.objects == 3
+
+
+def test_a_control_with_several_fields_takes_the_worst(report):
+    ssh = rows(report)[("esx-01", "esxi-8.deactivate-ssh")]
+    assert [(f.label, f.status) for f in ssh.fields] == [("services.TSM-SSH.policy", "pass"),
+                                                         ("services.TSM-SSH.running", "fail")]
+    assert ssh.current == {"services.TSM-SSH.policy": "off", "services.TSM-SSH.running": True}
+    assert ssh.desired == {"services.TSM-SSH.policy": "off", "services.TSM-SSH.running": False}
+    assert ssh.controls == ("esxi-8.deactivate-ssh", "ESXI-80-000193")
+    assert ssh.lead.source == "specs/scg-8/host.yaml:16"
+
+
+def test_parameters_are_not_results(report):
+    paths = {f.path for r in report.rows for f in r.fields}
+    assert ("powerCycle",) not in paths and ("networkSecurity", "excludePortgroups") not in paths
+
+
+def test_subjects_and_uncatalogued_settings(report):
+    promisc = rows(report)[("esx-01", "esxi-8.network-reject-promiscuous-mode-standardswitch")]
+    assert promisc.fields[0].label == "networkSecurity.allowPromiscuous [vSwitch vSwitch0]"
+    custom = rows(report)[("esx-01", "advancedSettings.Custom.Key")]
+    assert custom.controls == () and custom.title == "setting not in the control catalog"
+
+
+def test_status_mapping():
+    from reconciler.engine.types import Change, ObjectRef, Skip
+
+    ref = ObjectRef("HostSystem", "h", "h")
+    expected = {None: "fail", Skip.AUDIT: "fail", Skip.GUARD: "fail", Skip.CONFLICT: "fail", Skip.INVALID: "fail",
+                Skip.NEEDS_FIRMWARE_CHANGE: "fail", Skip.FLAPPING: "fail", Skip.WAIVED: "waived",
+                Skip.UNSUPPORTED: "unsupported", Skip.NEEDS_POWER_OFF: "pending",
+                Skip.PENDING_POWER_CYCLE: "pending"}
+    for reason, status in expected.items():
+        assert model.status_of(Change(ref, "c", ("x",), 1, 2, reason=reason)) == status
+
+
+def test_per_control_summary(report):
+    summary = {s.id: s for s in report.by_control()}
+    assert summary["esxi-8.deactivate-ssh"].counts["fail"] == 1
+    assert [s.status for s in report.by_control()][0] == "fail"  # worst first
+
+
+def test_problems_make_the_exit_code_1():
+    built = model.build(build_run(problem=True))
+    assert built.exit_code == 1
+    assert built.errors == ["HostSystem esx-09: host is disconnected"]
