@@ -135,3 +135,18 @@ def test_home_esxi_on_a_standalone_host(tmp_path, sim_factory, capsys):
     assert [f["path"] for f in restrict["fields"]] == ["firewall.sshServer.allowedIPs", "firewall.vSphereClient.allowedIPs"]
     client = ruleset(host(ws.sim.connect(), "localhost.localdomain"), "vSphereClient")
     assert client.allowedHosts.allIp is False and "127.0.0.1" in client.allowedHosts.ipAddress
+
+
+def test_stig_converges_on_the_drift_simulator(tmp_path, sim_factory, capsys):
+    ws = Workspace(tmp_path, sim_factory("-drift"))
+    for file in sorted((ROOT / "specs/baselines/stig").glob("*.yaml")):
+        ws.write(f"stig-{file.name}", baselines.fill(file.read_text(), SITE))
+    before = ws.vsr(capsys, "report")
+    assert before.code == 2
+    lockout = results(before)[("DC0_C0_H2", "esxi-8.account-lockout")]
+    assert (lockout["status"], lockout["current"], lockout["desired"]) == ("fail", 5, 3)  # the STIG value
+    ws.vsr(capsys, "apply")
+    after = ws.vsr(capsys, "report")
+    left = {(r["control"], r["status"]) for r in after.json["results"] if r["status"] not in ("pass", "pending")}
+    assert left == SIMULATOR_LIMITS, left
+    assert results(after)[("DC0_C0_H2", "ESXI-80-000241")]["status"] == "pass"  # esxAdminsGroup from site.yaml
