@@ -39,7 +39,7 @@ func (s *Sim) installHosts() {
 		dtRef := simulator.Map.Put(x.dt).Reference()
 		h.ConfigManager.DateTimeSystem = &dtRef
 
-		x.am = &AccessManager{host: h}
+		x.am = &AccessManager{host: h, svc: x.svc}
 		x.am.Self.Type = "HostAccessManager"
 		x.am.LockdownMode = types.HostLockdownModeLockdownDisabled
 		x.am.SystemUsers = []string{"da-user", "mux_user", "vpxuser"}
@@ -94,7 +94,18 @@ func (p *hostProxy) lockdown(ctx *simulator.Context, this types.ManagedObjectRef
 	return res.Fault()
 }
 
+func (p *hostProxy) current(this types.ManagedObjectReference) types.HostLockdownMode {
+	if h, ok := simulator.Map.Get(realRef(this)).(*simulator.HostSystem); ok && p.sim.hosts[h.Name] != nil {
+		return p.sim.hosts[h.Name].am.LockdownMode
+	}
+	return ""
+}
+
 func (p *hostProxy) EnterLockdownMode(ctx *simulator.Context, req *types.EnterLockdownMode) soap.HasFault {
+	if m := p.current(req.This); m != "" && m != types.HostLockdownModeLockdownDisabled {
+		return &methods.EnterLockdownModeBody{Fault_: fault("The administrator permission has already been disabled on the host.",
+			&types.AdminDisabled{})}
+	}
 	if f := p.lockdown(ctx, req.This, types.HostLockdownModeLockdownNormal); f != nil {
 		return &methods.EnterLockdownModeBody{Fault_: f}
 	}
@@ -102,6 +113,10 @@ func (p *hostProxy) EnterLockdownMode(ctx *simulator.Context, req *types.EnterLo
 }
 
 func (p *hostProxy) ExitLockdownMode(ctx *simulator.Context, req *types.ExitLockdownMode) soap.HasFault {
+	if p.current(req.This) == types.HostLockdownModeLockdownDisabled {
+		return &methods.ExitLockdownModeBody{Fault_: fault("The administrator permission is not disabled on the host.",
+			&types.AdminNotDisabled{})}
+	}
 	if f := p.lockdown(ctx, req.This, types.HostLockdownModeLockdownDisabled); f != nil {
 		return &methods.ExitLockdownModeBody{Fault_: f}
 	}
@@ -415,6 +430,7 @@ func (f *FirewallSystem) RefreshFirewall(ctx *simulator.Context, req *types.Refr
 type AccessManager struct {
 	mo.HostAccessManager
 	host        *simulator.HostSystem
+	svc         *ServiceSystem
 	Exceptions  []string
 	SystemUsers []string
 }
@@ -434,6 +450,15 @@ func (a *AccessManager) ChangeLockdownMode(ctx *simulator.Context, req *types.Ch
 	publish(ctx, a.host,
 		change("config.lockdownMode", req.Mode),
 		change("config.adminDisabled", req.Mode != types.HostLockdownModeLockdownDisabled))
+	// As ESXi: disabled and normal lockdown start the DCUI if it is stopped, strict lockdown stops it.
+	if a.svc != nil {
+		want := req.Mode != types.HostLockdownModeLockdownStrict
+		onObject(ctx, a.svc, func() {
+			if dcui := a.svc.find("DCUI"); dcui != nil && dcui.Running != want {
+				_ = a.svc.setRunning(ctx, "DCUI", want)
+			}
+		})
+	}
 	return &methods.ChangeLockdownModeBody{Res: &types.ChangeLockdownModeResponse{}}
 }
 

@@ -204,11 +204,16 @@ def test_change_lockdown_mode(si):
         changes, seconds = watch.wait(1)
         assert changes == {"lockdownMode": "lockdownStrict"} and seconds < 1.0
     assert h.config.lockdownMode == "lockdownStrict"
+    assert config_service(h, "DCUI").running is False  # strict lockdown stops the DCUI
     assert host(si, "DC0_C0_H0").config.lockdownMode == "lockdownDisabled"
     with pytest.raises(vmodl_invalid_argument()):
         am.ChangeLockdownMode(mode="lockdownTotal")
+    with PropertyWatch(si, am, ["lockdownMode"]) as watch:
+        am.ChangeLockdownMode(mode="lockdownStrict")  # the same mode: silently nothing
+        assert watch.wait(1)[0] == {}
     am.ChangeLockdownMode(mode="lockdownDisabled")
     assert h.config.lockdownMode == "lockdownDisabled" and h.config.adminDisabled is False
+    assert config_service(h, "DCUI").running is True  # leaving lockdown starts the DCUI again
 
 
 def test_lockdown_exceptions_and_system_users(si):
@@ -432,8 +437,12 @@ def test_legacy_enter_and_exit_lockdown_mode(si):
         changes, seconds = watch.wait(1)
         assert changes == {"config.lockdownMode": "lockdownNormal"} and seconds < 1.0
     assert h.configManager.hostAccessManager.lockdownMode == "lockdownNormal" and h.config.adminDisabled is True
+    with pytest.raises(vim.fault.AdminDisabled):
+        h.EnterLockdownMode()
     h.ExitLockdownMode()
     assert h.config.lockdownMode == "lockdownDisabled" and h.config.adminDisabled is False
+    with pytest.raises(vim.fault.AdminNotDisabled):
+        h.ExitLockdownMode()
 
 
 def test_ntp_servers(si):
