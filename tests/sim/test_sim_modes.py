@@ -30,8 +30,8 @@ def test_method_delay(sim_factory):
     h = objects(si, vim.HostSystem)["DC0_C0_H0"]
     om = h.configManager.advancedOption
     started = time.monotonic()
-    om.QueryOptions(name="DCUI.Access")
-    assert time.monotonic() - started < 0.3
+    om.QueryOptions(name="DCUI.Access")  # not delayed
+    assert time.monotonic() - started < 0.4
     started = time.monotonic()
     set_option(h, "UserVars.DcuiTimeOut", LONG(300))
     assert time.monotonic() - started >= 0.4
