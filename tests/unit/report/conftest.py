@@ -15,3 +15,14 @@ from report_fixtures import build_report  # noqa: E402
 @pytest.fixture
 def report():
     return build_report()
+
+
+@pytest.fixture(autouse=True)
+def restore_logging():
+    """`vsr` commands run in-process bind structlog to the (captured) stderr of the test; put it back so that
+    later tests do not log into a closed capture stream."""
+    import structlog
+
+    saved = structlog.get_config()
+    yield
+    structlog.configure(**saved)
