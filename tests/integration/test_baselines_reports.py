@@ -27,6 +27,16 @@ SIMULATOR_LIMITS = {("esxi-8.firewall-restrict-access", "fail")}
 POWERED_OFF_VM = "DC0_C0_H0_VM1"
 
 
+@pytest.fixture(autouse=True)
+def restore_logging():
+    """vsr run in-process binds structlog to this test's captured stderr; restore it for later tests."""
+    import structlog
+
+    saved = structlog.get_config()
+    yield
+    structlog.configure(**saved)
+
+
 @pytest.fixture
 def ws(tmp_path, sim_factory):
     ws = Workspace(tmp_path, sim_factory("-drift"))
