@@ -93,8 +93,9 @@ def render() -> str:
     for group in aliases.ALIASES:
         out.append(f"| `{group[0]}` | {', '.join(f'`{n}`' for n in group[1:])} |")
     out += ["", "## Controls vsr does not manage", "",
-            "These controls are not reachable through vsr's host and VM policies. Audit them with the SCG/STIG",
-            "tooling (PowerCLI, InSpec) or your configuration management.", ""]
+            "Not manageable through the vSphere API (esxcli-only, guest-side, host shell), outside vsr's host and",
+            "VM policies (vCenter-level), or reachable through the API but without a vsr controller yet. Audit",
+            "them with the SCG/STIG tooling (PowerCLI, InSpec) or your configuration management.", ""]
     by_category: dict[str, list[Control]] = defaultdict(list)
     for c in unmanaged:
         assert c.unmanaged is not None

@@ -16,7 +16,7 @@ def document(report: Report) -> dict[str, Any]:
         "vsrVersion": report.version,
         "exitCode": report.exit_code,
         "summary": {"objects": report.objects, "results": len(report.rows), **report.counts},
-        "controls": [c.as_dict() for c in report.by_control()],
+        "byControl": [c.as_dict() for c in report.by_control()],
         "results": [r.as_dict() for r in report.rows],
         "problems": report.problems,
         "specIssues": [i.to_dict() for i in report.spec_issues],

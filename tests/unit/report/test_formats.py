@@ -33,7 +33,7 @@ def test_json_stable_fields(report):
     assert ssh["controls"] == ["esxi-8.deactivate-ssh", "ESXI-80-000193"]
     assert (ssh["path"], ssh["source"], ssh["policy"]) == ("services.TSM-SSH.running", "specs/scg-8/host.yaml:16",
                                                            "scg-8-host")
-    controls = {c["id"]: c for c in doc["controls"]}
+    controls = {c["id"]: c for c in doc["byControl"]}
     assert controls["esxi-8.deactivate-ssh"]["counts"]["fail"] == 1
     assert controls["esxi-8.deactivate-ssh"]["source"] == "SCG 8, DISA STIG V2R3, seed 000"
 
