@@ -168,6 +168,7 @@ def _is_parameter(controller: Any, path: FieldPath) -> bool:
 def _field_results(po: PlannedObject) -> list[FieldResult]:
     by_name = {c.name: c for c in registry.ALL}
     out: list[FieldResult] = []
+    used: set[int] = set()
     for name, desired in po.desired.items():
         controller = by_name[name]
         for path, want in sorted(desired.items()):
@@ -177,6 +178,8 @@ def _field_results(po: PlannedObject) -> list[FieldResult]:
             if not changes:
                 out.append(FieldResult(path, PASS, want.value, want.value, policy=want.policy, source=want.source))
             out.extend(_from_change(c) for c in changes)
+            used.update(id(c) for c in changes)
+    out.extend(_from_change(c) for c in po.changes if id(c) not in used)  # never drop a change
     return out
 
 
