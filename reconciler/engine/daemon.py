@@ -168,6 +168,8 @@ class Daemon:
                         _count(c, change)
                         if change.counts_as_drift:
                             drift_by[(policy, change.controller)] = drift_by.get((policy, change.controller), 0) + 1
+            for policy, n in loop.flapping_by_policy().items():
+                counts.setdefault(policy, _zero())["flapping"] += n  # held back by the detector, even if in sync now
         self.metrics.replace_drift(drift_by)
         for policy in snapshot.specs.policies:
             c = counts.get(policy.name, _zero())
@@ -188,7 +190,7 @@ def _count(c: dict[str, int], change: Any) -> None:
     elif change.reason is Skip.UNSUPPORTED:
         c["unsupported"] += 1
     elif change.reason is Skip.FLAPPING:
-        c["flapping"] += 1
+        pass  # counted from the flap detector, which knows fields that are in sync right now too
     elif change.outcome is Outcome.FAILED:
         c["errors"] += 1
     elif change.counts_as_drift:

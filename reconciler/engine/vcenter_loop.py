@@ -43,6 +43,7 @@ log = structlog.get_logger("vsr.daemon")
 class ObjectResult:
     changes: list[Change]
     policies: frozenset[str]  # the policies with desired fields on this object
+    field_policy: Mapping[str, str]  # rendered field path -> the policy whose value it has
 
 
 @dataclass(frozen=True)
@@ -82,8 +83,11 @@ class VCenterLoop:
         self.options_cache: dict[str, dict[str, Any]] = {}  # OptionManager moid -> {key: value}
         self.option_owner: dict[str, str] = {}  # OptionManager moid -> host moid
         self.entities: dict[str, Any] = {}
+        self.remediated: dict[tuple[str, tuple[str, ...]], dt.datetime] = {}  # (moid, path) -> when vsr changed it
         self.unsupported: dict[str, dict[str, str]] = {}  # moid -> controller -> why (learnt from apply faults)
         self.results: dict[str, ObjectResult] = {}  # moid -> its last reconcile (for status and metrics)
+        self.versions: dict[str, int] = {}  # moid -> bumped on every watched change of its inputs
+        self.clean: dict[str, tuple[int, int, dt.date]] = {}  # moid -> fingerprint of its last clean reconcile
         self._thread: threading.Thread | None = None
         self._workers: Any = None
         self._pending_first: set[str] = set()
@@ -130,6 +134,8 @@ class VCenterLoop:
         with self.lock:
             self.conn, self.facts = conn, facts_of(conn, self.name)
             self.unsupported.clear()  # the target may have been upgraded
+            self.remediated = remediation_times(self.journal, self.name)
+            self.clean.clear()
         self.board.set_vcenter(self.name, True)
         self.metrics.set_vcenter_connected(self.name, True)
         watches: list[PropertyWatch] = []
@@ -203,13 +209,16 @@ class VCenterLoop:
             if update.type == "OptionManager":
                 self.options_cache[update.moid] = {o.key: o.value for o in update.changes.get("setting") or []}
                 owner = self.option_owner.get(update.moid)
-                if owner and not initial:
-                    self.queue.add(owner)
+                if owner:
+                    self._bump(owner)
+                    if not initial:
+                        self.queue.add(owner)
                 continue
             with self.lock:
                 if update.kind == "leave":
                     self.cache.pop(update.moid, None)
                     self.results.pop(update.moid, None)
+                    self.clean.pop(update.moid, None)
                     self.flaps.forget(update.moid)
                     structural = True
                     continue
@@ -220,6 +229,7 @@ class VCenterLoop:
                     structural = structural or update.kind == "enter" and not initial
                 obj.props.update(update.changes)
                 obj.name = obj.props.get("name", obj.name)
+                self._bump(update.moid)
                 if any("[" in path for path in update.changes):  # a partial update of an array element
                     self.stale.add(update.moid)
             if not initial:
@@ -227,9 +237,21 @@ class VCenterLoop:
         if structural and self.conn is not None:
             self.entities = inventory.entity_paths(self.conn)  # a VM or host came or went: placements change
 
+    def _bump(self, moid: str) -> None:
+        with self.lock:
+            self.versions[moid] = self.versions.get(moid, 0) + 1
+
+    def _fingerprint(self, moid: str) -> tuple[int, int, dt.date]:
+        return (self.versions.get(moid, 0), self.store.current.generation, dt.date.today())
+
     def enqueue_all(self, first: bool = False) -> None:
+        """Enqueue every object whose inputs changed since its last clean reconcile (all of them at first).
+        A converged object whose watched properties, spec generation and day are unchanged would plan to the
+        same result, so a resync of a converged estate costs a dictionary lookup per object."""
         with self.lock:
             keys = list(self.cache)
+            if not first:
+                keys = [k for k in keys if self.clean.get(k) != self._fingerprint(k)]
         if first:
             self._pending_first = set(keys)
             if not keys:
@@ -286,7 +308,7 @@ class VCenterLoop:
         extras = self._extras(obj) if cached_options else {}
         if extras:
             extras = {**extras, "option_types": self._option_types(conn, obj)}
-        remediated = remediation_times(self.journal, self.name) if obj.type == "VirtualMachine" else {}
+        remediated = self.remediated if obj.type == "VirtualMachine" else {}
         vplan = planner.plan_objects(conn, facts, policies, snapshot.specs.waivers, {moid: observed},
                                      self.entities, dt.date.today(), remediated, {moid: extras} if extras else None)
         self._mark_flapping(vplan)
@@ -314,6 +336,7 @@ class VCenterLoop:
         started = time.monotonic()
         with self.lock:
             stale = moid in self.stale
+            fingerprint_before = self._fingerprint(moid) if not stale else None
         if stale:
             obj = self._refetch(conn, moid, obj)
         vplan = self._plan(conn, facts, moid, obj, cached_options=True)
@@ -326,12 +349,24 @@ class VCenterLoop:
             events += recording.outcome_events(vplan.plan.changes)
             events += self._record_flaps(vplan)
             self._remember_unsupported(vplan)
+            now = dt.datetime.now(dt.timezone.utc)
+            for change in vplan.plan.changes:
+                if change.outcome is Outcome.APPLIED and change.object.type == "VirtualMachine":
+                    self.remediated[(change.object.moid, change.path)] = now
             with self.lock:  # the read-back is the newest state we know
                 for po in vplan.objects:
                     obj.props.update({k: v for k, v in po.state.props.items() if k in obj.props})
         with self.lock:
-            policies_here = {d.policy for po in vplan.objects for fields in po.desired.values() for d in fields.values()}
-            self.results[moid] = ObjectResult(list(vplan.plan.changes), frozenset(policies_here))
+            clean = not vplan.plan.problems and not any(
+                c.actionable or c.outcome in (Outcome.FAILED, Outcome.NOT_EFFECTIVE) or c.reason is Skip.FLAPPING
+                or c.reason is Skip.PENDING_POWER_CYCLE for c in vplan.plan.changes)
+            if clean and fingerprint_before is not None:
+                self.clean[moid] = fingerprint_before
+            else:
+                self.clean.pop(moid, None)
+            owners = {".".join(path): d.policy for po in vplan.objects for fields in po.desired.values()
+                      for path, d in fields.items()}
+            self.results[moid] = ObjectResult(list(vplan.plan.changes), frozenset(owners.values()), owners)
         if events:
             self.journal.record_many(events)
             for event in events:
@@ -373,6 +408,17 @@ class VCenterLoop:
                                     message=f"{'.'.join(change.path)} was remediated {self.options.flap_threshold} "
                                             f"times within {self.options.flap_window:.0f} s; something reverts it; "
                                             "vsr stops re-applying it"))
+        return out
+
+    def flapping_by_policy(self) -> dict[str, int]:
+        """Fields the flap detector currently holds back, counted per owning policy."""
+        out: dict[str, int] = {}
+        with self.lock:
+            for moid, field in self.flaps.flapping():
+                result = self.results.get(moid)
+                policy = result.field_policy.get(field) if result else None
+                if policy:
+                    out[policy] = out.get(policy, 0) + 1
         return out
 
     def snapshot_results(self) -> Mapping[str, "ObjectResult"]:

@@ -211,9 +211,6 @@ def test_git_sync_link_swap_is_picked_up(plain_daemon):
         assert not journal.query(reason="SpecInvalid")
 
 
-@pytest.mark.xfail(strict=False, reason=(
-    "daemon change needed: VCenterLoop re-records the Unsupported event of a known-unsupported field on every "
-    "resync (journal count +1 per pass); it should record it once per session (see the deploy report)"))
 def test_unsupported_event_count_does_not_grow_across_resyncs(plain_daemon):
     d, _hosts = plain_daemon
     first = d.unsupported()
