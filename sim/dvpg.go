@@ -1,6 +1,7 @@
 package main
 
 import (
+	"strings"
 	"fmt"
 	"reflect"
 	"strconv"
@@ -20,11 +21,29 @@ type dvpgProxy struct {
 }
 
 func (s *Sim) installDVPGs() {
+	// vCenter lists each switch's uplink portgroups in config.uplinkPortgroup and marks them config.uplink
+	// (6.5+); vcsim creates one ("<switch>-DVUplinks<n>") but records neither.
+	uplinks := map[types.ManagedObjectReference]bool{}
+	for _, e := range simulator.Map.All("DistributedVirtualPortgroup") {
+		pg := e.(*simulator.DistributedVirtualPortgroup)
+		if pg.Config.DistributedVirtualSwitch == nil {
+			continue
+		}
+		dvs, ok := simulator.Map.Get(*pg.Config.DistributedVirtualSwitch).(*simulator.DistributedVirtualSwitch)
+		if !ok || pg.Name != dvs.Name+"-DVUplinks"+strings.TrimPrefix(dvs.Self.Value, "dvs") {
+			continue
+		}
+		uplinks[pg.Self] = true
+		if info := dvs.Config.GetDVSConfigInfo(); len(info.UplinkPortgroup) == 0 {
+			info.UplinkPortgroup = []types.ManagedObjectReference{pg.Self}
+		}
+	}
 	for _, e := range simulator.Map.All("DistributedVirtualPortgroup") {
 		pg := e.(*simulator.DistributedVirtualPortgroup)
 		if pg.Config.ConfigVersion == "" {
 			pg.Config.ConfigVersion = "1"
 		}
+		pg.Config.Uplink = boolPtr(uplinks[pg.Self])
 		if ps, ok := pg.Config.DefaultPortConfig.(*types.VMwareDVSPortSetting); ok && ps.SecurityPolicy == nil {
 			no := func() *types.BoolPolicy { return &types.BoolPolicy{Value: boolPtr(false)} }
 			ps.SecurityPolicy = &types.DVSSecurityPolicy{AllowPromiscuous: no(), MacChanges: no(), ForgedTransmits: no()}

@@ -29,6 +29,10 @@ func (s *Sim) installHosts() {
 	for _, h := range hostsSorted() {
 		x := &hostExt{host: h}
 		managedByVC := !s.cfg.esx
+		if managedByVC {
+			// the address of the vCenter managing the host, as the host sees it
+			h.Summary.ManagementServerIp = s.managementAddress()
+		}
 
 		x.svc = newServiceSystem(h, managedByVC)
 		x.svc.Self.Type = "HostServiceSystem"
@@ -71,6 +75,16 @@ func (s *Sim) installHosts() {
 		p.Self = ref
 		return p
 	}, "EnterLockdownMode", "ExitLockdownMode")
+}
+
+// managementAddress is the simulated vCenter's address as its hosts see it: the listen host, or loopback when
+// listening on every address.
+func (s *Sim) managementAddress() string {
+	host, _, err := net.SplitHostPort(s.cfg.listen)
+	if err != nil || host == "" || host == "0.0.0.0" || host == "::" {
+		return "127.0.0.1"
+	}
+	return host
 }
 
 // hostProxy serves the pre-6.0 lockdown methods of HostSystem (which must not be wrapped) through the
