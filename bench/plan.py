@@ -7,6 +7,8 @@ Starts the simulator with 4 clusters x 16 hosts x 30 VMs per host (64 hosts, 1,9
           OptionManager `setting`/`supportedOption` in one call (what any correct implementation must fetch)
   plan    the engine's full plan (entity tree, bulk fetch, prefetch, merge, diff) with every host controller active
   naive   per-object attribute access of the same properties (a loop over hosts, as scripts often do)
+then the same floor/plan comparison for a VM policy over all 1,920 VMs, without and with `devices` (the device
+list, `config.hardware.device`, dominates parsing and is fetched only when a policy manages devices).
 Prints a table; never asserts timings (targets: plan <= 1.3 x floor, naive / plan >= 10).
 """
 
@@ -48,35 +50,79 @@ spec:
 """
 
 
-def host_paths() -> list[str]:
-    paths: list[str] = ["name", *planner.BASE_PROPERTIES["HostSystem"]]
-    for controller in for_kind("HostSecurityPolicy"):
-        if controller.managed_type == "HostSystem":
+VM_POLICY = """
+apiVersion: vsr.dev/v1alpha1
+kind: VMSecurityPolicy
+metadata: {name: bench-vms}
+spec:
+  selector: {vms: ["*"]}
+  advancedSettings: {isolation.tools.copy.disable: true, isolation.tools.paste.disable: true}
+  minHardwareVersion: 19
+  secureBoot: true
+"""
+VM_DEVICES = "  devices: {floppy: absent, serial: absent, parallel: absent, usb: absent, cdrom: disconnected}\n"
+
+
+def paths_of(managed_type: str, controllers: list) -> list[str]:
+    paths: list[str] = ["name", *planner.BASE_PROPERTIES[managed_type]]
+    for controller in controllers:
+        if controller.managed_type == managed_type:
             paths += [p for p in controller.properties if p not in paths]
     return paths
 
 
-def floor(si: vim.ServiceInstance, paths: list[str]) -> int:
+def host_paths() -> list[str]:
+    return paths_of("HostSystem", for_kind("HostSecurityPolicy"))
+
+
+def bulk(si: vim.ServiceInstance, vim_type: type, paths: list[str]) -> list:
     content = si.RetrieveContent()
-    view = content.viewManager.CreateContainerView(content.rootFolder, [vim.HostSystem], True)
+    view = content.viewManager.CreateContainerView(content.rootFolder, [vim_type], True)
     pc = content.propertyCollector
     spec = vmodl.query.PropertyCollector.FilterSpec(
         objectSet=[vmodl.query.PropertyCollector.ObjectSpec(obj=view, skip=True, selectSet=[
             vmodl.query.PropertyCollector.TraversalSpec(name="v", type=vim.view.ContainerView, path="view")])],
-        propSet=[vmodl.query.PropertyCollector.PropertySpec(type=vim.HostSystem, pathSet=paths)])
+        propSet=[vmodl.query.PropertyCollector.PropertySpec(type=vim_type, pathSet=paths)])
     result = pc.RetrievePropertiesEx([spec], vmodl.query.PropertyCollector.RetrieveOptions())
     objects = list(result.objects)
     while result.token:
         result = pc.ContinueRetrievePropertiesEx(result.token)
         objects += result.objects
+    view.DestroyView()
+    return objects
+
+
+def floor(si: vim.ServiceInstance, paths: list[str]) -> int:
+    content = si.RetrieveContent()
+    pc = content.propertyCollector
+    objects = bulk(si, vim.HostSystem, paths)
     managers = [p.val for o in objects for p in o.propSet if p.name == "configManager.advancedOption"]
     om_spec = vmodl.query.PropertyCollector.FilterSpec(
         objectSet=[vmodl.query.PropertyCollector.ObjectSpec(obj=m) for m in managers],
         propSet=[vmodl.query.PropertyCollector.PropertySpec(type=vim.option.OptionManager,
                                                             pathSet=["setting", "supportedOption"])])
     pc.RetrievePropertiesEx([om_spec], vmodl.query.PropertyCollector.RetrieveOptions())
-    view.DestroyView()
     return len(objects)
+
+
+def vm_controllers(devices: bool) -> list:
+    names = {"vmAdvancedSettings", "vmHardwareVersion", "vmSecureBoot"} | ({"vmDevices"} if devices else set())
+    return [c for c in for_kind("VMSecurityPolicy") if c.name in names]
+
+
+def vm_scenario(sim, conn, facts, devices: bool, repeat: int) -> tuple[float, float, int]:
+    """(floor seconds, plan seconds, changes) for the VM policy alone, with or without device policies."""
+    with tempfile.TemporaryDirectory() as tmp:
+        Path(tmp, "vc.yaml").write_text(sim.vcenter_yaml("bench"))
+        Path(tmp, "vm.yaml").write_text(VM_POLICY + (VM_DEVICES if devices else ""))
+        loaded = load_specs([tmp])
+        assert loaded.ok, loaded.errors
+        specs = compile_documents(loaded.documents, dt.date.today())
+    si = sim.connect()
+    paths = paths_of("VirtualMachine", vm_controllers(devices))
+    t_floor, _ = timed(lambda: bulk(si, vim.VirtualMachine, paths), repeat)
+    t_plan, vplan = timed(lambda: planner.plan_vcenter(conn, facts, specs.policies, specs.waivers), repeat)
+    return t_floor, t_plan, len(vplan.plan.changes)
 
 
 def naive(si: vim.ServiceInstance) -> int:
@@ -127,6 +173,7 @@ def main() -> int:
         t_plan, vplan = timed(lambda: planner.plan_vcenter(conn, facts, specs.policies, specs.waivers),
                               args.repeat)
         t_naive, _ = timed(lambda: naive(si), 1)
+        vm_rows = [(devices, *vm_scenario(sim, conn, facts, devices, args.repeat)) for devices in (False, True)]
         conn.close()
 
     changes = len(vplan.plan.changes)
@@ -137,6 +184,10 @@ def main() -> int:
         print(f"{name:<22}{seconds:>10.3f}  {note}")
     print(f"\nplan / floor = {t_plan / t_floor:.2f}  (target <= 1.3)")
     print(f"naive / plan = {t_naive / t_plan:.1f}  (target >= 10)")
+    print(f"\n{'VM policy':<22}{'floor s':>10}{'plan s':>10}{'plan/floor':>12}  changes")
+    for devices, f, p, n in vm_rows:
+        label = "with devices" if devices else "without devices"
+        print(f"{label:<22}{f:>10.3f}{p:>10.3f}{p / f:>12.2f}  {n}")
     return 0
 
 

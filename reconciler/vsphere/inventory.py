@@ -219,12 +219,14 @@ class EntityPath:
     ref: Any = field(default=None, compare=False, repr=False)
 
 
-def entity_paths(conn: Connection, root: Any = None) -> dict[str, EntityPath]:
+def entity_paths(conn: Connection, root: Any = None, *, vms: bool = True) -> dict[str, EntityPath]:
     """Name and parent chain of every Datacenter, Folder, cluster/ComputeResource, HostSystem, ResourcePool and
     VirtualMachine, from one RetrievePropertiesEx: enough to match datacenter/cluster/folder/host globs without
-    touching objects one by one."""
-    specs: dict[type, list[str]] = {t: ["name", "parent"] for t in ENTITY_TYPES}
-    specs[vim.VirtualMachine] = ["name", "parent", "runtime.host", "config.template", "resourcePool"]
+    touching objects one by one. `vms=False` leaves VMs and resource pools out (most of a large inventory)."""
+    types = ENTITY_TYPES if vms else tuple(t for t in ENTITY_TYPES if t not in (vim.VirtualMachine, vim.ResourcePool))
+    specs: dict[type, list[str]] = {t: ["name", "parent"] for t in types}
+    if vms:
+        specs[vim.VirtualMachine] = ["name", "parent", "runtime.host", "config.template", "resourcePool"]
     raw = fetch_many(conn, specs, root)
     return build_entity_paths(raw)
 
