@@ -20,6 +20,7 @@ Path = tuple[Any, ...]
 MAX_NODES = 100_000  # expanded nodes per document (aliases count every time they are used)
 MAX_DEPTH = 64  # nesting depth of a document
 _TAG = "tag:yaml.org,2002:"
+REQUIRED_TAG = "!required"  # marks site-specific values in the shipped baselines (specs/baselines/*/site.yaml)
 _SCALAR_TAGS = {f"{_TAG}{t}" for t in ("str", "int", "float", "bool", "null", "timestamp")}
 _YAML11_WORDS = {"y", "n", "yes", "no", "on", "off", "true", "false"}
 _WHAT = {f"{_TAG}timestamp": "date", f"{_TAG}int": "integer", f"{_TAG}float": "number"}
@@ -131,6 +132,11 @@ class _Builder:
         self.doc.errors.append(ParseError(line, col, message, path))
 
     def _scalar(self, node: ScalarNode, path: Path) -> Any:
+        if node.tag == REQUIRED_TAG:  # a baseline's site parameter nobody filled in
+            self._error(node, f"site parameter {node.value or '(unnamed)'} is not filled in: replace "
+                              f"\"!required {node.value}\" in this file with your value (see the comments at the top "
+                              "of the file)", path)
+            return node.value
         if node.tag not in _SCALAR_TAGS:
             self._error(node, f"unsupported tag {_short(node.tag)} (only plain YAML values are allowed)", path)
             return node.value
