@@ -1,0 +1,248 @@
+"""Transient faults, lost sessions and a slow server against `vsr apply` and the daemon.
+
+Figures are printed (`pytest -s`) and collected in docs/operations.md."""
+
+from __future__ import annotations
+
+import collections
+import json
+import threading
+import time
+
+import pytest
+
+from harness import host, option, service
+from rel_helpers import BIG_INVENTORY, Daemon, policy, vcenter_doc, vsr, wait_for
+from reconciler.events.journal import Journal
+
+pytestmark = [pytest.mark.integration, pytest.mark.slow]
+
+HOSTS = policy("HostSecurityPolicy", "hosts", """
+selector: {hosts: ["*"]}
+services: {TSM-SSH: {running: false, policy: "off"}}
+advancedSettings: {UserVars.DcuiTimeOut: 300}
+""")
+VMS = policy("VMSecurityPolicy", "vms", """
+selector: {vms: ["*"]}
+advancedSettings: {tools.setInfo.sizeLimit: "1048575"}
+""")
+# 10 % of the write methods and of the bulk read fail with the simulator's transient default fault
+# (HostCommunication SOAP fault; a task that ends in TaskInProgress for *_Task methods)
+TEN_PERCENT = ("StopService:0.1,UpdateServicePolicy:0.1,UpdateOptions:0.1,ReconfigVM_Task:0.1,"
+               "RetrievePropertiesEx:0.1")
+
+
+def spec_dir(tmp_path, sim, *docs: str):
+    specs = tmp_path / "specs"
+    specs.mkdir()
+    (specs / "vc.yaml").write_text(vcenter_doc(sim, "sim", tmp_path / "creds"))
+    for i, doc in enumerate(docs):
+        (specs / f"p{i}.yaml").write_text(doc)
+    return specs
+
+
+def test_ten_percent_transient_faults_on_a_200_object_apply(sim_factory, tmp_path):
+    """Every object converges (within at most 4 runs of `vsr apply`), every retry chain stays within the 5-attempt
+    bound, and the journal counts agree with the outcomes exactly (no duplicated or missing events)."""
+    sim = sim_factory(*BIG_INVENTORY, "-drift", "-fail", TEN_PERCENT)
+    specs = spec_dir(tmp_path, sim, HOSTS, VMS)
+    journal = tmp_path / "journal.db"
+    outcomes: collections.Counter = collections.Counter()
+    applied_keys: collections.Counter = collections.Counter()
+    failed_keys: collections.Counter = collections.Counter()
+    retries, max_attempt, runs, timings = 0, 0, [], []
+    for attempt in range(4):
+        run = vsr("apply", str(specs), "-o", "json", "--yes", "--journal", str(journal), "--log-format", "json",
+                  timeout=120)
+        assert run.code in (0, 1), run.err[-3000:]
+        timings.append(round(run.seconds, 1))
+        for change in run.json["changes"]:
+            outcomes[change["outcome"]] += 1
+            key = (change["object"]["moid"], change["path"])
+            if change["outcome"] == "applied":
+                applied_keys[key] += 1
+            elif change["outcome"] == "failed":
+                failed_keys[key] += 1
+                assert "TaskInProgress" in change["error"] or "HostCommunication" in change["error"], change
+        for line in run.logs():
+            if line.get("event") == "transient fault; retrying":
+                retries += 1
+                max_attempt = max(max_attempt, int(line["attempt"]))
+        runs.append(run.code)
+        if run.code == 0:
+            break
+    assert runs[-1] == 0, f"not converged after {len(runs)} runs: {runs} {outcomes}"
+    assert max_attempt <= 4, "at most 5 attempts per call"
+    assert max(timings) < 60
+    # every drifted object: 40 hosts' option + 20 drifted hosts' SSH (running + policy) + 160 VMs
+    assert len(applied_keys) == 40 + 20 * 2 + 160
+    assert all(n == 1 for n in applied_keys.values()), "a field is applied once, never again after success"
+    with Journal(journal) as j:
+        remediated = j.query(reason="DriftRemediated")
+        failed = j.query(reason="RemediationFailed")
+    by_key = collections.Counter()
+    for e in remediated:
+        by_key[(e.object.moid, e.path)] += e.count
+    assert by_key == applied_keys, "one DriftRemediated per applied change, none duplicated, none missing"
+    assert sum(e.count for e in failed) == sum(failed_keys.values())
+    final = vsr("plan", str(specs), "-o", "json", "--journal", str(journal), timeout=60)
+    assert final.code == 0
+    print(f"\n200-object apply with 10 % faults: runs {runs} in {timings} s; outcomes {dict(outcomes)}; "
+          f"{retries} SOAP faults retried (max attempt {max_attempt}), {sum(failed_keys.values())} task faults "
+          f"failed a change that a re-run applied")
+
+
+@pytest.mark.xfail(strict=True, reason="a task that ends in a transient fault (TaskInProgress) is not retried: "
+                   "Connection.call retries only SOAP faults raised when the task is submitted; the controllers "
+                   "call tasks.raise_on_error(tasks.wait_one(...)) once (vm_common.reconfigure, vm_hardware, "
+                   "dvpg_security), so one `vsr apply` leaves the object failed although docs/troubleshooting.md "
+                   "lists TaskInProgress as retried")
+def test_transient_task_faults_are_retried_within_one_apply(sim_factory, tmp_path):
+    sim = sim_factory("-fail", "ReconfigVM_Task:/3")   # every 3rd reconfigure task ends in TaskInProgress
+    specs = spec_dir(tmp_path, sim, VMS)
+    run = vsr("apply", str(specs), "-o", "json", "--yes", "--journal", str(tmp_path / "j.db"), timeout=60)
+    assert [c for c in run.json["changes"] if c["outcome"] == "failed"] == []
+    assert run.code == 0
+
+
+def test_permanent_fault_is_not_retried(sim_factory, tmp_path):
+    """A permanent fault fails the change at once: one call, no retry, a clear error, the other hosts done."""
+    sim = sim_factory("-drift", "-fail", "UpdateOptions@DC0_C0_H1:1.0:NotAuthenticated,StopService@DC0_C0_H0:1.0:"
+                      "SystemError")
+    specs = spec_dir(tmp_path, sim, HOSTS)
+    run = vsr("apply", str(specs), "-o", "json", "--yes", "--journal", str(tmp_path / "j.db"),
+              "--log-format", "json", timeout=90)
+    assert run.code == 1
+    failed = {(c["object"]["name"], c["path"]) for c in run.json["changes"] if c["outcome"] == "failed"}
+    assert ("DC0_C0_H1", "advancedSettings.UserVars.DcuiTimeOut") in failed
+    assert ("DC0_C0_H0", "services.TSM-SSH.running") in failed
+    applied = {c["object"]["name"] for c in run.json["changes"] if c["outcome"] == "applied"}
+    assert {"DC0_C0_H2", "DC0_H0"} <= applied
+    retried = [line for line in run.logs() if line.get("event") == "transient fault; retrying"]
+    # SystemError is transient: 4 retries, then it fails; NotAuthenticated re-logs in once, then fails
+    assert 1 <= len([r for r in retried if r.get("fault") == "SystemError"]) <= 4
+    assert run.seconds < 60
+
+
+def test_sessions_terminated_by_the_server_during_apply(sim_factory, tmp_path):
+    """An administrator terminates every vsr session again and again while an apply on 40 hosts runs: each call
+    on a dead session logs in again, and the run converges in one go."""
+    sim = sim_factory(*BIG_INVENTORY, "-drift", "-method-delay", "UpdateOptions:30,StopService:30")
+    specs = spec_dir(tmp_path, sim, HOSTS)
+    si = sim.connect()
+    manager = si.RetrieveContent().sessionManager
+    mine = manager.currentSession.key
+    stop, killed = threading.Event(), []
+
+    def terminator():
+        while not stop.is_set():
+            others = [s.key for s in manager.sessionList or [] if s.key != mine]
+            if others:
+                manager.TerminateSession(sessionId=others)
+                killed.extend(others)
+            stop.wait(0.2)
+
+    thread = threading.Thread(target=terminator, daemon=True)
+    thread.start()
+    runs, outcomes = [], collections.Counter()
+    try:
+        for _ in range(4):
+            run = vsr("apply", str(specs), "-o", "json", "--yes", "--journal", str(tmp_path / "j.db"),
+                      "--log-format", "json", timeout=120)
+            outcomes.update(c["outcome"] for c in run.json["changes"])
+            runs.append((run.code, round(run.seconds, 1)))
+            if run.code == 0:
+                break
+    finally:
+        stop.set()
+        thread.join(5)
+    assert killed, "sessions were terminated while the apply ran"
+    assert set(outcomes) <= {"applied", "notEffective"}, outcomes
+    assert runs[-1][0] == 0, runs
+    print(f"\n{len(killed)} sessions terminated during 40-host applies: runs (exit, s) {runs}, {dict(outcomes)} "
+          "(notEffective = a read-back on a dead session, see the xfail below)")
+
+
+@pytest.mark.xfail(strict=True, reason="inventory.fetch_objects (and fetch) treat a NotAuthenticated fault in a "
+                   "RetrievePropertiesEx missingSet as a per-object error instead of a lost session: no re-login, "
+                   "the property reads as absent, and apply reports 'applied but not effective' with current "
+                   "null (the simulator, like vCenter's collector, answers a dead session per property)")
+def test_bulk_read_on_a_terminated_session_logs_in_again(fresh_sim):
+    from reconciler.vsphere import inventory
+
+    conn = _connection(fresh_sim)
+    try:
+        manager = host(conn.si, "DC0_C0_H0").configManager.advancedOption
+        _terminate_others(fresh_sim)
+        got = inventory.fetch_objects(conn, [manager], ["setting"])
+        assert got[manager._moId].get("setting"), got
+    finally:
+        conn.close()
+
+
+def _connection(sim):
+    from reconciler.vsphere.connection import Connection
+    from reconciler.vsphere.settings import ConnectionSettings
+
+    return Connection(ConnectionSettings(name="sim", host=sim.host, port=sim.port, username=sim.username,
+                                         password=sim.password, ca_file=sim.ca_file)).connect()
+
+
+def _terminate_others(sim):
+    admin = sim.connect().RetrieveContent().sessionManager
+    admin.TerminateSession(sessionId=[s.key for s in admin.sessionList if s.key != admin.currentSession.key])
+
+
+@pytest.mark.xfail(strict=True, reason="simulator bug (sim/middleware.go): a call on a terminated session to a "
+                   "method served by a proxy object (ReconfigVM_Task, ...) has its _this type rewritten to "
+                   "'VsrVirtualMachine' before the library's session check, so the NotAuthenticated fault names a "
+                   "type pyVmomi does not know and the client sees KeyError('VsrVirtualMachine') - a permanent "
+                   "error - instead of NotAuthenticated (re-login)")
+def test_reconfigure_on_a_terminated_session_logs_in_again(fresh_sim):
+    from pyVmomi import vim
+
+    from harness import by_name
+    from reconciler.controllers.vm_common import reconfigure
+
+    conn = _connection(fresh_sim)
+    try:
+        vm = by_name(conn.si, vim.VirtualMachine, "DC0_C0_H0_VM0")
+        _terminate_others(fresh_sim)
+        reconfigure(conn, vm, vim.vm.ConfigSpec(extraConfig=[vim.option.OptionValue(key="vsr.t", value="1")]))
+    finally:
+        conn.close()
+
+
+def test_session_timeout_with_an_idle_daemon(sim_factory, tmp_path):
+    """The server expires idle sessions after 1-2 s; a daemon idle longer than that still remediates."""
+    sim = sim_factory("-session-timeout", "1s")
+    d = Daemon(tmp_path / "d", ("--resync", "1h"))
+    (d.specs / "vc.yaml").write_text(vcenter_doc(sim, "sim", tmp_path / "creds"))
+    (d.specs / "ssh.yaml").write_text(HOSTS)
+    try:
+        d.start().wait_ready(30)
+        si = sim.connect()
+        for _ in range(2):
+            time.sleep(2.5)  # longer than the session lifetime (1-2 s)
+            si = sim.connect()
+            host(si, "DC0_C0_H0").configManager.serviceSystem.StartService(id="TSM-SSH")
+            wait_for(lambda: service(host(sim.connect(), "DC0_C0_H0"), "TSM-SSH").running is False, 20,
+                     f"remediation after session expiry\n{d.log.read_text()[-3000:]}")
+        assert d.proc.poll() is None
+    finally:
+        d.stop()
+
+
+def test_slow_server_two_second_delay_is_survived_and_bounded(sim_factory, tmp_path):
+    """Every write and the bulk read take 2 s: well inside the 120 s socket timeout, so nothing times out and the
+    apply converges; the run takes about (reads + writes per object / concurrency) × 2 s, never unbounded."""
+    sim = sim_factory("-drift", "-method-delay",
+                      "RetrievePropertiesEx:2000,StopService:2000,UpdateServicePolicy:2000,UpdateOptions:2000")
+    specs = spec_dir(tmp_path, sim, HOSTS)
+    run = vsr("apply", str(specs), "-o", "json", "--yes", "--journal", str(tmp_path / "j.db"), timeout=120)
+    assert run.code == 0, run.err[-3000:]
+    assert not [c for c in run.json["changes"] if c["outcome"] == "failed"]
+    assert 2 <= run.seconds < 60
+    si = sim.connect()
+    assert option(host(si, "DC0_C0_H0"), "UserVars.DcuiTimeOut") == 300
+    print(f"\n2 s method delay: apply of 4 hosts converged in {run.seconds:.1f} s")
