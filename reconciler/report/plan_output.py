@@ -33,6 +33,8 @@ def _line(change: Change, applied: bool) -> str:
         text += f"\n        {detail}"
     if change.source:
         text += f"\n        from {change.policy} at {change.source}"
+    if change.controls:
+        text += f"\n        controls: {', '.join(change.controls)}"
     return text
 
 
