@@ -77,5 +77,15 @@ class Controller(ABC):
         """Perform the vSphere calls for these diffs. Raise on failure; the engine reads back afterwards."""
 
 
+def keyed_fields(spec_key: str, section: Any, attrs: tuple[str, ...]) -> dict[FieldPath, Any]:
+    """Flatten `{key: {attr: value}}` (services, firewall rulesets) into `(spec_key, key, attr)` paths."""
+    out: dict[FieldPath, Any] = {}
+    for key, settings in (section or {}).items():
+        for attr in attrs:
+            if isinstance(settings, Mapping) and settings.get(attr) is not None:
+                out[(spec_key, str(key), attr)] = settings[attr]
+    return out
+
+
 def section_params(desired: Mapping[FieldPath, Any], spec_key: str, name: str, default: Any = None) -> Any:
     return desired.get((spec_key, name), default)

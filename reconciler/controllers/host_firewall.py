@@ -11,7 +11,7 @@ from typing import Any
 
 from pyVmomi import vim
 
-from reconciler.controllers.base import ConnectionFacts, Controller, ObjectState
+from reconciler.controllers.base import ConnectionFacts, Controller, ObjectState, keyed_fields
 from reconciler.engine.types import FieldDiff, FieldPath, Skip
 
 Network = ipaddress.IPv4Network | ipaddress.IPv6Network
@@ -75,12 +75,7 @@ class HostFirewall(Controller):
     properties = ("config.firewall", "configManager.firewallSystem", "summary.managementServerIp")
 
     def fields(self, section: Any) -> dict[FieldPath, Any]:
-        out: dict[FieldPath, Any] = {}
-        for key, settings in (section or {}).items():
-            for attr in ("enabled", "allowedIPs"):
-                if isinstance(settings, Mapping) and settings.get(attr) is not None:
-                    out[(self.spec_key, key, attr)] = settings[attr]
-        return out
+        return keyed_fields(self.spec_key, section, ("enabled", "allowedIPs"))
 
     def diff(self, desired: Mapping[FieldPath, Any], state: ObjectState) -> list[FieldDiff]:
         rulesets = _rulesets(state)

@@ -71,16 +71,16 @@ class HostNetworkSecurity(Controller):
         for subject, values in sorted(by_subject.items()):
             kind, _, name = subject.partition(" ")
             if kind == "vSwitch":
-                spec = copy.deepcopy(vswitches[name].spec)
-                spec.policy = spec.policy or vim.host.NetworkPolicy()
-                spec.policy.security = spec.policy.security or vim.host.NetworkPolicy.SecurityPolicy()
-                for field, value in values.items():
-                    setattr(spec.policy.security, field, value)
-                conn.call(system.UpdateVirtualSwitch, vswitchName=name, spec=spec)
+                conn.call(system.UpdateVirtualSwitch, vswitchName=name, spec=with_security(vswitches[name].spec, values))
             else:
-                spec = copy.deepcopy(portgroups[name].spec)
-                spec.policy = spec.policy or vim.host.NetworkPolicy()
-                spec.policy.security = spec.policy.security or vim.host.NetworkPolicy.SecurityPolicy()
-                for field, value in values.items():
-                    setattr(spec.policy.security, field, value)
-                conn.call(system.UpdatePortGroup, pgName=name, portgrp=spec)
+                conn.call(system.UpdatePortGroup, pgName=name, portgrp=with_security(portgroups[name].spec, values))
+
+
+def with_security(spec: Any, values: Mapping[str, bool]) -> Any:
+    """A copy of a vSwitch or portgroup spec with these security policy fields set (others untouched)."""
+    spec = copy.deepcopy(spec)
+    spec.policy = spec.policy or vim.host.NetworkPolicy()
+    spec.policy.security = spec.policy.security or vim.host.NetworkPolicy.SecurityPolicy()
+    for field, value in values.items():
+        setattr(spec.policy.security, field, value)
+    return spec

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from reconciler.controllers.base import ConnectionFacts, Controller, ObjectState
+from reconciler.controllers.base import ConnectionFacts, Controller, ObjectState, keyed_fields
 from reconciler.engine.types import FieldDiff, FieldPath, Skip
 
 #: services that carry the reconciler's own management path when it connects through vCenter
@@ -25,12 +25,7 @@ class HostServices(Controller):
     properties = ("config.service", "configManager.serviceSystem")
 
     def fields(self, section: Any) -> dict[FieldPath, Any]:
-        out: dict[FieldPath, Any] = {}
-        for key, settings in (section or {}).items():
-            for attr in ("running", "policy"):
-                if isinstance(settings, Mapping) and settings.get(attr) is not None:
-                    out[(self.spec_key, key, attr)] = settings[attr]
-        return out
+        return keyed_fields(self.spec_key, section, ("running", "policy"))
 
     def diff(self, desired: Mapping[FieldPath, Any], state: ObjectState) -> list[FieldDiff]:
         services = _services(state)
