@@ -31,6 +31,8 @@ def register(sub: argparse._SubParsersAction, common: argparse.ArgumentParser) -
     parser.add_argument("--flap-threshold", type=int, default=5,
                         help="remediations of one field within --flap-window that count as flapping")
     parser.add_argument("--flap-window", type=duration, default=600.0)
+    parser.add_argument("--mirror-events", action="store_true",
+                        help="also post each event into vCenter's event history on the object")
     parser.add_argument("--shard", type=parse_shard, default=None, metavar="I/N",
                         help="reconcile only the vCenters whose name hashes to shard I of N")
     add_connection_options(parser)
@@ -39,6 +41,7 @@ def register(sub: argparse._SubParsersAction, common: argparse.ArgumentParser) -
 
 def run(args: argparse.Namespace) -> int:
     loop = LoopOptions(resync=args.resync, concurrency=max(1, args.concurrency), qps=args.qps, burst=args.burst,
-                       flap_threshold=args.flap_threshold, flap_window=args.flap_window)
+                       flap_threshold=args.flap_threshold, flap_window=args.flap_window,
+                       mirror_events=args.mirror_events)
     return run_daemon(args.paths, journal=args.journal, listen=args.listen, loop=loop, shard=args.shard,
                       cli=cli_connection(args))

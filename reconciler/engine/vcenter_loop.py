@@ -30,6 +30,7 @@ from reconciler.engine.specstore import SpecStore
 from reconciler.engine.types import Change, Outcome, Skip
 from reconciler.events import model as ev
 from reconciler.events.journal import Journal
+from reconciler.events.vcenter import VCenterMirror
 from reconciler.vsphere import inventory
 from reconciler.vsphere.connection import Connection
 from reconciler.vsphere.faults import describe
@@ -55,6 +56,7 @@ class LoopOptions:
     flap_threshold: int = 5
     flap_window: float = 600.0
     reconnect_cap: float = 60.0
+    mirror_events: bool = False  # also post each object's events into vCenter's event history (PostEvent)
 
 
 class VCenterLoop:
@@ -371,6 +373,11 @@ class VCenterLoop:
             self.journal.record_many(events)
             for event in events:
                 self.metrics.event(event.type, event.reason)
+            if self.options.mirror_events:
+                mirror = VCenterMirror(conn)
+                for event in events:
+                    if event.object.moid == moid:
+                        mirror.post(event, obj.ref)  # best effort: the journal is the record
         for controller in {c.controller for c in vplan.plan.changes} or {"none"}:
             failed = any(c.controller == controller and c.outcome is Outcome.FAILED for c in vplan.plan.changes)
             self.metrics.observe_reconcile(controller, "error" if failed else "success", time.monotonic() - started)

@@ -255,3 +255,34 @@ def test_two_vcenters_each_converge(daemon_factory, tmp_path, sim_factory):
         wait_for(lambda: service(host(si, HOST), "TSM-SSH").running is False, 5, f"remediation on {sim.port}")
     status = json.loads(d.get("/status")[1])
     assert sorted(v["name"] for v in status["vcenters"]) == ["vc-a", "vc-b"]
+
+
+def test_new_vm_is_picked_up_and_events_are_mirrored_into_vcenter(fresh_sim, daemon_factory, tmp_path):
+    from pyVim.task import WaitForTask
+    from pyVmomi import vim
+
+    from harness import by_name
+
+    d = daemon_factory("--mirror-events")
+    (d.specs / "vc.yaml").write_text(vcenter_doc(fresh_sim, "sim", tmp_path / "creds"))
+    (d.specs / "vm.yaml").write_text(
+        "apiVersion: vsr.dev/v1alpha1\nkind: VMSecurityPolicy\nmetadata: {name: vm-copy}\nspec:\n"
+        "  selector: {vms: [\"*\"]}\n  advancedSettings: {isolation.tools.copy.disable: true}\n")
+    d.start().wait_ready()
+    si = fresh_sim.connect()
+    datacenter = by_name(si, vim.Datacenter, "DC0")
+    pool = by_name(si, vim.ClusterComputeResource, "DC0_C0").resourcePool
+    spec = vim.vm.ConfigSpec(name="created-later", guestId="otherGuest", numCPUs=1, memoryMB=128,
+                             files=vim.vm.FileInfo(vmPathName="[LocalDS_0]"))
+    WaitForTask(datacenter.vmFolder.CreateVM_Task(config=spec, pool=pool))
+
+    def copy_disabled():
+        vm = by_name(si, vim.VirtualMachine, "created-later")
+        return any(o.key == "isolation.tools.copy.disable" and o.value == "TRUE" for o in vm.config.extraConfig)
+
+    wait_for(copy_disabled, 10, "the new VM converged")
+    assert d.events("DriftRemediated", "created-later")
+    vm = by_name(si, vim.VirtualMachine, "created-later")
+    spec = vim.event.EventFilterSpec(entity=vim.event.EventFilterSpec.ByEntity(entity=vm, recursion="self"))
+    messages = [e.fullFormattedMessage or "" for e in si.RetrieveContent().eventManager.QueryEvents(spec)]
+    assert any("[vsr]" in m and "DriftRemediated" in m for m in messages), messages
