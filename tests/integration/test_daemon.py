@@ -4,21 +4,17 @@ invalid edits (last known good), simulator restart, session loss, SIGTERM, flapp
 from __future__ import annotations
 
 import json
-import os
 import signal
-import socket
 import sqlite3
 import subprocess
 import sys
 import threading
 import time
-import urllib.error
-import urllib.request
 from pathlib import Path
 
 import pytest
 
-from harness import host, service
+from harness import free_port, host, http_get, service, wait_for
 from reconciler.events.journal import Journal
 from simulator import start_simulator
 
@@ -34,11 +30,6 @@ spec:
   services: {TSM-SSH: {running: false}}
 """
 
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def vcenter_doc(sim, name: str, creds: Path) -> str:
@@ -71,13 +62,7 @@ class Daemon:
         return self
 
     def get(self, path: str) -> tuple[int, str]:
-        try:
-            with urllib.request.urlopen(f"http://127.0.0.1:{self.port}{path}", timeout=2) as response:
-                return response.status, response.read().decode()
-        except urllib.error.HTTPError as exc:
-            return exc.code, exc.read().decode()
-        except OSError:
-            return 0, ""
+        return http_get(self.port, path)
 
     def wait_ready(self, timeout: float = 20) -> None:
         wait_for(lambda: self.get("/readyz")[0] == 200, timeout, f"daemon ready\n{self.log.read_text()}")
@@ -96,15 +81,6 @@ class Daemon:
         self.proc.wait(20)
         return time.monotonic() - started
 
-
-def wait_for(predicate, timeout: float, what: str, interval: float = 0.05):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        result = predicate()
-        if result:
-            return result
-        time.sleep(interval)
-    raise AssertionError(f"timed out after {timeout} s waiting for {what}")
 
 
 @pytest.fixture

@@ -11,17 +11,15 @@ from __future__ import annotations
 
 import json
 import os
-import socket
 import subprocess
 import sys
 import time
-import urllib.error
-import urllib.request
 from pathlib import Path
 
 import pytest
 from pyVmomi import vim
 
+from harness import free_port, http_get, wait_for
 from reconciler.events.journal import Journal
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
@@ -48,20 +46,6 @@ spec:
 CONTROLS = ("services.", "lockdown.", "firewall.", "networkSecurity.")
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def wait_for(predicate, timeout: float, what: str, interval: float = 0.1):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        result = predicate()
-        if result:
-            return result
-        time.sleep(interval)
-    raise AssertionError(f"timed out after {timeout} s waiting for {what}")
 
 
 def publish(root: Path, sha: str, files: dict[str, str]) -> None:
@@ -98,13 +82,7 @@ class PlainDaemon:
         return self
 
     def get(self, path: str) -> tuple[int, str]:
-        try:
-            with urllib.request.urlopen(f"http://127.0.0.1:{self.port}{path}", timeout=2) as response:
-                return response.status, response.read().decode()
-        except urllib.error.HTTPError as exc:
-            return exc.code, exc.read().decode()
-        except OSError:
-            return 0, ""
+        return http_get(self.port, path)
 
     def status(self) -> dict:
         return json.loads(self.get("/status")[1])
