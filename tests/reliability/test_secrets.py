@@ -1,0 +1,112 @@
+"""The password never appears in logs, events, the journal, plans, reports or exception text.
+
+A distinctive password is given from a file and from an environment variable; every command runs at debug log
+level (JSON and console formats), including failures (a refused login, faults), and every byte they produce is
+searched: stdout, stderr, report files, the daemon's log, the journal database and its WAL/SHM files."""
+
+from __future__ import annotations
+
+import urllib.parse
+
+import pytest
+
+from harness import host, service
+from rel_helpers import Daemon, policy, vcenter_doc, vsr, wait_for
+
+pytestmark = [pytest.mark.integration, pytest.mark.slow]
+
+SECRET = "Zq7-vsr-SECRET-9f3a81~pw"
+WRONG = "Wr0ng-vsr-SECRET-55c0de"
+POLICY = policy("HostSecurityPolicy", "ssh-off", """
+selector: {hosts: ["*"]}
+services: {TSM-SSH: {running: false, policy: "off"}}
+advancedSettings: {UserVars.DcuiTimeOut: 300}
+""")
+NEEDLES = [SECRET, urllib.parse.quote(SECRET, safe=""), SECRET.encode().hex(), WRONG]
+
+
+def assert_absent(where: str, data: bytes | str) -> None:
+    blob = data if isinstance(data, bytes) else data.encode("utf-8", "replace")
+    for needle in NEEDLES:
+        assert needle.encode() not in blob, f"secret found in {where}"
+
+
+def sweep(paths) -> int:
+    """Search every file under paths (journal + WAL/SHM, reports, logs); returns the number of bytes searched."""
+    total = 0
+    for root in paths:
+        for path in [root] if root.is_file() else root.rglob("*"):
+            if path.is_file() and path.name not in ("password", "wrong"):
+                data = path.read_bytes()
+                total += len(data)
+                assert_absent(str(path), data)
+    return total
+
+
+@pytest.mark.parametrize("source,log_format", [("file", "json"), ("env", "console")])
+def test_password_never_leaks(sim_factory, tmp_path, source, log_format):
+    sim = sim_factory("-drift", "-fail", "UpdateOptions@DC0_C0_H1:1.0:NotAuthenticated", password=SECRET)
+    specs, out = tmp_path / "specs", tmp_path / "out"
+    specs.mkdir()
+    out.mkdir()
+    env = {"VSR_TEST_SECRET": SECRET} if source == "env" else {}
+    (specs / "vc.yaml").write_text(vcenter_doc(sim, "sim", tmp_path / "creds",
+                                               password_env="VSR_TEST_SECRET" if source == "env" else None))
+    (specs / "p.yaml").write_text(POLICY)
+    journal = tmp_path / "state" / "journal.db"
+    common = ("--journal", str(journal), "--log-level", "debug", "--log-format", log_format)
+    runs = [
+        vsr("plan", str(specs), "-o", "json", *common, env=env),
+        vsr("apply", str(specs), "-o", "json", "--yes", *common, env=env),   # a fault on one host: exception text
+        vsr("report", str(specs), "-o", "html", "--file", str(out / "r.html"), *common, env=env),
+        vsr("events", "-o", "json", *common, env=env),
+    ]
+    if source == "file":  # the other output formats once (the secret's source does not change them)
+        runs += [
+            vsr("apply", str(specs), "-o", "text", "--yes", *common, env=env),
+            vsr("report", str(specs), "-o", "json", *common, env=env),
+            vsr("report", str(specs), "-o", "sarif", "--file", str(out / "r.sarif"), *common, env=env),
+            vsr("report", str(specs), "-o", "junit", "--file", str(out / "r.xml"), *common, env=env),
+            vsr("events", *common, env=env),
+        ]
+    # the injected NotAuthenticated makes vsr log in again (the password is sent once more), then fail that host
+    assert runs[1].code == 1 and [c for c in runs[1].json["changes"]
+                                  if c["outcome"] == "failed" and c["object"]["name"] == "DC0_C0_H1"]
+    # failures: a wrong password (refused login) through the document and through the ad-hoc flags
+    wrong = tmp_path / "creds" / "wrong"
+    wrong.write_text(WRONG)
+    bad_specs = tmp_path / "bad"
+    bad_specs.mkdir()
+    (bad_specs / "vc.yaml").write_text((specs / "vc.yaml").read_text()
+                                       .replace(str(tmp_path / "creds" / "password"), str(wrong))
+                                       .replace("passwordEnv: VSR_TEST_SECRET", f"passwordFile: \"{wrong}\""))
+    (bad_specs / "p.yaml").write_text(POLICY)
+    refused = vsr("plan", str(bad_specs), "-o", "json", *common, env=env)
+    assert refused.code == 1 and "invalid username or password" in refused.out + refused.err
+    adhoc = vsr("plan", str(specs / "p.yaml"), "--server", sim.server, "--username", sim.username, "--insecure",
+                *common, env={"VSR_PASSWORD": WRONG})
+    assert adhoc.code == 1
+    runs += [refused, adhoc]
+    # the daemon: debug logs, a remediation, the fault again, SIGTERM
+    d = Daemon(tmp_path / "d", ("--resync", "1h"), env=env, log_level="debug", log_format=log_format)
+    for doc in specs.iterdir():
+        (d.specs / doc.name).write_text(doc.read_text())
+    d.journal = journal
+    try:
+        d.start().wait_ready(30)
+        si = sim.connect()
+        host(si, "DC0_C0_H2").configManager.serviceSystem.StartService(id="TSM-SSH")
+        wait_for(lambda: service(host(si, "DC0_C0_H2"), "TSM-SSH").running is False, 15, "daemon remediation")
+        assert_absent("/status", d.get("/status")[1])
+        assert_absent("/metrics", d.get("/metrics")[1])
+    finally:
+        d.stop()
+    debug = '"level": "debug"' if log_format == "json" else "[debug"
+    assert debug in d.log.read_text() + "".join(r.err for r in runs), "debug logging is on"
+    for i, run in enumerate(runs):
+        assert_absent(f"stdout of run {i}", run.out)
+        assert_absent(f"stderr of run {i}", run.err)
+    searched = sweep([tmp_path / "state", out, d.log])
+    assert (tmp_path / "state" / "journal.db").exists() and searched > 0
+    print(f"\nsecret ({source}, {log_format}): {len(runs)} CLI runs + daemon, {searched} bytes of files and "
+          f"{sum(len(r.out) + len(r.err) for r in runs)} bytes of output searched: absent")
