@@ -257,8 +257,12 @@ def test_new_vm_is_picked_up_and_events_are_mirrored_into_vcenter(fresh_sim, dae
         return any(o.key == "isolation.tools.copy.disable" and o.value == "TRUE" for o in vm.config.extraConfig)
 
     wait_for(copy_disabled, 10, "the new VM converged")
-    assert d.events("DriftRemediated", "created-later")
+    wait_for(lambda: d.events("DriftRemediated", "created-later"), 5, "DriftRemediated in the journal")
     vm = by_name(si, vim.VirtualMachine, "created-later")
     spec = vim.event.EventFilterSpec(entity=vim.event.EventFilterSpec.ByEntity(entity=vm, recursion="self"))
-    messages = [e.fullFormattedMessage or "" for e in si.RetrieveContent().eventManager.QueryEvents(spec)]
-    assert any("[vsr]" in m and "DriftRemediated" in m for m in messages), messages
+
+    def mirrored():
+        messages = [e.fullFormattedMessage or "" for e in si.RetrieveContent().eventManager.QueryEvents(spec)]
+        return any("[vsr]" in m and "DriftRemediated" in m for m in messages)
+
+    wait_for(mirrored, 5, "the event mirrored into vCenter's event history")
