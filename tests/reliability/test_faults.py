@@ -42,7 +42,7 @@ def spec_dir(tmp_path, sim, *docs: str):
 
 
 def test_ten_percent_transient_faults_on_a_200_object_apply(sim_factory, tmp_path):
-    """Every object converges (within at most 4 runs of `vsr apply`), every retry chain stays within the 5-attempt
+    """Every object converges (typically after 2-4 runs of `vsr apply`, at most 6), every retry chain stays within the 5-attempt
     bound, and the journal counts agree with the outcomes exactly (no duplicated or missing events)."""
     sim = sim_factory(*BIG_INVENTORY, "-drift", "-fail", TEN_PERCENT)
     specs = spec_dir(tmp_path, sim, HOSTS, VMS)
@@ -51,7 +51,7 @@ def test_ten_percent_transient_faults_on_a_200_object_apply(sim_factory, tmp_pat
     applied_keys: collections.Counter = collections.Counter()
     failed_keys: collections.Counter = collections.Counter()
     retries, max_attempt, runs, timings = 0, 0, [], []
-    for attempt in range(4):
+    for attempt in range(6):  # each run leaves ~10 % of the remaining task faults: 6 runs fail with p < 1e-3
         run = vsr("apply", str(specs), "-o", "json", "--yes", "--journal", str(journal), "--log-format", "json",
                   timeout=120)
         assert run.code in (0, 1), run.err[-3000:]
