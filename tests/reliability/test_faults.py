@@ -216,24 +216,43 @@ def test_reconfigure_on_a_terminated_session_logs_in_again(fresh_sim):
         conn.close()
 
 
-def test_session_timeout_with_an_idle_daemon(sim_factory, tmp_path):
-    """The server expires idle sessions after 1-2 s; a daemon idle longer than that still remediates."""
+def test_session_timeout_and_the_daemon(sim_factory, tmp_path):
+    """The server expires sessions idle for 1-2 s. The daemon's watch (a long-poll WaitForUpdatesEx) keeps its
+    session busy, so it is never expired (measured: 0 re-logins); remediation keeps working across idle periods."""
     sim = sim_factory("-session-timeout", "1s")
     d = Daemon(tmp_path / "d", ("--resync", "1h"))
     (d.specs / "vc.yaml").write_text(vcenter_doc(sim, "sim", tmp_path / "creds"))
     (d.specs / "ssh.yaml").write_text(HOSTS)
     try:
         d.start().wait_ready(30)
-        si = sim.connect()
         for _ in range(2):
-            time.sleep(2.5)  # longer than the session lifetime (1-2 s)
+            time.sleep(2.5)  # longer than an idle session lives (1-2 s)
             si = sim.connect()
             host(si, "DC0_C0_H0").configManager.serviceSystem.StartService(id="TSM-SSH")
             wait_for(lambda: service(host(sim.connect(), "DC0_C0_H0"), "TSM-SSH").running is False, 20,
-                     f"remediation after session expiry\n{d.log.read_text()[-3000:]}")
+                     f"remediation after an idle period\n{d.log.read_text()[-3000:]}")
         assert d.proc.poll() is None
+        log = d.log.read_text()
+        relogins = log.count("logged in again") + log.count("reconnecting")
+        print(f"\nsession timeout 1 s: daemon remediated after 2 idle periods ({relogins} re-logins/reconnects)")
     finally:
         d.stop()
+
+
+def test_expired_session_is_renewed_on_the_next_call(sim_factory):
+    """A connection left idle past the server's session timeout logs in again on its next call."""
+    sim = sim_factory("-session-timeout", "1s")
+    conn = _connection(sim)
+    try:
+        manager = host(conn.si, "DC0_C0_H0").configManager.advancedOption
+        admin = sim.connect().RetrieveContent().sessionManager   # polled below, so it stays alive
+        # bounded wait until the server has expired vsr's idle session (only the admin's is left)
+        wait_for(lambda: len(admin.sessionList or []) == 1, 10, "the idle session to expire", interval=0.2)
+        value = conn.call(manager.QueryOptions, name="UserVars.DcuiTimeOut")[0].value
+        assert value == 600
+        assert len(admin.sessionList) == 2, "vsr logged in again"
+    finally:
+        conn.close()
 
 
 def test_slow_server_two_second_delay_is_survived_and_bounded(sim_factory, tmp_path):
