@@ -77,7 +77,7 @@ def test_simulator_killed_and_restarted_during_apply(tmp_path):
               f"with exit {proc.returncode} ({dict(outcomes)})")
         assert integrity(journal) == "ok"
         again = vsr("apply", str(specs), "-o", "json", "--yes", "--journal", str(journal), timeout=120)
-        if again.code != 0:  # task faults are not retried within one run (see test_faults); one more run at most
+        if again.code != 0:  # task faults are not retried within one run (see test_reliability_faults); one more run at most
             again = vsr("apply", str(specs), "-o", "json", "--yes", "--journal", str(journal), timeout=120)
         assert again.code == 0, again.err[-2000:]
         assert option(host(sim.connect(), "DC0_C3_H9"), "UserVars.DcuiTimeOut") == 300
