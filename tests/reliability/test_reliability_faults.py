@@ -160,8 +160,11 @@ def test_sessions_terminated_by_the_server_during_apply(sim_factory, tmp_path):
         stop.set()
         thread.join(5)
     assert killed, "sessions were terminated while the apply ran"
-    assert set(outcomes) <= {"applied", "notEffective"}, outcomes
     assert runs[-1][0] == 0, runs
+    assert outcomes["applied"] >= 40 + 20 * 2
+    # besides "applied": "notEffective" (a read-back on a dead session, see the xfail below) and, rarely, "failed"
+    # (the session was terminated again between the re-login and the repeated call)
+    assert set(outcomes) <= {"applied", "notEffective", "failed"}, outcomes
     print(f"\n{len(killed)} sessions terminated during 40-host applies: runs (exit, s) {runs}, {dict(outcomes)} "
           "(notEffective = a read-back on a dead session, see the xfail below)")
 

@@ -66,7 +66,8 @@ def test_simulator_killed_and_restarted_during_apply(tmp_path):
         ended = time.monotonic()
         # 2: the retried writes reached the new vCenter, but objects changed before the crash are drifted again
         # there (fresh state) and the run says so; 1: some write ran out of retries while vCenter was away
-        assert proc.returncode in (1, 2), err[-3000:]
+        # (0 only if the crash hit the very last write)
+        assert proc.returncode in (0, 1, 2), err[-3000:]
         assert "Traceback" not in err
         result = json.loads(out)
         failed = [c for c in result["changes"] if c["outcome"] == "failed"]
