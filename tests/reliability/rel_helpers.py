@@ -23,7 +23,8 @@ VSR = str(Path(sys.executable).with_name("vsr"))
 _MEASURED = ("import resource, sys\n"
              "from reconciler.cli import main\n"
              "try:\n    code = main(sys.argv[1:])\n"
-             "finally:\n    print('VSR_MAXRSS_KB', resource.getrusage(resource.RUSAGE_SELF).ru_maxrss, file=sys.stderr)\n"
+             "finally:\n"
+             "    print('VSR_MAXRSS_KB', resource.getrusage(resource.RUSAGE_SELF).ru_maxrss, file=sys.stderr)\n"
              "sys.exit(code)\n")
 
 BIG_INVENTORY = ("-cluster", "4", "-host", "10", "-vm-per-host", "4", "-standalone-host", "0")  # 40 hosts + 160 VMs
