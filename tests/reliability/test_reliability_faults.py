@@ -269,3 +269,27 @@ def test_slow_server_two_second_delay_is_survived_and_bounded(sim_factory, tmp_p
     si = sim.connect()
     assert option(host(si, "DC0_C0_H0"), "UserVars.DcuiTimeOut") == 300
     print(f"\n2 s method delay: apply of 4 hosts converged in {run.seconds:.1f} s")
+
+
+def test_slow_server_against_the_daemon(sim_factory, tmp_path):
+    """The watch (WaitForUpdatesEx) and the writes take 2 s more (delayed bulk reads: the CLI test above): the
+    daemon still gets ready and remediates an out-of-band change; each step is slower by a few delays, bounded."""
+    sim = sim_factory("-method-delay", "WaitForUpdatesEx:2000,StopService:2000")  # bulk reads: CLI test above
+    d = Daemon(tmp_path / "d", ("--resync", "1h"))
+    (d.specs / "vc.yaml").write_text(vcenter_doc(sim, "sim", tmp_path / "creds"))
+    (d.specs / "ssh.yaml").write_text(HOSTS)
+    try:
+        started = time.monotonic()
+        d.start().wait_ready(90)
+        ready = time.monotonic() - started
+        si = sim.connect()
+        host(si, "DC0_C0_H0").configManager.serviceSystem.StartService(id="TSM-SSH")
+        changed = time.monotonic()
+        wait_for(lambda: service(host(sim.connect(), "DC0_C0_H0"), "TSM-SSH").running is False, 45,
+                 f"remediation on a slow server\n{d.log.read_text()[-3000:]}", interval=0.2)
+        remediated = time.monotonic() - changed
+        assert d.proc.poll() is None and "Traceback" not in d.log.read_text()
+        print(f"\n2 s method delay, daemon: ready in {ready:.1f} s, out-of-band change remediated in "
+              f"{remediated:.1f} s")
+    finally:
+        d.stop()
