@@ -66,5 +66,4 @@ class DistributedPortgroupSecurity(Controller):
             configVersion=state.props.get("config.configVersion"),
             defaultPortConfig=vim.dvs.VmwareDistributedVirtualSwitch.VmwarePortConfigPolicy(securityPolicy=security),
         )
-        task = conn.call(state.mo.ReconfigureDVPortgroup_Task, spec=spec)
-        tasks.raise_on_error(tasks.wait_one(conn, task))
+        tasks.run(conn, state.mo.ReconfigureDVPortgroup_Task, spec=spec)

@@ -55,8 +55,7 @@ class VMController(Controller):
 
 
 def reconfigure(conn: Any, vm: Any, spec: Any) -> None:
-    task = conn.call(vm.ReconfigVM_Task, spec=spec)
-    tasks.raise_on_error(tasks.wait_one(conn, task))
+    tasks.run(conn, vm.ReconfigVM_Task, spec=spec)
 
 
 def config_spec(**kw: Any) -> Any:

@@ -40,5 +40,4 @@ class VMHardwareVersion(VMController):
 
     def apply(self, conn: Any, state: ObjectState, diffs: list[FieldDiff],
               desired: Mapping[FieldPath, Any]) -> None:
-        task = conn.call(state.mo.UpgradeVM_Task, version=diffs[0].desired)
-        tasks.raise_on_error(tasks.wait_one(conn, task))
+        tasks.run(conn, state.mo.UpgradeVM_Task, version=diffs[0].desired)

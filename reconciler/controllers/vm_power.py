@@ -33,4 +33,4 @@ def shutdown_guest(conn: Any, vm: Any, timeout: float = SHUTDOWN_TIMEOUT, poll: 
 
 
 def power_on(conn: Any, vm: Any) -> None:
-    tasks.raise_on_error(tasks.wait_one(conn, conn.call(vm.PowerOnVM_Task)))
+    tasks.run(conn, vm.PowerOnVM_Task)

@@ -245,9 +245,21 @@ class Connection:
             try:
                 self._content.sessionManager.Login(s.username, s.password.get_secret_value(), None)
             except Exception as exc:  # noqa: BLE001
+                if self._session_alive():
+                    # the server still holds our session (the NotAuthenticated was about one call, not the
+                    # session): nothing to re-establish, and the credentials are not the problem
+                    self._log.info("session still valid; no new login needed", user=s.username)
+                    stub.generation += 1
+                    return
                 raise self._connect_error(exc) from None
             stub.generation += 1
             self._log.info("logged in again", user=s.username)
+
+    def _session_alive(self) -> bool:
+        try:
+            return self._content.sessionManager.currentSession is not None
+        except Exception:  # noqa: BLE001 - NotAuthenticated or gone: not alive
+            return False
 
     def _remember_local_address(self, address: str) -> None:
         self._local_address = address

@@ -55,8 +55,23 @@ def _moid(ref: Any) -> str:
     return ref._moId
 
 
+def _session_lost(objects: list[Any]) -> bool:
+    """A collector answers a dead session per property (NotAuthenticated in missingSet), not with a fault."""
+    return any(isinstance(m.fault, vim.fault.NotAuthenticated) for o in objects for m in (o.missingSet or ()))
+
+
 def _retrieve(conn: Connection, spec: vmodl.query.PropertyCollector.FilterSpec, page_size: int | None,
               collector: Any = None) -> list[Any]:
+    """All pages of a retrieval. A session found dead in the answer is re-established and the read repeated once."""
+    objects = _retrieve_pages(conn, spec, page_size, collector)
+    if _session_lost(objects):
+        conn.relogin()
+        objects = _retrieve_pages(conn, spec, page_size, collector)
+    return objects
+
+
+def _retrieve_pages(conn: Connection, spec: vmodl.query.PropertyCollector.FilterSpec, page_size: int | None,
+                    collector: Any = None) -> list[Any]:
     """RetrievePropertiesEx and every ContinueRetrievePropertiesEx page; each page call is retried on its own."""
     pc = collector or conn.content.propertyCollector
     options = vmodl.query.PropertyCollector.RetrieveOptions(maxObjects=page_size)

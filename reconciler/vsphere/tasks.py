@@ -104,3 +104,16 @@ def raise_on_error(outcome: TaskOutcome) -> Any:
     if outcome.state == "timeout":
         raise TimeoutError(f"task {outcome.moid} did not finish in time")
     raise outcome.fault if outcome.fault is not None else vim.fault.VimFault(msg="task failed")
+
+
+def run(conn: Connection, method: Any, timeout: float | None = 300.0, **kwargs: Any) -> Any:
+    """Submit a task method (e.g. ``vm.ReconfigVM_Task``) and wait for it; return its result or raise its fault.
+
+    Submission and outcome form one attempt under the connection's retry policy: a task that *ends* in a
+    transient fault (TaskInProgress, HostCommunication, ...) is submitted again, like a transient SOAP fault.
+    Every task vsr runs sets a state and is read back afterwards, so repeating it is safe."""
+    def submit_and_wait() -> Any:
+        return raise_on_error(wait_one(conn, method(**kwargs), timeout))
+
+    submit_and_wait.__name__ = getattr(method, "__name__", "task")
+    return conn.call(submit_and_wait)

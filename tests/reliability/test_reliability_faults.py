@@ -93,11 +93,6 @@ def test_ten_percent_transient_faults_on_a_200_object_apply(sim_factory, tmp_pat
           f"failed a change that a re-run applied")
 
 
-@pytest.mark.xfail(strict=True, reason="a task that ends in a transient fault (TaskInProgress) is not retried: "
-                   "Connection.call retries only SOAP faults raised when the task is submitted; the controllers "
-                   "call tasks.raise_on_error(tasks.wait_one(...)) once (vm_common.reconfigure, vm_hardware, "
-                   "dvpg_security), so one `vsr apply` leaves the object failed although docs/troubleshooting.md "
-                   "lists TaskInProgress as retried")
 def test_transient_task_faults_are_retried_within_one_apply(sim_factory, tmp_path):
     sim = sim_factory("-fail", "ReconfigVM_Task:/3")   # every 3rd reconfigure task ends in TaskInProgress
     specs = spec_dir(tmp_path, sim, VMS)
@@ -160,17 +155,13 @@ def test_sessions_terminated_by_the_server_during_apply(sim_factory, tmp_path):
         thread.join(5)
     assert killed, "sessions were terminated while the apply ran"
     assert runs[-1][0] == 0, runs
-    # besides "applied": "notEffective" (a read-back on a dead session, see the xfail below) and, rarely, "failed"
+    # besides "applied", rarely "notEffective" or "failed"
     # (the session was terminated again between the re-login and the repeated call)
     assert set(outcomes) <= {"applied", "notEffective", "failed"}, outcomes
     print(f"\n{len(killed)} sessions terminated during 40-host applies: runs (exit, s) {runs}, {dict(outcomes)} "
-          "(notEffective = a read-back on a dead session, see the xfail below)")
+          "")
 
 
-@pytest.mark.xfail(strict=True, reason="inventory.fetch_objects (and fetch) treat a NotAuthenticated fault in a "
-                   "RetrievePropertiesEx missingSet as a per-object error instead of a lost session: no re-login, "
-                   "the property reads as absent, and apply reports 'applied but not effective' with current "
-                   "null (the simulator, like vCenter's collector, answers a dead session per property)")
 def test_bulk_read_on_a_terminated_session_logs_in_again(fresh_sim):
     from reconciler.vsphere import inventory
 
@@ -197,11 +188,6 @@ def _terminate_others(sim):
     admin.TerminateSession(sessionId=[s.key for s in admin.sessionList if s.key != admin.currentSession.key])
 
 
-@pytest.mark.xfail(strict=True, reason="simulator bug (sim/middleware.go): a call on a terminated session to a "
-                   "method served by a proxy object (ReconfigVM_Task, ...) has its _this type rewritten to "
-                   "'VsrVirtualMachine' before the library's session check, so the NotAuthenticated fault names a "
-                   "type pyVmomi does not know and the client sees KeyError('VsrVirtualMachine') - a permanent "
-                   "error - instead of NotAuthenticated (re-login)")
 def test_reconfigure_on_a_terminated_session_logs_in_again(fresh_sim):
     from pyVmomi import vim
 
@@ -295,12 +281,6 @@ def test_slow_server_against_the_daemon(sim_factory, tmp_path):
         d.stop()
 
 
-@pytest.mark.xfail(strict=True, reason="Connection._relogin_after calls SessionManager.Login on the same stub while "
-                   "the server may still hold the session (a NotAuthenticated for one call, e.g. a host-level "
-                   "permission fault forwarded by vCenter); the simulator refuses a second Login on a "
-                   "live session with InvalidLogin (real vCenter not checked), which vsr reports as 'invalid "
-                   "username or password' although "
-                   "the credentials are right")
 def test_spurious_not_authenticated_is_not_reported_as_bad_credentials(sim_factory):
     sim = sim_factory("-fail", "UpdateOptions@DC0_C0_H0:1.0:NotAuthenticated")
     conn = _connection(sim)
