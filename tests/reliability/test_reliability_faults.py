@@ -41,8 +41,10 @@ def spec_dir(tmp_path, sim, *docs: str):
 
 
 def test_ten_percent_transient_faults_on_a_200_object_apply(sim_factory, tmp_path):
-    """Every object converges (typically after 2-4 runs of `vsr apply`, at most 6), every retry chain stays
-    within the 5-attempt bound, and the journal counts agree with the outcomes exactly (no duplicated or missing events)."""
+    """Every object converges in one `vsr apply` as a rule: transient SOAP faults and tasks that end in a transient
+    fault are retried within the run. Only a chain of 5 faults in a row (p = 1e-5 per call) fails a change, which
+    the next run applies, so up to 3 runs are allowed. Every retry chain stays within the 5-attempt bound, and the
+    journal counts agree with the outcomes exactly (no duplicated or missing events)."""
     sim = sim_factory(*BIG_INVENTORY, "-drift", "-fail", TEN_PERCENT)
     specs = spec_dir(tmp_path, sim, HOSTS, VMS)
     journal = tmp_path / "journal.db"
@@ -50,7 +52,7 @@ def test_ten_percent_transient_faults_on_a_200_object_apply(sim_factory, tmp_pat
     applied_keys: collections.Counter = collections.Counter()
     failed_keys: collections.Counter = collections.Counter()
     retries, max_attempt, runs, timings = 0, 0, [], []
-    for attempt in range(6):  # each run leaves ~10 % of the remaining task faults: 6 runs fail with p < 1e-3
+    for attempt in range(3):
         run = vsr("apply", str(specs), "-o", "json", "--yes", "--journal", str(journal), "--log-format", "json",
                   timeout=120)
         assert run.code in (0, 1), run.err[-3000:]
@@ -89,8 +91,8 @@ def test_ten_percent_transient_faults_on_a_200_object_apply(sim_factory, tmp_pat
     injected = retries + sum(failed_keys.values())   # every fault the client saw: a retried call or a failed change
     print(f"\nfaults injected (seen by the client) {injected}, survived {injected} (0 objects unconverged); "
           f"200-object apply with 10 % faults: runs {runs} in {timings} s; outcomes {dict(outcomes)}; "
-          f"{retries} SOAP faults retried (max attempt {max_attempt}), {sum(failed_keys.values())} task faults "
-          f"failed a change that a re-run applied")
+          f"{retries} faults retried within the run (SOAP and task; max attempt {max_attempt}), "
+          f"{sum(failed_keys.values())} changes failed after 5 attempts and were applied by a re-run")
 
 
 def test_transient_task_faults_are_retried_within_one_apply(sim_factory, tmp_path):

@@ -69,7 +69,7 @@ def test_password_never_leaks(sim_factory, tmp_path, source, log_format):
             vsr("report", str(specs), "-o", "junit", "--file", str(out / "r.xml"), *common, env=env),
             vsr("events", *common, env=env),
         ]
-    # the injected NotAuthenticated makes vsr log in again (the password is sent once more), then fail that host
+    # the injected NotAuthenticated makes vsr check its session (a re-login when it is gone), then fail that host
     assert runs[1].code == 1 and [c for c in runs[1].json["changes"]
                                   if c["outcome"] == "failed" and c["object"]["name"] == "DC0_C0_H1"]
     # failures: a wrong password (refused login) through the document and through the ad-hoc flags
