@@ -123,6 +123,13 @@ def test_persistent_faults_fail_one_host_only(sim_factory, tmp_path):
     assert run.seconds < 60
 
 
+VIEW_BUG = ("inventory.fetch_many creates a ContainerView, a session-scoped object; when the session dies before the "
+            "RetrievePropertiesEx, vsr logs in again and repeats the read with the old view, which the server "
+            "dropped with the old session: ManagedObjectNotFound (obj 'vim.view.ContainerView:session[...]'), "
+            "not caught, so `vsr apply` ends with a traceback and prints no plan")
+
+
+@pytest.mark.xfail(strict=False, reason="timing-dependent (seen under CPU load): " + VIEW_BUG)
 def test_sessions_terminated_by_the_server_during_apply(sim_factory, tmp_path):
     """An administrator terminates every vsr session again and again while an apply on 40 hosts runs: each call
     on a dead session logs in again, and the run converges in one go."""
@@ -148,6 +155,7 @@ def test_sessions_terminated_by_the_server_during_apply(sim_factory, tmp_path):
         for _ in range(4):
             run = vsr("apply", str(specs), "-o", "json", "--yes", "--journal", str(tmp_path / "j.db"),
                       "--log-format", "json", timeout=120)
+            assert run.out.strip(), f"exit {run.code}, no plan printed:\n{run.err[-4000:]}"
             outcomes.update(c["outcome"] for c in run.json["changes"])
             runs.append((run.code, round(run.seconds, 1)))
             if run.code == 0:
@@ -173,6 +181,30 @@ def test_bulk_read_on_a_terminated_session_logs_in_again(fresh_sim):
         _terminate_others(fresh_sim)
         got = inventory.fetch_objects(conn, [manager], ["setting"])
         assert got[manager._moId].get("setting"), got
+    finally:
+        conn.close()
+
+
+@pytest.mark.xfail(strict=True, reason=VIEW_BUG)
+def test_bulk_read_survives_a_session_lost_after_the_view_was_created(fresh_sim, monkeypatch):
+    from pyVmomi import vim
+
+    from reconciler.vsphere import inventory
+
+    conn = _connection(fresh_sim)
+    real, lost = inventory.create_view, []
+
+    def create_then_lose_the_session(*args, **kwargs):
+        view = real(*args, **kwargs)
+        if not lost:            # once: an administrator terminates the session right after the view exists
+            _terminate_others(fresh_sim)
+            lost.append(True)
+        return view
+
+    monkeypatch.setattr(inventory, "create_view", create_then_lose_the_session)
+    try:
+        hosts = inventory.fetch_many(conn, {vim.HostSystem: ["name"]})
+        assert len(hosts) == 4
     finally:
         conn.close()
 
