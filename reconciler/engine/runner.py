@@ -22,7 +22,7 @@ from reconciler.engine.planner import PlannedObject, VCenterPlan
 from reconciler.events import model as ev
 from reconciler.events.journal import Journal
 from reconciler.vsphere.connection import Connection
-from reconciler.vsphere.faults import VsphereError
+from reconciler.vsphere.faults import VsphereError, describe
 from reconciler.vsphere.settings import ConnectionSettings, SettingsError, settings_from_cli, settings_from_spec
 
 log = structlog.get_logger("vsr")
@@ -125,8 +125,10 @@ def run_once(paths: Iterable[str | os.PathLike[str]], *, apply: bool = False, cl
                 executor.apply_plan(conn, vplan, concurrency=concurrency, on_object_done=progress, today=today)
                 events += recording.outcome_events(vplan.plan.changes)
             result.plans.append(vplan)
-        except (VsphereError, OSError) as exc:
-            result.connection_errors.append(f"{setting.name}: {exc}")
+        except Exception as exc:  # noqa: BLE001 - one vCenter's failure is reported; the others go on
+            message = str(exc) if isinstance(exc, (VsphereError, OSError)) else describe(exc)
+            log.error("pass over a vCenter failed", vcenter=setting.name, error=message)
+            result.connection_errors.append(f"{setting.name}: {message}")
         finally:
             conn.close()
     if journal is not None and events:

@@ -143,11 +143,7 @@ def fetch_many(conn: Connection, specs: Mapping[type, Sequence[str]], root: Any 
             paths.append("name")
         wanted[vim_type._wsdlName] = paths
         prop_specs.append(vmodl.query.PropertyCollector.PropertySpec(type=vim_type, pathSet=paths, all=False))
-    view = create_view(conn, list(specs), root)
-    try:
-        contents = _retrieve(conn, _view_spec(view, prop_specs), page_size)
-    finally:
-        destroy_view(conn, view)
+    contents = _retrieve_through_view(conn, list(specs), root, prop_specs, page_size)
     out: dict[str, ObservedObject] = {}
     for content in contents:
         ref = content.obj
@@ -157,6 +153,22 @@ def fetch_many(conn: Connection, specs: Mapping[type, Sequence[str]], root: Any 
         out[_moid(ref)] = ObservedObject(type=tname, moid=_moid(ref), name=props.get("name"), props=props,
                                          ref=ref, errors=errors)
     return out
+
+
+def _retrieve_through_view(conn: Connection, types: list[type], root: Any, prop_specs: list[Any],
+                           page_size: int | None) -> list[Any]:
+    """A ContainerView belongs to the session that created it: if the session is lost between creating the view
+    and reading through it, the re-login leaves the view behind (ManagedObjectNotFound). Create it again once."""
+    for attempt in (1, 2):
+        view = create_view(conn, types, root)
+        try:
+            return _retrieve(conn, _view_spec(view, prop_specs), page_size)
+        except vmodl.fault.ManagedObjectNotFound as exc:
+            if attempt == 2 or getattr(exc, "obj", None) is None or exc.obj._moId != view._moId:
+                raise
+        finally:
+            destroy_view(conn, view)
+    raise AssertionError("unreachable")
 
 
 def _paths_for_subtype(ref: Any, specs: Mapping[type, Sequence[str]]) -> list[str]:
