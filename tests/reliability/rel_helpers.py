@@ -6,16 +6,16 @@ from __future__ import annotations
 import json
 import os
 import signal
-import socket
 import sqlite3
 import subprocess
 import sys
 import time
-import urllib.error
-import urllib.request
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "integration"))
+from harness import free_port, http_get, wait_for  # noqa: E402,F401  (shared with the integration tests)
 
 PYTHON = sys.executable
 VSR = str(Path(sys.executable).with_name("vsr"))
@@ -68,20 +68,6 @@ def vsr(*args: str, timeout: float = 120, env: dict | None = None, cwd: str | No
     return Result(proc.returncode, proc.stdout, err, seconds, rss)
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def wait_for(predicate, timeout: float, what: str, interval: float = 0.05):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        result = predicate()
-        if result:
-            return result
-        time.sleep(interval)
-    raise AssertionError(f"timed out after {timeout} s waiting for {what}")
 
 
 def vcenter_doc(sim, name: str, creds: Path, password_env: str | None = None) -> str:
@@ -128,13 +114,7 @@ class Daemon:
         return self
 
     def get(self, path: str) -> tuple[int, str]:
-        try:
-            with urllib.request.urlopen(f"http://127.0.0.1:{self.port}{path}", timeout=2) as response:
-                return response.status, response.read().decode()
-        except urllib.error.HTTPError as exc:
-            return exc.code, exc.read().decode()
-        except OSError:
-            return 0, ""
+        return http_get(self.port, path)
 
     def wait_ready(self, timeout: float = 30) -> None:
         wait_for(lambda: self.get("/readyz")[0] == 200, timeout, f"daemon ready\n{self.log.read_text()[-4000:]}")
