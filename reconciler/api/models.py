@@ -25,6 +25,8 @@ from pydantic import (
 )
 from pydantic.alias_generators import to_camel
 
+from reconciler.thumbprint import normalize_thumbprint
+
 API_VERSION = "vsr.dev/v1alpha1"
 NAME_PATTERN = r"^[A-Za-z0-9._-]+$"
 ENV_PATTERN = r"^[A-Za-z_][A-Za-z0-9_]*$"
@@ -185,21 +187,7 @@ def _snake(name: str) -> str:
     return re.sub(r"(?<!^)([A-Z])", r"_\1", name).lower()
 
 
-def normalise_thumbprint(value: str) -> str:
-    """SHA-256 fingerprint, hex with or without colons, to upper-case colon form `AA:BB:...`."""
-    hexdigits = value.replace(":", "").strip()
-    if not re.fullmatch(r"[0-9A-Fa-f]+", hexdigits or "-"):
-        raise ValueError("a thumbprint is hex digits, optionally separated by ':'")
-    if len(hexdigits) == 40:
-        raise ValueError("this is a SHA-1 thumbprint; give the SHA-256 one "
-                         "(openssl x509 -noout -fingerprint -sha256 -in cert.pem)")
-    if len(hexdigits) != 64:
-        raise ValueError(f"a SHA-256 thumbprint has 32 bytes (64 hex digits), this one has {len(hexdigits) / 2:g}")
-    hexdigits = hexdigits.upper()
-    return ":".join(hexdigits[i:i + 2] for i in range(0, 64, 2))
-
-
-Thumbprint = Annotated[str, AfterValidator(normalise_thumbprint),
+Thumbprint = Annotated[str, AfterValidator(normalize_thumbprint),
                        Field(json_schema_extra={"pattern": r"^([0-9A-Fa-f]{2}:?){31}[0-9A-Fa-f]{2}$"},
                              description="SHA-256 certificate fingerprint, hex, colons optional")]
 

@@ -15,6 +15,8 @@ from typing import Any
 
 from pydantic import SecretStr
 
+from reconciler.thumbprint import normalize_thumbprint as _normalize_thumbprint
+
 DEFAULT_PORT = 443
 ENV_SERVER = "VSR_SERVER"
 ENV_USERNAME = "VSR_USERNAME"
@@ -57,27 +59,14 @@ class ConnectionSettings:
         return f"{host}:{self.port}"
 
 
-_HEX = re.compile(r"^[0-9a-fA-F]+$")
 
 
 def normalize_thumbprint(value: str) -> str:
-    """Normalise a SHA-256 certificate thumbprint to upper-case colon-separated hex (``AA:BB:...``).
-
-    Accepts colons, spaces or dashes as separators and an optional ``sha256:``/``SHA256=`` prefix.
-    Rejects SHA-1 (too weak to pin) and anything that is not 32 bytes of hex.
-    """
-    text = value.strip()
-    text = re.sub(r"^(?i:sha-?256)\s*[:=]\s*", "", text)
-    digits = re.sub(r"[\s:\-]", "", text)
-    if not digits or not _HEX.match(digits):
-        raise SettingsError(f"tls.thumbprint is not a hex SHA-256 fingerprint: {value!r}")
-    if len(digits) == 40:
-        raise SettingsError("tls.thumbprint looks like a SHA-1 fingerprint; give the SHA-256 fingerprint "
-                            "(openssl x509 -noout -fingerprint -sha256)")
-    if len(digits) != 64:
-        raise SettingsError(f"tls.thumbprint must be 32 bytes (64 hex digits), got {len(digits)} hex digits")
-    digits = digits.upper()
-    return ":".join(digits[i:i + 2] for i in range(0, 64, 2))
+    """`reconciler.thumbprint.normalize_thumbprint`, failing with a SettingsError that names the field."""
+    try:
+        return _normalize_thumbprint(value)
+    except ValueError as exc:
+        raise SettingsError(f"tls.thumbprint: {exc}") from None
 
 
 def parse_server(server: str) -> tuple[str, int]:

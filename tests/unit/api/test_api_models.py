@@ -17,7 +17,8 @@ from reconciler.api import (
     managed_fields,
 )
 from reconciler.api.fields import check_waiver_field
-from reconciler.api.models import normalise_thumbprint, split_server
+from reconciler.api.models import split_server
+from reconciler.thumbprint import normalize_thumbprint as normalise_thumbprint
 
 SHA256 = "ab" * 32
 
