@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from reconciler.controllers.base import ConnectionFacts, Controller, ObjectState, UnsupportedError
+from reconciler.controllers.base import ConnectionFacts, Controller, ObjectState
 from reconciler.controllers.dvpg_security import DistributedPortgroupSecurity
 from reconciler.controllers.host_advanced import HostAdvancedSettings
 from reconciler.controllers.host_firewall import HostFirewall
@@ -34,4 +34,4 @@ def for_kind(policy_kind: str) -> list[Controller]:
     return [c for c in ALL if c.policy_kind == policy_kind]
 
 
-__all__ = ["ALL", "ConnectionFacts", "Controller", "ObjectState", "UnsupportedError", "for_kind"]
+__all__ = ["ALL", "ConnectionFacts", "Controller", "ObjectState", "for_kind"]

@@ -38,9 +38,6 @@ class ConnectionFacts:
     local_address: str | None
 
 
-class UnsupportedError(Exception):
-    """The target does not offer the API this controller needs (plain vcsim, free ESXi, old version)."""
-
 
 class Controller(ABC):
     name: ClassVar[str]
@@ -86,6 +83,3 @@ def keyed_fields(spec_key: str, section: Any, attrs: tuple[str, ...]) -> dict[Fi
                 out[(spec_key, str(key), attr)] = settings[attr]
     return out
 
-
-def section_params(desired: Mapping[FieldPath, Any], spec_key: str, name: str, default: Any = None) -> Any:
-    return desired.get((spec_key, name), default)

@@ -46,9 +46,7 @@ def apply_plan(conn: Any, vplan: VCenterPlan, concurrency: int = 8,
             results = list(pool.map(run, work))
     for problems in results:
         vplan.plan.problems.extend(problems)
-    vplan.plan.changes = [c for po in vplan.objects for c in po.changes] + \
-        [c for c in vplan.plan.changes if c.reason is Skip.CONFLICT]
-    vplan.plan.changes.sort(key=lambda c: (c.object.type, c.object.name, c.controller, c.path, c.subject))
+    vplan.collect_changes()
     return vplan
 
 

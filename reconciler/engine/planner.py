@@ -60,6 +60,12 @@ class VCenterPlan:
     objects: list[PlannedObject]
     plan: Plan
 
+    def collect_changes(self) -> None:
+        """Gather the objects' (relabelled) changes back into the plan; conflicts belong to no planned object."""
+        conflicts = [c for c in self.plan.changes if c.reason is Skip.CONFLICT]
+        self.plan.changes = [c for po in self.objects for c in po.changes] + conflicts
+        self.plan.changes.sort(key=lambda c: (c.object.type, c.object.name, c.controller, c.path, c.subject))
+
 
 def plain(desired: Mapping[FieldPath, DesiredValue]) -> dict[FieldPath, Any]:
     return {path: d.value for path, d in desired.items()}

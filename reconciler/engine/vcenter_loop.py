@@ -85,6 +85,8 @@ class VCenterLoop:
         self.options_cache: dict[str, dict[str, Any]] = {}  # OptionManager moid -> {key: value}
         self.option_owner: dict[str, str] = {}  # OptionManager moid -> host moid
         self.entities: dict[str, Any] = {}
+        self.types_by_build: dict[str, dict[str, Any]] = {}  # ESXi build -> option definitions (static per build)
+        self._watch: PropertyWatch | None = None
         self.remediated: dict[tuple[str, tuple[str, ...]], dt.datetime] = {}  # (moid, path) -> when vsr changed it
         self.unsupported: dict[str, dict[str, str]] = {}  # moid -> controller -> why (learnt from apply faults)
         self.results: dict[str, ObjectResult] = {}  # moid -> its last reconcile (for status and metrics)
@@ -105,9 +107,8 @@ class VCenterLoop:
         """Stop polling, let workers finish the object in hand, close the session."""
         self.stop_event.set()
         self.queue.shutdown()
-        watch = getattr(self, "_watch", None)
-        if watch is not None:
-            watch.stop()
+        if self._watch is not None:
+            self._watch.stop()
         deadline = time.monotonic() + timeout
         if self._thread is not None:
             self._thread.join(max(0.1, deadline - time.monotonic()))
@@ -323,8 +324,7 @@ class VCenterLoop:
             known = self.unsupported.get(po.state.ref.moid, {})
             po.changes = [c.with_(reason=Skip.UNSUPPORTED, message=known[c.controller])
                           if c.actionable and c.controller in known else c for c in po.changes]
-        vplan.plan.changes = [c for po in vplan.objects for c in po.changes] + \
-            [c for c in vplan.plan.changes if c.reason is Skip.CONFLICT]
+        vplan.collect_changes()
 
     def _remember_unsupported(self, vplan: planner.VCenterPlan) -> None:
         for change in vplan.plan.changes:
@@ -387,7 +387,7 @@ class VCenterLoop:
         """Option definitions per ESXi build, read once per session from one host of that build."""
         from reconciler.controllers.host_advanced import option_type
         build = str(obj.props.get("config.product.build"))
-        cache: dict[str, dict[str, Any]] = self.__dict__.setdefault("_types_by_build", {})
+        cache = self.types_by_build
         if build not in cache:
             manager = obj.props["configManager.advancedOption"]
             fetched = inventory.fetch_objects(conn, [manager], ["supportedOption"])[manager._moId]
@@ -401,8 +401,7 @@ class VCenterLoop:
                                           "find what reverts it, then restart or edit the policy")
                           if c.actionable and self.flaps.is_flapping(c.object.moid, ".".join(c.path)) else c
                           for c in po.changes]
-        vplan.plan.changes = [c for po in vplan.objects for c in po.changes] + \
-            [c for c in vplan.plan.changes if c.reason is Skip.CONFLICT]
+        vplan.collect_changes()
 
     def _record_flaps(self, vplan: planner.VCenterPlan) -> list[ev.Event]:
         """Count remediations per field; a field that trips the detector is marked flapping from now on."""
