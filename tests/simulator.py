@@ -349,6 +349,16 @@ class PropertyWatch:
         self.close()
 
 
+def objects_by_name(si, vim_type) -> dict:
+    """Every object of `vim_type` in the simulator's inventory, by name (one ContainerView)."""
+    content = si.RetrieveContent()
+    view = content.viewManager.CreateContainerView(content.rootFolder, [vim_type], True)
+    try:
+        return {o.name: o for o in view.view}
+    finally:
+        view.DestroyView()
+
+
 def _changes(update_set) -> dict:
     out: dict = {}
     if update_set is None:

@@ -8,17 +8,10 @@ import pytest
 from pyVim.task import WaitForTask
 from pyVmomi import VmomiSupport, vim, vmodl
 
+from simulator import objects_by_name as objects
+
 pytestmark = pytest.mark.integration
 LONG = VmomiSupport.vmodlTypes["long"]
-
-
-def objects(si, kind):
-    content = si.RetrieveContent()
-    view = content.viewManager.CreateContainerView(content.rootFolder, [kind], True)
-    try:
-        return {o.name: o for o in view.view}
-    finally:
-        view.DestroyView()
 
 
 def set_option(h, key, value):

@@ -3,16 +3,13 @@
 import pytest
 from pyVmomi import vim
 
+from simulator import objects_by_name
+
 pytestmark = pytest.mark.integration
 
 
 def objects(si, vim_type):
-    content = si.RetrieveContent()
-    view = content.viewManager.CreateContainerView(content.rootFolder, [vim_type], True)
-    try:
-        return list(view.view)
-    finally:
-        view.DestroyView()
+    return list(objects_by_name(si, vim_type).values())
 
 
 def test_uplink_portgroups_are_marked_and_listed_by_their_switch(sim):

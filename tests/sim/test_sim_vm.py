@@ -6,7 +6,7 @@ import pytest
 from pyVim.task import WaitForTask
 from pyVmomi import vim, vmodl
 
-from simulator import PropertyWatch, start_simulator
+from simulator import PropertyWatch, objects_by_name as objects, start_simulator
 
 pytestmark = pytest.mark.integration
 
@@ -16,15 +16,6 @@ def si():
     handle = start_simulator()
     yield handle.connect()
     handle.stop()
-
-
-def objects(si, kind):
-    content = si.RetrieveContent()
-    view = content.viewManager.CreateContainerView(content.rootFolder, [kind], True)
-    try:
-        return {o.name: o for o in view.view}
-    finally:
-        view.DestroyView()
 
 
 def extra(vm):
