@@ -6,9 +6,8 @@ A Python signal handler runs in the main thread between two bytecodes, possibly 
 inside the first. So the handlers here only bump a counter and write one byte to a self-pipe (`os.write` of a
 non-blocking pipe takes no Python lock); the main loop sleeps in `select()` on that pipe and notices at once.
 
-The first SIGINT/SIGTERM asks for a clean shutdown; a second one is only counted (shutdown is already bounded);
-the third exits the process at once with status 130 (`os._exit`: committed journal rows are safe, SQLite
-transactions are atomic; only the batch being written is lost)."""
+The first SIGINT/SIGTERM asks for a clean shutdown; later ones are only counted (the shutdown is bounded to
+3 s anyway, so there is nothing to hurry; SIGKILL remains the way to force an exit)."""
 
 from __future__ import annotations
 
@@ -17,9 +16,6 @@ import select
 import signal
 import threading
 from types import FrameType
-
-HARD_EXIT_AFTER = 3  # signals; the last one exits at once
-HARD_EXIT_CODE = 130
 
 
 class StopSignal:
@@ -66,8 +62,6 @@ class StopSignal:
 
     def _handle(self, signum: int, frame: FrameType | None) -> None:
         self.signals += 1
-        if self.signals >= HARD_EXIT_AFTER:
-            os._exit(HARD_EXIT_CODE)
         self.request()
 
     def install(self, signals: tuple[int, ...] = (signal.SIGTERM, signal.SIGINT)) -> bool:

@@ -133,8 +133,7 @@ class Daemon:
         if self.abandoned:
             log.warning("abandoning threads blocked in vSphere calls", threads=self.abandoned)
         if self.stopper.signals > 1:
-            log.info("signal received again while stopping: already stopping (a third one exits at once)",
-                     signals=self.stopper.signals)
+            log.info("signal received again while stopping: already stopping", signals=self.stopper.signals)
         self.http.stop(timeout=0.2)
         self.journal.checkpoint()
         self.journal.close()
