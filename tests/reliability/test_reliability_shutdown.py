@@ -9,12 +9,13 @@ import random
 import signal
 import socket
 import subprocess
+import sys
 import time
 from pathlib import Path
 
 import pytest
 
-from rel_helpers import VSR, Daemon, vcenter_doc, wait_for
+from rel_helpers import VSR, Daemon, free_port, http_get, vcenter_doc, wait_for
 
 pytestmark = pytest.mark.integration
 
@@ -224,3 +225,31 @@ def test_healthz_stays_ok_while_a_loop_waits_in_reconnect_backoff(tmp_path, sim_
         assert d.get("/healthz") == (200, "ok\n"), log_tail(d)
         time.sleep(0.25)
     assert d.stop() < BOUND
+
+
+# -- `make run` -----------------------------------------------------------------------------------------------------
+@pytest.mark.slow
+def test_quickstart_ctrl_c_twice_stops_everything_and_shows_the_journal(tmp_path):
+    """What a terminal does on Ctrl-C: SIGINT to the script's whole process group; pressed twice, impatiently."""
+    port = free_port()
+    script = Path(__file__).resolve().parents[2] / "scripts" / "quickstart.py"
+    env = {**os.environ, "VSR_QUICKSTART_DIR": str(tmp_path / "qs"), "VSR_QUICKSTART_LISTEN": f"127.0.0.1:{port}"}
+    proc = subprocess.Popen([sys.executable, str(script)], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                            stdin=subprocess.DEVNULL, env=env, start_new_session=True, text=True)
+    try:
+        wait_for(lambda: http_get(port, "/readyz")[0] == 200 or proc.poll() is not None, 60, "the daemon ready")
+        assert proc.poll() is None
+        os.killpg(proc.pid, signal.SIGINT)
+        time.sleep(0.05)
+        os.killpg(proc.pid, signal.SIGINT)
+        out, err = proc.communicate(timeout=20)
+    finally:
+        if proc.poll() is None:
+            os.killpg(proc.pid, signal.SIGKILL)
+            proc.wait(5)
+    assert proc.returncode == 0, err
+    assert "Traceback" not in err, err
+    sim_port = int(out.split("simulator: https://", 1)[1].split("/", 1)[0].rsplit(":", 1)[1])
+    assert port_is_free(port) and port_is_free(sim_port)
+    journal = out.split("$ vsr events --journal", 1)[1]
+    assert "DriftRemediated" in journal, out[-3000:]
