@@ -246,8 +246,9 @@ def _stop_leftovers() -> None:
 
 
 def start_simulator(*flags: str, username: str = USERNAME, password: str = PASSWORD,
-                    timeout: float = 60.0) -> SimHandle:
-    """Start ``vsr-sim`` on a free loopback port with TLS and credentials, wait until it prints its URL."""
+                    timeout: float = 60.0, new_session: bool = False) -> SimHandle:
+    """Start ``vsr-sim`` on a free loopback port with TLS and credentials, wait until it prints its URL.
+    ``new_session``: in its own session, so a terminal's Ctrl-C does not reach it (the caller stops it)."""
     binary = simulator_binary()
     pki = test_pki()
     workdir = Path(tempfile.mkdtemp(prefix="vsr-sim-"))
@@ -259,7 +260,8 @@ def start_simulator(*flags: str, username: str = USERNAME, password: str = PASSW
     started = time.monotonic()
     log = open(workdir / "sim.log", "wb")
     try:
-        proc = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=log, stdin=subprocess.DEVNULL, cwd=workdir)
+        proc = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=log, stdin=subprocess.DEVNULL, cwd=workdir,
+                                start_new_session=new_session)
     finally:
         log.close()
     line = _read_line(proc, timeout)

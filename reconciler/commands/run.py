@@ -3,10 +3,15 @@
 from __future__ import annotations
 
 import argparse
+import logging
+import os
 import re
+import sys
+import threading
 
 from reconciler.commands._connection import add_connection_options, cli_connection
-from reconciler.engine.daemon import DaemonOptions, parse_shard, run as run_daemon
+from reconciler.daemon.liveness import DEFAULT_THRESHOLD
+from reconciler.engine.daemon import Daemon, DaemonError, DaemonOptions, parse_shard
 from reconciler.engine.vcenter_loop import LoopOptions
 
 _UNITS = {"ms": 0.001, "s": 1, "m": 60, "h": 3600, "d": 86400}
@@ -35,6 +40,8 @@ def register(sub: argparse._SubParsersAction, common: argparse.ArgumentParser) -
                         help="also post each event into vCenter's event history on the object")
     parser.add_argument("--shard", type=parse_shard, default=None, metavar="I/N",
                         help="reconcile only the vCenters whose name hashes to shard I of N")
+    parser.add_argument("--stuck-after", type=duration, default=DEFAULT_THRESHOLD, metavar="DURATION",
+                        help="/healthz fails when a vCenter loop makes no progress for this long (default 5m)")
     add_connection_options(parser)
     return parser
 
@@ -43,5 +50,30 @@ def run(args: argparse.Namespace) -> int:
     loop = LoopOptions(resync=args.resync, concurrency=max(1, args.concurrency), qps=args.qps, burst=args.burst,
                        flap_threshold=args.flap_threshold, flap_window=args.flap_window,
                        mirror_events=args.mirror_events)
-    return run_daemon(args.paths, journal=args.journal, listen=args.listen, loop=loop, shard=args.shard,
-                      cli=cli_connection(args))
+    options = DaemonOptions(paths=tuple(args.paths), journal=args.journal, listen=args.listen, loop=loop,
+                            shard=args.shard, cli=cli_connection(args), stuck_after=args.stuck_after)
+    daemon = Daemon(options)
+    try:
+        code = daemon.run()
+    except DaemonError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
+    if daemon.abandoned or _foreign_threads():
+        _exit_now(code)  # threads blocked in a vSphere call would hold up interpreter exit (thread-pool joins)
+    return code
+
+
+def _foreign_threads() -> list[threading.Thread]:
+    main = threading.main_thread()
+    return [t for t in threading.enumerate() if t is not main and not t.daemon and t.is_alive()]
+
+
+def _exit_now(code: int) -> None:
+    """Exit without waiting for threads: the journal is already closed; flush what is buffered first."""
+    logging.shutdown()
+    for stream in (sys.stdout, sys.stderr):
+        try:
+            stream.flush()
+        except (OSError, ValueError):
+            pass
+    os._exit(code)

@@ -1,6 +1,11 @@
 """The daemon's HTTP endpoints: `/healthz`, `/readyz`, `/metrics`, `/status`.
 
-A `ThreadingHTTPServer` in a daemon thread; read-only, no request body is ever read.
+A `ThreadingHTTPServer` in a daemon thread; read-only, no request body is ever read. Hardened against clients
+that hold connections open: every socket read times out after `read_timeout` seconds (an idle or trickling
+client is dropped), and at most `max_connections` connections are served at once. A new connection beyond that
+evicts the connection that has waited longest for a request (idle keep-alive or a client that never sent
+anything), so a burst of idle sockets cannot lock out the kubelet's probe; only when every slot is busy answering
+a request is the newcomer refused with a short 503.
 """
 
 from __future__ import annotations
@@ -8,6 +13,7 @@ from __future__ import annotations
 import json
 import socket
 import threading
+import time
 from collections.abc import Callable
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
@@ -31,15 +37,77 @@ def parse_listen(listen: str) -> tuple[str, int]:
     return host or "0.0.0.0", int(port)
 
 
+READ_TIMEOUT = 5.0
+MAX_CONNECTIONS = 32
+_BUSY = b"HTTP/1.1 503 Service Unavailable\r\nContent-Length: 21\r\nConnection: close\r\n\r\ntoo many connections\n"
+
+
 class _Server(ThreadingHTTPServer):
     daemon_threads = True
     allow_reuse_address = True
+    request_queue_size = 64
 
     def __init__(self, addr: tuple[str, int], app: HealthServer) -> None:
         if ":" in addr[0]:
             self.address_family = socket.AF_INET6
         self.app = app
+        self._conns_lock = threading.Lock()
+        # socket -> (waiting for a request?, since when): the connections being served right now
+        self._conns: dict[socket.socket, tuple[bool, float]] = {}
+        self.refused = 0
+        self.evicted = 0
         super().__init__(addr, _Handler)
+
+    # -- connection accounting (the accept loop is one thread; handlers mark their state) ---------------------
+    def process_request(self, request: Any, client_address: Any) -> None:
+        victim = None
+        with self._conns_lock:
+            if len(self._conns) >= self.app.max_connections:
+                idle = [(since, sock) for sock, (waiting, since) in self._conns.items() if waiting]
+                if not idle:
+                    self.refused += 1
+                    refuse = True
+                else:
+                    victim = min(idle, key=lambda item: item[0])[1]
+                    del self._conns[victim]
+                    self.evicted += 1
+                    refuse = False
+            else:
+                refuse = False
+            if not refuse:
+                self._conns[request] = (True, time.monotonic())
+        if refuse:
+            log.warning("http connection refused: every slot is busy", client=client_address[0],
+                        limit=self.app.max_connections)
+            try:
+                request.setblocking(False)
+                request.send(_BUSY)
+            except OSError:
+                pass
+            self.shutdown_request(request)
+            return
+        if victim is not None:
+            log.debug("http connection evicted (idle, slots full)", limit=self.app.max_connections)
+            try:
+                victim.shutdown(socket.SHUT_RDWR)  # its handler's blocked read returns at once; it then exits
+            except OSError:
+                pass
+        super().process_request(request, client_address)
+
+    def mark(self, request: Any, waiting: bool) -> None:
+        with self._conns_lock:
+            if request in self._conns:
+                self._conns[request] = (waiting, time.monotonic())
+
+    def shutdown_request(self, request: Any) -> None:
+        with self._conns_lock:
+            self._conns.pop(request, None)
+        super().shutdown_request(request)
+
+    @property
+    def connections(self) -> int:
+        with self._conns_lock:
+            return len(self._conns)
 
 
 class _Handler(BaseHTTPRequestHandler):
@@ -47,6 +115,14 @@ class _Handler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
     server_version = "vsr"
     wbufsize = -1  # headers and body leave in one write: no Nagle/delayed-ACK stall per request
+
+    def setup(self) -> None:
+        self.timeout = self.server.app.read_timeout  # every read (request line, headers, keep-alive idle)
+        super().setup()
+
+    def handle_one_request(self) -> None:
+        self.server.mark(self.request, waiting=True)
+        super().handle_one_request()
 
     def log_message(self, format: str, *args: Any) -> None:
         log.debug("http request", client=self.client_address[0], line=format % args)
@@ -58,6 +134,7 @@ class _Handler(BaseHTTPRequestHandler):
         self._dispatch(head=False)
 
     def _dispatch(self, head: bool) -> None:
+        self.server.mark(self.request, waiting=False)
         path = self.path.split("?", 1)[0].rstrip("/") or "/"
         try:
             status, body, ctype = self.server.app.respond(path, self.headers.get("Accept"))
@@ -78,19 +155,25 @@ def _json(status: int, obj: Any) -> tuple[int, bytes, str]:
 
 
 class HealthServer:
-    """Serves the endpoints from `board`, `metrics` and `liveness` (True while the loop's heartbeat is recent)."""
+    """Serves the endpoints from `board`, `metrics` and `liveness` (a callable returning True/False, or an object
+    with `alive` and `message` such as `liveness.Verdict`: False means `/healthz` answers 503)."""
 
     def __init__(
         self,
         listen: str = "127.0.0.1:8080",
         board: StatusBoard | None = None,
         metrics: Metrics | None = None,
-        liveness: Callable[[], bool] = lambda: True,
+        liveness: Callable[[], Any] = lambda: True,
+        *,
+        read_timeout: float = READ_TIMEOUT,
+        max_connections: int = MAX_CONNECTIONS,
     ) -> None:
         self.listen = listen
         self.board = board or StatusBoard()
         self.metrics = metrics or Metrics()
         self.liveness = liveness
+        self.read_timeout = read_timeout
+        self.max_connections = max(1, max_connections)
         self._server: _Server | None = None
         self._thread: threading.Thread | None = None
 
@@ -98,12 +181,14 @@ class HealthServer:
         """(status, body, content type) for a GET of `path`."""
         if path == "/healthz":
             try:
-                alive = bool(self.liveness())
+                verdict = self.liveness()
             except Exception as exc:  # noqa: BLE001 - a failing probe is a failed probe
                 return 500, f"liveness check failed: {exc}\n".encode(), "text/plain; charset=utf-8"
+            alive = getattr(verdict, "alive", verdict)
             if alive:
                 return 200, b"ok\n", "text/plain; charset=utf-8"
-            return 500, b"reconcile loop heartbeat is stale\n", "text/plain; charset=utf-8"
+            message = getattr(verdict, "message", "reconcile loop heartbeat is stale")
+            return 503, f"{message}\n".encode(), "text/plain; charset=utf-8"
         if path == "/readyz":
             ready, reason = self.board.readiness()
             return _json(200 if ready else 503, {"ready": ready, "reason": reason})

@@ -1,11 +1,17 @@
 """`vsr run`: the supervisor. Loads the specs (last known good), starts one `VCenterLoop` per vCenter (of this
-shard), watches the spec paths, serves health/readiness/metrics/status, and stops cleanly on SIGTERM."""
+shard), watches the spec paths, serves health/readiness/metrics/status, and stops cleanly on SIGTERM/SIGINT.
+
+Shutdown is bounded (`SHUTDOWN_BUDGET` seconds in all, even with every vCenter down or black-holed): the signal
+handlers only flag the request on a self-pipe (`StopSignal`), the main loop leaves its `select()` at once, asks
+every loop to stop, waits for them within the budget, abandons threads still blocked in a vSphere socket call
+(daemon threads; nothing they could still write matters: the journal is flushed and closed next), closes the HTTP
+port and the journal."""
 
 from __future__ import annotations
 
+import errno
 import hashlib
 import os
-import signal
 import threading
 import time
 from collections.abc import Iterable, Mapping
@@ -16,9 +22,11 @@ from typing import Any
 import structlog
 
 from reconciler.daemon.httpserver import HealthServer
+from reconciler.daemon.liveness import DEFAULT_THRESHOLD, Liveness
 from reconciler.daemon.metrics import Metrics
 from reconciler.daemon.specwatch import SpecWatcher
-from reconciler.daemon.status import Heartbeat, StatusBoard, document_digest
+from reconciler.daemon.status import StatusBoard, document_digest
+from reconciler.daemon.stopsignal import StopSignal
 from reconciler.engine.runner import CliConnection, _expired_event, _spec_event, connection_settings
 from reconciler.engine.specstore import SpecSnapshot, SpecStore
 from reconciler.engine.types import Outcome, Skip
@@ -27,6 +35,13 @@ from reconciler.events.journal import Journal
 from reconciler.vsphere.settings import ConnectionSettings
 
 log = structlog.get_logger("vsr.daemon")
+
+SHUTDOWN_BUDGET = 2.5  # seconds from the stop request to a closed journal (the guarantee is 3 s)
+MAIN_LOOP_THRESHOLD = 60.0  # the main loop turns every 0.5 s; a minute without a turn is a hang
+
+
+class DaemonError(Exception):
+    """The daemon cannot start (message is one line, safe to print)."""
 
 
 def in_shard(name: str, shard: tuple[int, int] | None) -> bool:
@@ -54,6 +69,7 @@ class DaemonOptions:
     shard: tuple[int, int] | None = None
     cli: CliConnection | None = None
     debounce: float = 0.5
+    stuck_after: float = DEFAULT_THRESHOLD  # a vCenter loop without progress this long fails /healthz
 
 
 class Daemon:
@@ -64,55 +80,68 @@ class Daemon:
         self.journal = Journal(options.journal)
         self.metrics = Metrics()
         self.board = StatusBoard()
-        self.heartbeat = Heartbeat()
+        self.liveness = Liveness()
+        self.liveness.register("main loop", MAIN_LOOP_THRESHOLD)
+        self.heartbeat = self.liveness.beater("main loop")
         self.loops: dict[str, VCenterLoop] = {}
         self.settings: dict[str, ConnectionSettings] = {}
         self._last_counts: dict[str, Any] = {}
-        self.stop_event = threading.Event()
+        self.stopper = StopSignal()
         self.reload_event = threading.Event()
-        self.http = HealthServer(options.listen, self.board, self.metrics, liveness=self.heartbeat.alive)
+        self.abandoned: list[str] = []  # threads left blocked at shutdown (names)
+        self.http = HealthServer(options.listen, self.board, self.metrics, liveness=self.liveness.check)
         self.watcher = SpecWatcher(options.paths, lambda _changed: self.reload_event.set(), options.debounce)
 
     # -- lifecycle ----------------------------------------------------------------------------------------
     def run(self) -> int:
-        self._install_signals()
-        self.http.start()
-        log.info("serving health, readiness, metrics and status", address=self.http.address)
-        self._apply_specs(self.store.reload())
-        self.watcher.start()
+        """Serve until SIGTERM/SIGINT or `stop()`; 0 after a clean stop. Raises `DaemonError` if it cannot start."""
         try:
-            while not self.stop_event.is_set():
+            self.http.start()
+        except (OSError, ValueError) as exc:
+            self.journal.close()
+            self.stopper.close()
+            raise DaemonError(_listen_error(self.options.listen, exc)) from None
+        self.stopper.install()
+        try:
+            log.info("serving health, readiness, metrics and status", address=self.http.address)
+            self._apply_specs(self.store.reload())
+            self.watcher.start()
+            while not self.stopper.requested:
                 self.heartbeat.beat()
                 if self.reload_event.is_set():
                     self.reload_event.clear()
                     self._apply_specs(self.store.reload())
                 self._refresh_status()
-                self.stop_event.wait(0.5)
+                self.stopper.wait(0.5)
         finally:
             self.shutdown()
+            self.stopper.uninstall()
+            self.stopper.close()
         return 0
 
-    def shutdown(self) -> None:
+    def shutdown(self, budget: float = SHUTDOWN_BUDGET) -> None:
+        """Stop everything within `budget` seconds; threads still blocked after that are abandoned."""
         started = time.monotonic()
-        self.watcher.stop()
+        deadline = started + budget
+        log.info("stopping", signals=self.stopper.signals or None)
         for loop in self.loops.values():
-            loop.stop_event.set()
-            loop.queue.shutdown()
+            loop.request_stop()
+        self.watcher.stop(timeout=0.3)
         for loop in self.loops.values():
-            loop.stop(timeout=max(0.5, 8.0 - (time.monotonic() - started)))
-        self.http.stop()
+            loop.join(max(0.0, deadline - 0.4 - time.monotonic()))  # keep ~0.4 s for the port and the journal
+        self.abandoned = [name for loop in self.loops.values() for name in loop.alive_threads()]
+        if self.abandoned:
+            log.warning("abandoning threads blocked in vSphere calls", threads=self.abandoned)
+        if self.stopper.signals > 1:
+            log.info("signal received again while stopping: already stopping", signals=self.stopper.signals)
+        self.http.stop(timeout=0.2)
         self.journal.checkpoint()
         self.journal.close()
         log.info("stopped", seconds=round(time.monotonic() - started, 2))
 
     def stop(self) -> None:
-        self.stop_event.set()
-
-    def _install_signals(self) -> None:
-        if threading.current_thread() is not threading.main_thread():
-            return
-        for sig in (signal.SIGTERM, signal.SIGINT):
-            signal.signal(sig, lambda *_: self.stop_event.set())
+        """Ask `run()` to return (from any thread)."""
+        self.stopper.request()
 
     # -- specs ------------------------------------------------------------------------------------------------
     def _apply_specs(self, snapshot: SpecSnapshot) -> None:
@@ -139,12 +168,14 @@ class Daemon:
         wanted = {s.name: s for s in settings if in_shard(s.name, self.options.shard)}
         for name in [n for n in self.loops if n not in wanted or wanted[n] != self.settings.get(n)]:
             log.info("stopping vCenter loop", vcenter=name)
-            self.loops.pop(name).stop()
+            self.loops.pop(name).stop(timeout=SHUTDOWN_BUDGET)
+            self.liveness.unregister(_loop_beat(name))
         for name, setting in wanted.items():
             if name not in self.loops:
                 log.info("starting vCenter loop", vcenter=name, server=setting.address)
+                self.liveness.register(_loop_beat(name), self.options.stuck_after)
                 self.loops[name] = VCenterLoop(setting, self.store, self.journal, self.metrics, self.board,
-                                               self.heartbeat, self.options.loop)
+                                               self.liveness.beater(_loop_beat(name)), self.options.loop)
                 self.loops[name].start()
         self.settings = dict(wanted)
         self.board.retain_vcenters(wanted)
@@ -178,6 +209,22 @@ class Daemon:
                 self._last_counts[policy.name] = key
                 self.board.record_reconcile(policy.name, kind=policy.kind, audit=not policy.enforce,
                                             suspended=policy.suspended, **c)
+
+
+def _loop_beat(name: str) -> str:
+    return f"vCenter loop {name!r}"
+
+
+def _listen_error(listen: str, exc: OSError | ValueError) -> str:
+    if isinstance(exc, ValueError):
+        return f"--listen: {exc}"
+    if exc.errno == errno.EADDRINUSE:
+        why = "address already in use (another vsr run? choose a free port with --listen)"
+    elif exc.errno == errno.EACCES:
+        why = "permission denied (ports below 1024 need privileges)"
+    else:
+        why = exc.strerror or str(exc)
+    return f"--listen {listen}: cannot listen: {why}"
 
 
 def _zero() -> dict[str, int]:

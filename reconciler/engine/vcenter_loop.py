@@ -40,6 +40,10 @@ from reconciler.vsphere.watch import PropertyWatch, Update
 log = structlog.get_logger("vsr.daemon")
 
 
+class LoopStopped(RuntimeError):
+    """Raised out of a retry pause when the loop is stopping (ends the vSphere call in hand)."""
+
+
 @dataclass(frozen=True)
 class ObjectResult:
     changes: list[Change]
@@ -103,21 +107,40 @@ class VCenterLoop:
         self._thread = threading.Thread(target=self._run, name=f"vsr-loop-{self.name}", daemon=True)
         self._thread.start()
 
-    def stop(self, timeout: float = 8.0) -> None:
-        """Stop polling, let workers finish the object in hand, close the session."""
+    def stop(self, timeout: float = 2.5) -> None:
+        """Stop polling, let workers finish the object in hand, close the session; gives up waiting after
+        `timeout` seconds (threads still blocked in a vSphere call are daemon threads and are left behind)."""
+        self.request_stop()
+        self.join(timeout)
+
+    def request_stop(self) -> None:
+        """Ask the loop and its workers to stop; never blocks (the watch is cancelled from a helper thread,
+        because cancelling is a vSphere call and the vCenter may be unreachable)."""
         self.stop_event.set()
         self.queue.shutdown()
-        if self._watch is not None:
-            self._watch.stop()
+        watch = self._watch
+        if watch is not None:
+            threading.Thread(target=watch.stop, name=f"vsr-cancel-{self.name}", daemon=True).start()
+
+    def join(self, timeout: float) -> None:
+        """Wait up to `timeout` seconds in all for the loop thread and the workers."""
         deadline = time.monotonic() + timeout
         if self._thread is not None:
-            self._thread.join(max(0.1, deadline - time.monotonic()))
+            self._thread.join(max(0.0, deadline - time.monotonic()))
         if self._workers is not None:
-            self._workers.join(max(0.1, deadline - time.monotonic()))
+            for thread in self._workers.threads:
+                thread.join(max(0.0, deadline - time.monotonic()))
+
+    def alive_threads(self) -> list[str]:
+        """Names of this loop's threads still running (after `join`: the ones blocked in a call)."""
+        threads = ([self._thread] if self._thread is not None else []) + \
+            (list(self._workers.threads) if self._workers is not None else [])
+        return [t.name for t in threads if t.is_alive()]
 
     def _run(self) -> None:
         delay = 1.0
         while not self.stop_event.is_set():
+            self.heartbeat.beat()
             try:
                 self._session()
                 delay = 1.0
@@ -129,11 +152,32 @@ class VCenterLoop:
                             retry_in=round(delay, 1))
                 self.board.set_vcenter(self.name, False, message)
                 self.metrics.set_vcenter_connected(self.name, False)
-            self.stop_event.wait(delay)
+            self._backoff(delay)
             delay = min(delay * 2, self.options.reconnect_cap)
 
+    def _retry_sleep(self, seconds: float) -> None:
+        """The pause between retries of a transient fault (in the loop thread it beats like the backoff; in a
+        worker it does not, a worker's retries are not the loop's progress); a stop ends the call."""
+        if threading.current_thread() is self._thread:
+            self._backoff(seconds)
+        else:
+            self.stop_event.wait(seconds)
+        if self.stop_event.is_set():
+            raise LoopStopped(f"{self.name}: stopping")
+
+    def _backoff(self, delay: float) -> None:
+        """Wait `delay` seconds (or until stopped), beating the heartbeat every second: waiting is progress."""
+        deadline = time.monotonic() + delay
+        while not self.stop_event.is_set():
+            self.heartbeat.beat()
+            left = deadline - time.monotonic()
+            if left <= 0:
+                return
+            self.stop_event.wait(min(1.0, left))
+
     def _session(self) -> None:
-        conn = Connection(self.settings).connect()
+        conn = Connection(self.settings, sleep=self._retry_sleep).connect()
+        self.heartbeat.beat()
         with self.lock:
             self.conn, self.facts = conn, facts_of(conn, self.name)
             self.unsupported.clear()  # the target may have been upgraded
@@ -191,6 +235,7 @@ class VCenterLoop:
         for vim_type in (vim.HostSystem, vim.VirtualMachine):  # always watched: unmanaged objects, new VMs
             specs.setdefault(vim_type, ["name"])
         self.entities = inventory.entity_paths(conn)
+        self.heartbeat.beat()
         with self.lock:
             self.cache.clear()
             self.stale.clear()

@@ -86,10 +86,13 @@ class _SessionStub(SoapStubAdapter):
 class Connection:
     """One API session to a vCenter or ESXi host. Thread-safe for concurrent calls (pooled HTTP connections)."""
 
-    def __init__(self, settings: ConnectionSettings, *, retry: RetryPolicy | None = None, pool_size: int = 16):
+    def __init__(self, settings: ConnectionSettings, *, retry: RetryPolicy | None = None, pool_size: int = 16,
+                 sleep: Callable[[float], None] = time.sleep):
+        """``sleep`` waits between retries (the daemon passes one that beats its heartbeat and aborts on stop)."""
         self.settings = settings
         self.retry = retry or RetryPolicy()
         self.pool_size = pool_size
+        self._sleep = sleep
         self._si: vim.ServiceInstance | None = None
         self._content: Any = None
         self._stub: _SessionStub | None = None
@@ -212,7 +215,7 @@ class Connection:
                               wait=round(state.upcoming_sleep, 3))
 
         try:
-            return self.retry.retrying(before_sleep)(attempt)
+            return self.retry.retrying(before_sleep, sleep=self._sleep)(attempt)
         except Exception as exc:
             kind = classify(exc)
             self._log.log(30 if kind is FaultKind.TRANSIENT else 10, "vsphere call failed", method=name,

@@ -48,7 +48,7 @@ def test_healthz_follows_liveness(parts):
     assert request(server, "/healthz")[0] == 200
     alive.clear()
     status, _, body = request(server, "/healthz")
-    assert status == 500 and b"stale" in body
+    assert status == 503 and b"stale" in body
 
 
 def test_healthz_liveness_exception_is_500():
