@@ -164,3 +164,55 @@ def test_every_applied_change_has_its_intent_and_outcome(sim_factory, tmp_path, 
     assert {(i.object.moid, i.path) for i in intents if i.outcome == "applied"} == applied
     assert all(i.closed is not None for i in intents)
     assert all(e.intent in {i.id for i in intents} for e in remediated)
+
+
+def test_daemon_stops_writing_and_turns_unready_while_the_journal_cannot_be_written(fresh_sim, tmp_path):
+    """The daemon's file-size limit is lowered to 1 byte while it runs (as a full disk: every journal write fails
+    with EFBIG, a disk I/O error for SQLite): an out-of-band change is not remediated, /readyz is 503, /status says why, the failures
+    are counted. With the limit lifted, the journal works again and the daemon converges and turns ready."""
+    import resource
+    import threading
+
+    from harness import free_port, http_get
+
+    specs = tmp_path / "specs"
+    specs.mkdir()
+    (specs / "vc.yaml").write_text(fresh_sim.vcenter_yaml("sim"))
+    (specs / "ssh.yaml").write_text("apiVersion: vsr.dev/v1alpha1\nkind: HostSecurityPolicy\nmetadata: {name: ssh}\n"
+                                    "spec:\n  selector: {hosts: [\"*\"]}\n  services: {TSM-SSH: {running: false}}\n")
+    port, journal = free_port(), tmp_path / "journal.db"
+    proc = subprocess.Popen([VSR, "run", str(specs), "--journal", str(journal), "--listen", f"127.0.0.1:{port}",
+                             "--log-format", "json", "--log-level", "info", "--resync", "1h"],
+                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)  # a pipe: no size limit
+    log: list[str] = []
+    threading.Thread(target=lambda: log.extend(proc.stderr), daemon=True).start()
+    try:
+        wait_for(lambda: http_get(port, "/readyz")[0] == 200, 30, "daemon ready")
+        si = fresh_sim.connect()
+        resource.prlimit(proc.pid, resource.RLIMIT_FSIZE, (1, resource.RLIM_INFINITY))
+        host(si, "DC0_C0_H0").configManager.serviceSystem.StartService(id="TSM-SSH")
+        wait_for(lambda: http_get(port, "/readyz")[0] == 503, 20, "/readyz 503 while the journal fails")
+        status = json.loads(http_get(port, "/status")[1])
+        condition = next(c for c in status["conditions"] if c["type"] == "JournalWritable")
+        assert (condition["status"], condition["reason"]) == ("False", "WriteFailed")
+        assert "cannot write: disk I/O error" in condition["message"]  # EFBIG, as a full disk
+        assert status["reason"].startswith("journal cannot be written: journal ")
+        metrics = http_get(port, "/metrics")[1]
+        failures = [line for line in metrics.splitlines() if line.startswith("vsr_journal_write_failures_total ")]
+        assert failures and float(failures[0].split()[1]) >= 1
+        time.sleep(2)
+        assert service(host(si, "DC0_C0_H0"), "TSM-SSH").running is True, "nothing written without a record"
+        resource.prlimit(proc.pid, resource.RLIMIT_FSIZE, (resource.RLIM_INFINITY, resource.RLIM_INFINITY))
+        wait_for(lambda: service(host(si, "DC0_C0_H0"), "TSM-SSH").running is False, 40,
+                 "remediation once the journal works again")
+        wait_for(lambda: http_get(port, "/readyz")[0] == 200, 20, "ready again")
+        status = json.loads(http_get(port, "/status")[1])
+        assert next(c for c in status["conditions"] if c["type"] == "JournalWritable")["status"] == "True"
+        assert proc.poll() is None and not any("Traceback" in line for line in log)
+    finally:
+        proc.terminate()
+        proc.wait(15)
+    from reconciler.events.journal import Journal
+    with Journal(journal) as j:
+        fixed = [i for i in j.intents(open_only=False, object=None) if i.object.name == "DC0_C0_H0"]
+    assert [i.outcome for i in fixed] == ["applied"]
