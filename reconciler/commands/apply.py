@@ -10,7 +10,7 @@ from rich.console import Console
 
 from reconciler.commands._connection import add_connection_options, cli_connection
 from reconciler.engine.runner import run_once
-from reconciler.events.journal import Journal
+from reconciler.commands._journal import open_journal, report_journal_errors
 from reconciler.report.plan_output import render_json, render_text
 
 
@@ -31,7 +31,10 @@ def run(args: argparse.Namespace) -> int:
             print("aborted", file=sys.stderr)
             return 1
     console = Console(stderr=True)
-    with Journal(args.journal) as journal, Progress(
+    journal = open_journal(args.journal, "apply")
+    if journal is None:
+        return 1
+    with journal, Progress(
             TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
             console=console, transient=True, disable=not console.is_terminal) as progress:
         tasks: dict[str, int] = {}
@@ -43,5 +46,6 @@ def run(args: argparse.Namespace) -> int:
 
         result = run_once(args.paths, apply=True, cli=cli_connection(args), journal=journal,
                           concurrency=max(1, args.concurrency), on_progress=on_progress)
+    report_journal_errors(result.journal_errors, "apply")
     sys.stdout.write(render_json(result) if args.output == "json" else render_text(result, applied=True))
     return result.exit_code()

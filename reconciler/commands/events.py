@@ -53,36 +53,44 @@ def run(args: argparse.Namespace, out: TextIO | None = None) -> int:
         if args.output == "text":
             print("no events", file=out)
         return 0
-    with journal:
-        start_seq = journal.last_seq()
-        events = journal.query(since=args.since, limit=args.limit, **filters)
-        if not events and args.output == "text" and not args.follow:
-            print("no events", file=out)
-        printer.print(events)
-        if not args.follow:
-            return 0
-        seq = max([start_seq, *(e.seq for e in events)])
-        try:
-            while True:
-                time.sleep(FOLLOW_INTERVAL)
-                new = journal.query(after_seq=seq, **filters)
-                if new:
-                    printer.print(new)
-                    seq = max(e.seq for e in new)
-        except KeyboardInterrupt:
-            return 0
+    try:
+        with journal:
+            return _show(journal, args, printer, filters)
+    except JournalError as exc:
+        print(f"vsr events: {exc}", file=sys.stderr)
+        return 1
+
+
+def _show(journal: Journal, args: argparse.Namespace, printer: "_Printer", filters: dict[str, Any]) -> int:
+    start_seq = journal.last_seq()
+    events = journal.query(since=args.since, limit=args.limit, **filters)
+    if not events and args.output == "text" and not args.follow:
+        print("no events", file=printer.out)
+    printer.print(events)
+    if not args.follow:
+        return 0
+    seq = max([start_seq, *(e.seq for e in events)])
+    try:
+        while True:
+            time.sleep(FOLLOW_INTERVAL)
+            new = journal.query(after_seq=seq, **filters)
+            if new:
+                printer.print(new)
+                seq = max(e.seq for e in new)
+    except KeyboardInterrupt:
+        return 0
 
 
 def _open(path: Any, wait: bool) -> Journal | None:
     while True:
         try:
-            return Journal(path, create=False)
+            return Journal(path, create=False, readonly=True)  # never writes: works on a read-only journal
         except JournalMissing:
             if not wait:
                 return None
             time.sleep(FOLLOW_INTERVAL)
         except JournalError as exc:
-            raise SystemExit(f"vsr events: {exc}") from None
+            raise SystemExit(f"vsr events: {exc}") from None  # one line, exit 1
 
 
 class _Printer:

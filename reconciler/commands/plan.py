@@ -7,7 +7,7 @@ import sys
 
 from reconciler.commands._connection import add_connection_options, cli_connection
 from reconciler.engine.runner import run_once
-from reconciler.events.journal import Journal
+from reconciler.commands._journal import open_journal, report_journal_errors
 from reconciler.report.plan_output import render_json, render_text
 
 
@@ -21,7 +21,11 @@ def register(sub: argparse._SubParsersAction, common: argparse.ArgumentParser) -
 
 
 def run(args: argparse.Namespace) -> int:
-    with Journal(args.journal) as journal:
+    journal = open_journal(args.journal, "plan")
+    if journal is None:
+        return 1
+    with journal:
         result = run_once(args.paths, apply=False, cli=cli_connection(args), journal=journal)
+    report_journal_errors(result.journal_errors, "plan")
     sys.stdout.write(render_json(result) if args.output == "json" else render_text(result))
     return result.exit_code()

@@ -10,7 +10,7 @@ from pathlib import Path
 
 from reconciler.commands._connection import add_connection_options, cli_connection
 from reconciler.engine.runner import run_once
-from reconciler.events.journal import Journal
+from reconciler.commands._journal import open_journal, report_journal_errors
 from reconciler.report import model
 from reconciler.report.formats import RENDERERS
 
@@ -27,8 +27,12 @@ def register(sub: argparse._SubParsersAction, common: argparse.ArgumentParser) -
 
 
 def run(args: argparse.Namespace) -> int:
-    with Journal(args.journal) as journal:
+    journal = open_journal(args.journal, "report")
+    if journal is None:
+        return 1
+    with journal:
         result = run_once(args.paths, apply=False, cli=cli_connection(args), journal=journal)
+    report_journal_errors(result.journal_errors, "report")
     report = model.build(result)
     text = RENDERERS[args.output](report)
     if args.file is None:

@@ -130,6 +130,11 @@ class Metrics:
         )  # fmt: skip
         for state in SPEC_STATES:
             self.spec_documents.labels(state).set(0)
+        self.journal_write_failures = Counter(
+            "vsr_journal_write_failures_total",
+            "Journal writes that failed (read-only, full disk...); while they fail, nothing is written to vSphere.",
+            registry=r,
+        )  # fmt: skip
         self._drift_labels: set[tuple[str, str]] = set()
         self._drift_lock = threading.Lock()
         self._queues = _QueueCollector()
@@ -173,6 +178,9 @@ class Metrics:
     def event(self, type_: str, reason: str) -> None:
         """Count one recorded event (call it for every event the journal records)."""
         self.events_total.labels(type_, reason).inc()
+
+    def journal_write_failure(self) -> None:
+        self.journal_write_failures.inc()
 
     def set_waivers_active(self, n: int) -> None:
         self.waivers_active.set(n)

@@ -151,6 +151,9 @@ class StatusBoard:
         self._first_pass_done = False
         self._spec_revision: str | None = None
         self._started = clock()
+        self._journal_error: str | None = None
+        self._journal_condition = Condition("JournalWritable", "True", "Writable",
+                                            "intents and outcomes are recorded before and after each write", clock())
 
     # -- policies -------------------------------------------------------------------------------------------
     # A policy is identified by (kind, name): a HostSecurityPolicy and a VMSecurityPolicy may share a name.
@@ -277,14 +280,36 @@ class StatusBoard:
         with self._lock:
             self._first_pass_done = True
 
+    def set_journal_error(self, message: str | None) -> None:
+        """The journal cannot be written (`message`) or works again (`None`). While it fails, nothing is written to
+        vSphere and readiness is false; the `JournalWritable` condition in /status says why."""
+        with self._lock:
+            self._journal_error = message
+            status = "False" if message else "True"
+            reason = "WriteFailed" if message else "Writable"
+            text = (f"{message}; no vSphere writes until the journal can be written" if message
+                    else "intents and outcomes are recorded before and after each write")
+            c = self._journal_condition
+            if c.status != status:
+                c.last_transition_time = self._clock()
+            c.status, c.reason, c.message = status, reason, text
+
+    @property
+    def journal_error(self) -> str | None:
+        with self._lock:
+            return self._journal_error
+
     @property
     def first_pass_done(self) -> bool:
         with self._lock:
             return self._first_pass_done
 
     def readiness(self) -> tuple[bool, str]:
-        """(ready, reason): ready when at least one vCenter is known, all are connected and the first pass is done."""
+        """(ready, reason): ready when the journal can be written, at least one vCenter is known, all are connected
+        and the first pass is done."""
         with self._lock:
+            if self._journal_error:
+                return False, f"journal cannot be written: {self._journal_error}"
             if not self._vcenters:
                 return False, "no vCenter connection configured yet"
             down = sorted(n for n, vc in self._vcenters.items() if not vc.connected)
@@ -305,6 +330,7 @@ class StatusBoard:
                     "firstPassDone": self._first_pass_done,
                     "specRevision": self._spec_revision,
                     "startedAt": _iso(self._started),
+                    "conditions": [self._journal_condition.to_dict()],
                     "vcenters": [self._vcenters[n].to_dict() for n in sorted(self._vcenters)],
                     "policies": [
                         self._policies[k].to_dict() for k in sorted(self._policies, key=lambda k: (k[1], k[0]))

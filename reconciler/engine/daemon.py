@@ -12,6 +12,7 @@ from __future__ import annotations
 import errno
 import hashlib
 import os
+import sys
 import threading
 import time
 from collections.abc import Iterable, Mapping
@@ -31,7 +32,7 @@ from reconciler.engine.runner import CliConnection, _expired_event, _spec_event,
 from reconciler.engine.specstore import SpecSnapshot, SpecStore
 from reconciler.engine.types import Outcome, Skip
 from reconciler.engine.vcenter_loop import LoopOptions, VCenterLoop
-from reconciler.events.journal import Journal
+from reconciler.events.journal import Journal, JournalError
 from reconciler.vsphere.settings import ConnectionSettings
 
 log = structlog.get_logger("vsr.daemon")
@@ -147,9 +148,14 @@ class Daemon:
     def _apply_specs(self, snapshot: SpecSnapshot) -> None:
         events = [_spec_event(i) for i in snapshot.errors] + [_expired_event(w) for w in snapshot.specs.expired]
         if events:
-            self.journal.record_many(events)
-            for event in events:
-                self.metrics.event(event.type, event.reason)
+            try:
+                self.journal.record_many(events)
+                for event in events:
+                    self.metrics.event(event.type, event.reason)
+            except JournalError as exc:
+                log.error("the journal cannot be written", error=str(exc))
+                self.metrics.journal_write_failure()
+                self.board.set_journal_error(str(exc))
         for issue in snapshot.errors:
             log.warning("spec error", issue=str(issue))
         invalid = len({(i.kind, i.name, i.file) for i in snapshot.errors})
@@ -245,4 +251,9 @@ def _count(c: dict[str, int], change: Any) -> None:
 
 
 def run(paths: Iterable[str], **kw: Any) -> int:
-    return Daemon(DaemonOptions(paths=tuple(paths), **kw)).run()
+    try:
+        daemon = Daemon(DaemonOptions(paths=tuple(paths), **kw))
+    except JournalError as exc:
+        print(f"vsr run: {exc}", file=sys.stderr)
+        return 1
+    return daemon.run()

@@ -1,5 +1,12 @@
-"""Applying a plan: per object, per controller, the vSphere calls, then a read-back that decides whether each
-change is `applied` or `notEffective`. Objects run concurrently (bounded); a fault on one never stops the others.
+"""Applying a plan: per object, per controller, the vSphere calls, then a read-back that decides each field's
+outcome. Objects run concurrently (bounded); a fault on one never stops the others.
+
+Write-ahead: before each controller's vSphere call the changes' intents are recorded through the `WriteJournal`;
+if that fails, nothing more is written for the object. The outcomes are recorded after the read-back.
+
+Outcomes are per field: after a call that raised, the read-back still decides each field (`applied` if it now
+matches, else `failed` with the error); after a call that returned, `applied` or `notEffective`. When the read-back
+itself fails, every attempted field is `unknown` and the next pass verifies it.
 """
 
 from __future__ import annotations
@@ -16,25 +23,28 @@ from reconciler.controllers.base import Controller, ObjectState
 from reconciler.engine import planner
 from reconciler.engine.planner import PlannedObject, VCenterPlan
 from reconciler.engine.types import Change, FieldDiff, Impact, ObjectProblem, Outcome, Skip
+from reconciler.engine.writeahead import NoJournal, WriteJournal
 from reconciler.vsphere import faults, inventory
 
 log = structlog.get_logger("vsr.apply")
 
 RESTRICTED_MESSAGE = ("the host refuses API writes (RestrictedVersion: free ESXi license or API-restricted "
                       "version); reporting only")
+NOT_WRITTEN = "not written: the journal cannot record the intent"
 
 
 def apply_plan(conn: Any, vplan: VCenterPlan, concurrency: int = 8,
                on_object_done: Callable[[PlannedObject], None] | None = None,
-               today: dt.date | None = None) -> VCenterPlan:
+               today: dt.date | None = None, journal: WriteJournal | None = None) -> VCenterPlan:
     """Apply every actionable change of `vplan` and read back. Changes are updated in place and `vplan.plan`
-    gets the problems of objects that faulted."""
+    gets the problems of objects that faulted. `journal` records intents and outcomes (write-ahead)."""
     controllers = {c.name: c for c in planner.active_controllers_for(vplan.objects)}
     work = [po for po in vplan.objects if any(c.actionable for c in po.changes)]
+    recorder: WriteJournal = journal if journal is not None else NoJournal()
 
     def run(po: PlannedObject) -> list[ObjectProblem]:
         try:
-            return apply_object(conn, vplan, po, controllers, today or dt.date.today())
+            return apply_object(conn, vplan, po, controllers, today or dt.date.today(), recorder)
         finally:
             if on_object_done is not None:
                 on_object_done(po)
@@ -59,19 +69,40 @@ def needs_power_cycle(po: PlannedObject) -> bool:
 
 
 def apply_object(conn: Any, vplan: VCenterPlan, po: PlannedObject, controllers: dict[str, Controller],
-                 today: dt.date) -> list[ObjectProblem]:
+                 today: dt.date, journal: WriteJournal | None = None) -> list[ObjectProblem]:
+    """Apply one object's changes (shutting a VM down first when its changes need power-off), then record the
+    outcomes."""
+    journal = journal if journal is not None else NoJournal()
+    problems = _apply_with_power(conn, vplan, po, controllers, today, journal)
+    try:
+        journal.outcome(po.changes)
+    except Exception as exc:  # noqa: BLE001 - the intents stay open; the next pass verifies them
+        log.error("cannot record the outcome", object=po.state.ref.name, error=str(exc))
+        problems.append(ObjectProblem(po.state.ref, f"journal: {exc}; the outcome is verified on the next pass",
+                                      "journal"))
+    return problems
+
+
+def _apply_with_power(conn: Any, vplan: VCenterPlan, po: PlannedObject, controllers: dict[str, Controller],
+                      today: dt.date, journal: WriteJournal) -> list[ObjectProblem]:
     if not needs_power_cycle(po):
-        return _apply_object(conn, vplan, po, controllers, today)
+        return _apply_object(conn, vplan, po, controllers, today, journal)
+    cycled = [c for c in po.changes if c.actionable and c.impact is Impact.POWER_CYCLE]
+    problem = _intent(journal, po, cycled)  # the shutdown is a write too
+    if problem is not None:
+        _mark_unwritten(po)
+        return [problem]
     try:
         vm_power.shutdown_guest(conn, po.state.mo)
     except vm_power.PowerCycleError as exc:
         po.changes = [c.with_(outcome=Outcome.FAILED, error=str(exc))
                       if c.actionable and c.impact is Impact.POWER_CYCLE else c for c in po.changes]
-        return [ObjectProblem(po.state.ref, str(exc))] + _apply_object(conn, vplan, po, controllers, today)
+        return [ObjectProblem(po.state.ref, str(exc))] + _apply_object(conn, vplan, po, controllers, today,
+                                                                       journal)
     log.info("guest shut down for changes that need power-off", object=po.state.ref.name)
     try:
         po.state.props = {**po.state.props, "runtime.powerState": "poweredOff"}
-        return _apply_object(conn, vplan, po, controllers, today)
+        return _apply_object(conn, vplan, po, controllers, today, journal)
     finally:
         try:
             vm_power.power_on(conn, po.state.mo)
@@ -80,13 +111,19 @@ def apply_object(conn: Any, vplan: VCenterPlan, po: PlannedObject, controllers: 
 
 
 def _apply_object(conn: Any, vplan: VCenterPlan, po: PlannedObject, controllers: dict[str, Controller],
-                  today: dt.date) -> list[ObjectProblem]:
+                  today: dt.date, journal: WriteJournal | None = None) -> list[ObjectProblem]:
+    journal = journal if journal is not None else NoJournal()
     problems: list[ObjectProblem] = []
     touched: list[Controller] = []
     for name, controller in controllers.items():
         pending = po.actionable(name)
         if not pending:
             continue
+        problem = _intent(journal, po, pending)
+        if problem is not None:  # no record, no write: nothing more for this object
+            _mark_unwritten(po, exclude={c.name for c in touched})
+            problems.append(problem)
+            break
         diffs = [FieldDiff(c.path, c.current, c.desired, c.subject, c.impact) for c in pending]
         try:
             controller.apply(conn, po.state, diffs, planner.plain(po.desired[name]))
@@ -105,12 +142,36 @@ def _apply_object(conn: Any, vplan: VCenterPlan, po: PlannedObject, controllers:
                 continue
             message = f"{fault}: {faults.fault_message(exc)}"
             log.warning("apply failed", object=po.state.ref.name, controller=name, error=message)
-            _mark(po, name, outcome=Outcome.FAILED, error=message)
+            _mark(po, name, outcome=Outcome.FAILED, error=message)  # the read-back decides per field
             problems.append(ObjectProblem(po.state.ref, message, name))
             touched.append(controller)
     if touched:
         problems.extend(read_back(conn, vplan, po, touched, today))
+        problems = [p for p in problems if not _all_applied(po, p.controller)]
     return problems
+
+
+def _all_applied(po: PlannedObject, controller: str) -> bool:
+    """A controller whose call raised but whose every field now reads back as desired has converged."""
+    mine = [c for c in po.changes if controller and c.controller == controller and c.actionable]
+    return bool(mine) and all(c.outcome is Outcome.APPLIED for c in mine)
+
+
+def _intent(journal: WriteJournal, po: PlannedObject, changes: list[Change]) -> ObjectProblem | None:
+    """Record the intents of `changes`; on failure, the problem to report (the caller writes nothing more)."""
+    try:
+        journal.intent(changes)
+        return None
+    except Exception as exc:  # noqa: BLE001 - any failure to record means: do not write
+        log.error("journal cannot record the intent; nothing written", object=po.state.ref.name, error=str(exc))
+        return ObjectProblem(po.state.ref, f"journal: {exc}; nothing written to vSphere for this object", "journal")
+
+
+def _mark_unwritten(po: PlannedObject, exclude: frozenset[str] | set[str] = frozenset()) -> None:
+    """Changes never attempted (the journal failed first) say so instead of staying `planned`."""
+    po.changes = [c.with_(outcome=Outcome.SKIPPED, message=NOT_WRITTEN)
+                  if c.actionable and c.outcome is Outcome.PLANNED and c.controller not in exclude else c
+                  for c in po.changes]
 
 
 def _mark(po: PlannedObject, controller: str | None, **fields: Any) -> None:
@@ -129,15 +190,23 @@ def read_back(conn: Any, vplan: VCenterPlan, po: PlannedObject, touched: list[Co
             controller.prefetch(conn, [state], {state.ref.moid: planner.plain(po.desired[controller.name])})
     except Exception as exc:  # noqa: BLE001
         message = f"read-back failed: {faults.fault_name(exc)}: {faults.fault_message(exc)}"
+        names = {c.name for c in touched}
+        po.changes = [c.with_(outcome=Outcome.UNKNOWN,
+                              error=f"{c.error}; {message}" if c.error else f"{message}; verified on the next pass")
+                      if c.controller in names and c.actionable and c.outcome in (Outcome.PLANNED, Outcome.FAILED)
+                      else c for c in po.changes]
         return [ObjectProblem(po.state.ref, message)]
     remaining = {(d.path, d.subject): d for c in touched
                  for d in c.diff(planner.plain(po.desired[c.name]), state)}
+    names = {c.name for c in touched}
     settled: list[Change] = []
     for change in po.changes:
-        if change.controller in {c.name for c in touched} and change.actionable and change.outcome is Outcome.PLANNED:
+        if change.controller in names and change.actionable and change.outcome in (Outcome.PLANNED, Outcome.FAILED):
             left = remaining.get((change.path, change.subject))
-            if left is None:
-                change = change.with_(outcome=Outcome.APPLIED)
+            if left is None:  # the field matches now, even if its call (or a sibling's) raised
+                change = change.with_(outcome=Outcome.APPLIED, error="")
+            elif change.outcome is Outcome.FAILED:
+                change = change.with_(current=left.current)
             else:
                 change = change.with_(outcome=Outcome.NOT_EFFECTIVE, current=left.current,
                                       message="applied but not effective: the read-back still differs")

@@ -16,11 +16,11 @@ import structlog
 
 from reconciler.api import load_specs
 from reconciler.controllers.base import ConnectionFacts
-from reconciler.engine import executor, planner, recording
+from reconciler.engine import executor, planner, recording, writeahead
 from reconciler.engine.policies import CompiledSpecs, compile_documents, policies_for
 from reconciler.engine.planner import PlannedObject, VCenterPlan
 from reconciler.events import model as ev
-from reconciler.events.journal import Journal
+from reconciler.events.journal import Journal, JournalError
 from reconciler.vsphere.connection import Connection
 from reconciler.vsphere.faults import VsphereError, describe
 from reconciler.vsphere.settings import ConnectionSettings, SettingsError, settings_from_cli, settings_from_spec
@@ -48,6 +48,7 @@ class RunResult:
     plans: list[VCenterPlan] = field(default_factory=list)
     spec_issues: list[Any] = field(default_factory=list)  # api.SpecIssue, errors and warnings
     connection_errors: list[str] = field(default_factory=list)
+    journal_errors: list[str] = field(default_factory=list)  # the journal could not be written: writes stopped
     specs: CompiledSpecs | None = None
 
     @property
@@ -55,7 +56,8 @@ class RunResult:
         return [i for i in self.spec_issues if i.is_error]
 
     def exit_code(self) -> int:
-        if self.spec_errors or self.connection_errors or any(p.plan.problems for p in self.plans):
+        if self.spec_errors or self.connection_errors or self.journal_errors or any(p.plan.problems
+                                                                                    for p in self.plans):
             return 1
         return 2 if any(p.plan.drift for p in self.plans) else 0
 
@@ -100,6 +102,7 @@ def run_once(paths: Iterable[str | os.PathLike[str]], *, apply: bool = False, cl
     result.connection_errors.extend(errors)
     events: list[ev.Event] = [_spec_event(i) for i in loaded.errors]
     events += [_expired_event(w) for w in specs.expired]
+    writer = writeahead.JournalWriter(journal) if journal is not None else None
 
     for setting in settings:
         policies = policies_for(specs, setting.name) if not (cli and cli.given(environ)) else specs.policies
@@ -113,7 +116,9 @@ def run_once(paths: Iterable[str | os.PathLike[str]], *, apply: bool = False, cl
             vplan = planner.plan_vcenter(conn, facts_of(conn, setting.name), policies, specs.waivers, today,
                                          remediated=remediated)
             events += recording.detection_events(vplan.plan.changes)
-            if apply:
+            if apply and writer is not None:  # write-ahead: what was seen is on disk before anything changes
+                events = _record_before_apply(writer, journal, vplan, events, result)
+            if apply and not result.journal_errors:
                 total = sum(1 for po in vplan.objects if any(c.actionable for c in po.changes))
                 done = [0]
 
@@ -122,8 +127,12 @@ def run_once(paths: Iterable[str | os.PathLike[str]], *, apply: bool = False, cl
                     if on_progress is not None:
                         on_progress(setting.name, done[0], total)
 
-                executor.apply_plan(conn, vplan, concurrency=concurrency, on_object_done=progress, today=today)
-                events += recording.outcome_events(vplan.plan.changes)
+                executor.apply_plan(conn, vplan, concurrency=concurrency, on_object_done=progress, today=today,
+                                    journal=writer)
+                if writer is None:
+                    events += recording.outcome_events(vplan.plan.changes)
+                elif writer.error and not result.journal_errors:
+                    result.journal_errors.append(f"{writer.error}; writes to vSphere stopped")
             result.plans.append(vplan)
         except Exception as exc:  # noqa: BLE001 - one vCenter's failure is reported; the others go on
             message = str(exc) if isinstance(exc, (VsphereError, OSError)) else describe(exc)
@@ -132,8 +141,29 @@ def run_once(paths: Iterable[str | os.PathLike[str]], *, apply: bool = False, cl
         finally:
             conn.close()
     if journal is not None and events:
-        journal.record_many(events)
+        try:
+            journal.record_many(events)
+        except JournalError as exc:
+            if not result.journal_errors:
+                result.journal_errors.append(str(exc))
     return result
+
+
+def _record_before_apply(writer: writeahead.JournalWriter, journal: Journal, vplan: VCenterPlan,
+                         events: list[ev.Event], result: RunResult) -> list[ev.Event]:
+    """Record the pass's events so far and settle open intents of an interrupted run (verified against the
+    fresh plan); a journal that cannot be written stops the apply. Returns the events still to record."""
+    if result.journal_errors:
+        return events
+    try:
+        writer.record(events)
+        verdicts = writeahead.recover(journal, vplan)
+    except JournalError as exc:
+        result.journal_errors.append(f"{exc}; nothing was written to vSphere")
+        return []
+    if verdicts:
+        vplan.plan.notes.append(writeahead.summary(verdicts))
+    return []
 
 
 def remediation_times(journal: Journal, vcenter: str) -> dict[tuple[str, tuple[str, ...]], dt.datetime]:

@@ -50,6 +50,7 @@ class Outcome(str, Enum):
     NOT_EFFECTIVE = "notEffective"
     FAILED = "failed"
     SKIPPED = "skipped"
+    UNKNOWN = "unknown"  # written (or maybe written), but the read-back failed: the next pass verifies it
 
 
 @dataclass(frozen=True)

@@ -23,13 +23,13 @@ from reconciler.controllers.base import ConnectionFacts
 from reconciler.daemon.metrics import Metrics
 from reconciler.daemon.status import Heartbeat, StatusBoard
 from reconciler.daemon.workqueue import FlapDetector, WorkQueue, default_controller_rate_limiter, run_workers
-from reconciler.engine import executor, planner, recording
+from reconciler.engine import executor, planner, recording, writeahead
 from reconciler.engine.policies import policies_for
 from reconciler.engine.runner import facts_of, remediation_times
 from reconciler.engine.specstore import SpecStore
 from reconciler.engine.types import Change, Outcome, Skip
 from reconciler.events import model as ev
-from reconciler.events.journal import Journal
+from reconciler.events.journal import Journal, JournalError
 from reconciler.events.vcenter import VCenterMirror
 from reconciler.vsphere import inventory
 from reconciler.vsphere.connection import Connection
@@ -99,6 +99,7 @@ class VCenterLoop:
         self._thread: threading.Thread | None = None
         self._workers: Any = None
         self._pending_first: set[str] = set()
+        self.unverified: set[str] = set()  # objects with open write-ahead intents: verified at their next reconcile
 
     # -- lifecycle ----------------------------------------------------------------------------------------
     def start(self) -> None:
@@ -183,6 +184,10 @@ class VCenterLoop:
             self.unsupported.clear()  # the target may have been upgraded
             self.remediated = remediation_times(self.journal, self.name)
             self.clean.clear()
+            try:  # an interrupted run left intents without outcome: verify each object at its first reconcile
+                self.unverified = {i.object.moid for i in self.journal.intents(vcenter=self.name)}
+            except JournalError as exc:
+                self._journal_failed(str(exc))
         self.board.set_vcenter(self.name, True)
         self.metrics.set_vcenter_connected(self.name, True)
         watches: list[PropertyWatch] = []
@@ -391,22 +396,31 @@ class VCenterLoop:
             obj = self._refetch(conn, moid, obj)
             vplan = self._plan(conn, facts, moid, obj, cached_options=False)
         events = recording.detection_events(vplan.plan.changes)
-        if any(c.actionable for po in vplan.objects for c in po.changes):
-            executor.apply_plan(conn, vplan, concurrency=1)
-            events += recording.outcome_events(vplan.plan.changes)
+        writer = writeahead.JournalWriter(self.journal, on_error=self._journal_failed)
+        journal_ok = self._settle_open_intents(moid, vplan)
+        if journal_ok and any(c.actionable for po in vplan.objects for c in po.changes):
+            executor.apply_plan(conn, vplan, concurrency=1, journal=writer)
             events += self._record_flaps(vplan)
             self._remember_unsupported(vplan)
             now = dt.datetime.now(dt.timezone.utc)
             for change in vplan.plan.changes:
                 if change.outcome is Outcome.APPLIED and change.object.type == "VirtualMachine":
                     self.remediated[(change.object.moid, change.path)] = now
+                if change.outcome is Outcome.UNKNOWN:
+                    self.unverified.add(change.object.moid)
             with self.lock:  # the read-back is the newest state we know
                 for po in vplan.objects:
                     obj.props.update({k: v for k, v in po.state.props.items() if k in obj.props})
+        try:
+            writer.record(events)
+        except JournalError:
+            pass  # counted and shown by _journal_failed; the object is retried
+        if writer.error is None and writer.recorded:
+            self._journal_ok()
         with self.lock:
-            clean = not vplan.plan.problems and not any(
-                c.actionable or c.outcome in (Outcome.FAILED, Outcome.NOT_EFFECTIVE) or c.reason is Skip.FLAPPING
-                or c.reason is Skip.PENDING_POWER_CYCLE for c in vplan.plan.changes)
+            clean = not vplan.plan.problems and writer.error is None and journal_ok and not any(
+                c.actionable or c.outcome in (Outcome.FAILED, Outcome.NOT_EFFECTIVE, Outcome.UNKNOWN)
+                or c.reason is Skip.FLAPPING or c.reason is Skip.PENDING_POWER_CYCLE for c in vplan.plan.changes)
             if clean and fingerprint_before is not None:
                 self.clean[moid] = fingerprint_before
             else:
@@ -414,19 +428,46 @@ class VCenterLoop:
             owners = {".".join(path): d.policy for po in vplan.objects for fields in po.desired.values()
                       for path, d in fields.items()}
             self.results[moid] = ObjectResult(list(vplan.plan.changes), frozenset(owners.values()), owners)
-        if events:
-            self.journal.record_many(events)
-            for event in events:
+        if writer.recorded:
+            for event in writer.recorded:
                 self.metrics.event(event.type, event.reason)
             if self.options.mirror_events:
                 mirror = VCenterMirror(conn)
-                for event in events:
-                    if event.object.moid == moid:
+                for event in writer.recorded:
+                    if event.object.moid == moid and event.reason != ev.REMEDIATION_STARTED:
                         mirror.post(event, obj.ref)  # best effort: the journal is the record
         for controller in {c.controller for c in vplan.plan.changes} or {"none"}:
             failed = any(c.controller == controller and c.outcome is Outcome.FAILED for c in vplan.plan.changes)
             self.metrics.observe_reconcile(controller, "error" if failed else "success", time.monotonic() - started)
-        return not vplan.plan.problems
+        return not vplan.plan.problems and writer.error is None and journal_ok
+
+    # -- write-ahead journal --------------------------------------------------------------------------------
+    def _settle_open_intents(self, moid: str, vplan: planner.VCenterPlan) -> bool:
+        """Verify the open intents of `moid` (left by a crash or an unknown outcome) against the fresh plan and
+        close them. False when the journal cannot be used (then nothing is written for the object)."""
+        if moid not in self.unverified:
+            return True
+        try:
+            intents = self.journal.intents(vcenter=self.name, object=moid)
+            verdicts = writeahead.recover(self.journal, vplan, intents)
+        except JournalError as exc:
+            self._journal_failed(str(exc))
+            return False
+        for verdict in verdicts:
+            self.metrics.event(verdict.event.type, verdict.event.reason)
+        if verdicts:
+            log.info("settled open intents", vcenter=self.name, object=moid, summary=writeahead.summary(verdicts))
+        self.unverified.discard(moid)
+        return True
+
+    def _journal_failed(self, message: str) -> None:
+        log.error("the journal cannot be written; no vSphere writes until it can", vcenter=self.name,
+                  error=message)
+        self.metrics.journal_write_failure()
+        self.board.set_journal_error(message)
+
+    def _journal_ok(self) -> None:
+        self.board.set_journal_error(None)
 
     def _option_types(self, conn: Connection, obj: inventory.ObservedObject) -> dict[str, Any]:
         """Option definitions per ESXi build, read once per session from one host of that build."""

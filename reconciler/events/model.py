@@ -23,6 +23,8 @@ SPEC_INVALID = "SpecInvalid"
 DRIFT_FLAPPING = "DriftFlapping"
 TARGET_NOT_FOUND = "TargetNotFound"
 UNSUPPORTED = "Unsupported"
+REMEDIATION_STARTED = "RemediationStarted"        # write-ahead intent: committed before the vSphere write
+REMEDIATION_UNVERIFIED = "RemediationUnverified"  # the read-back after a write failed: outcome unknown
 
 _REASON = re.compile(r"^[A-Z][A-Za-z0-9]*$")
 
@@ -65,6 +67,7 @@ class Event:
     source: str | None = None          # file:line of the spec field that asked for it
     current: Any = None
     desired: Any = None
+    intent: str | None = None          # RemediationStarted: its id; an outcome event: the intent it settles
 
     def __post_init__(self) -> None:
         if self.type not in TYPES:
@@ -105,7 +108,8 @@ class StoredEvent:
 
     def __getattr__(self, name: str) -> Any:
         # Convenience: stored.reason, stored.object, ... read through to the event.
-        if name in ("type", "reason", "object", "message", "path", "policy", "source", "current", "desired"):
+        if name in ("type", "reason", "object", "message", "path", "policy", "source", "current", "desired",
+                    "intent"):
             return getattr(self.event, name)
         raise AttributeError(name)
 
@@ -118,4 +122,5 @@ class StoredEvent:
             "current": e.current, "desired": e.desired, "count": self.count,
             "firstSeen": format_time(self.first_seen),
             "lastSeen": format_time(self.last_seen),
+            **({"intent": e.intent} if e.intent else {}),   # write-ahead intents and the outcomes settling them
         }

@@ -13,7 +13,7 @@ from reconciler.engine.types import Change, Outcome
 
 MAX_LISTED = 20
 _MARK = {Outcome.APPLIED: "fixed", Outcome.NOT_EFFECTIVE: "NOT EFFECTIVE", Outcome.FAILED: "FAILED",
-         Outcome.SKIPPED: "skipped"}
+         Outcome.SKIPPED: "skipped", Outcome.UNKNOWN: "unknown: not verified"}
 
 
 def _line(change: Change, applied: bool) -> str:
@@ -42,7 +42,7 @@ def render_text(result: RunResult, applied: bool = False) -> str:
     out: list[str] = []
     for issue in result.spec_issues:
         out.append(f"{'error' if issue.is_error else 'warning'}: {issue}")
-    for error in result.connection_errors:
+    for error in result.connection_errors + result.journal_errors:
         out.append(f"error: {error}")
     drift = fixed = waived = 0
     for vplan in result.plans:
@@ -83,6 +83,7 @@ def render_json(result: RunResult) -> str:
         "exitCode": result.exit_code(),
         "specIssues": [i.to_dict() for i in result.spec_issues],
         "connectionErrors": result.connection_errors,
+        "journalErrors": result.journal_errors,
         "changes": [c.as_dict() for p in result.plans for c in p.plan.changes],
         "problems": [{"object": pr.object.to_dict(), "controller": pr.controller or None, "message": pr.message}
                      for p in result.plans for pr in p.plan.problems],
@@ -92,6 +93,7 @@ def render_json(result: RunResult) -> str:
             "objects": sum(p.plan.objects_checked for p in result.plans),
             "drift": sum(len(p.plan.drift) for p in result.plans),
             "applied": sum(1 for p in result.plans for c in p.plan.changes if c.outcome is Outcome.APPLIED),
+            "unknown": sum(1 for p in result.plans for c in p.plan.changes if c.outcome is Outcome.UNKNOWN),
         },
     }
     return json.dumps(doc, indent=2, default=str) + "\n"

@@ -81,6 +81,11 @@ def test_ten_percent_transient_faults_on_a_200_object_apply(sim_factory, tmp_pat
     with Journal(journal) as j:
         remediated = j.query(reason="DriftRemediated")
         failed = j.query(reason="RemediationFailed")
+        intents = j.intents(open_only=False)
+    # write-ahead: every applied change has its intent, closed by its outcome; no intent is left open
+    assert collections.Counter((i.object.moid, i.path) for i in intents if i.outcome == "applied") == applied_keys
+    assert [i for i in intents if i.closed is None] == []
+    assert all(e.intent in {i.id for i in intents} for e in remediated + failed)
     by_key = collections.Counter()
     for e in remediated:
         by_key[(e.object.moid, e.path)] += e.count

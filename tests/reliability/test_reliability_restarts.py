@@ -36,6 +36,18 @@ def write_specs(specs, sim, creds, value: int) -> None:
     (specs / "vms.yaml").write_text(policy("VMSecurityPolicy", "vms", VMS % (1048000 + value)))
 
 
+def assert_write_ahead(journal) -> None:
+    """Every DriftRemediated names its intent (a RemediationStarted committed before the write), that intent is
+    closed as applied, and no intent is left open."""
+    from reconciler.events.journal import Journal
+    with Journal(journal) as j:
+        intents = {i.id: i for i in j.intents(open_only=False)}
+        remediated = j.query(reason="DriftRemediated")
+    assert remediated
+    assert all(e.intent in intents and intents[e.intent].outcome == "applied" for e in remediated)
+    assert [i for i in intents.values() if i.closed is None] == []
+
+
 def test_simulator_killed_and_restarted_during_apply(tmp_path):
     """The vCenter dies (SIGKILL) in the middle of a 200-object apply and comes back on the same address with a
     fresh (unconverged) state: the running apply ends within a bounded time with exit 1 and one clear line per
@@ -76,6 +88,7 @@ def test_simulator_killed_and_restarted_during_apply(tmp_path):
         assert integrity(journal) == "ok"
         again = vsr("apply", str(specs), "-o", "json", "--yes", "--journal", str(journal), timeout=120)
         assert again.code == 0, again.err[-2000:]
+        assert_write_ahead(journal)
         assert option(host(sim.connect(), "DC0_C3_H9"), "UserVars.DcuiTimeOut") == 300
     finally:
         if proc.poll() is None:
@@ -157,6 +170,7 @@ def test_kill_9_of_the_daemon_at_random_points(tmp_path):
         converged = time.monotonic() - started
         d.stop()
         assert integrity(d.journal) == "ok"
+        assert_write_ahead(d.journal)  # intents left open by the kills were verified and closed
         print(f"\nkill -9 x10 (seed {seed}, kill points {points} s): {acknowledged} acknowledged row observations "
               f"({distinct} distinct rows) checked, "
               f"0 lost; last restart converged in {converged:.1f} s")

@@ -48,7 +48,7 @@ def journal(tmp_path, clock):
 def test_wal_mode_full_sync_and_schema_version(journal):
     assert journal.journal_mode == "wal"
     assert journal._db.execute("PRAGMA synchronous").fetchone()[0] == 2   # FULL
-    assert journal.schema_version == SCHEMA_VERSION == 1
+    assert journal.schema_version == SCHEMA_VERSION == 2
     assert journal.path.exists()                                          # parent directory created
 
 
