@@ -34,7 +34,7 @@ def register(sub: argparse._SubParsersAction, common: argparse.ArgumentParser) -
     parser.add_argument("--mirror-events", action="store_true",
                         help="also post each event into vCenter's event history on the object")
     parser.add_argument("--shard", type=parse_shard, default=None, metavar="I/N",
-                        help="reconcile only the vCenters whose name hashes to shard I of N")
+                        help="reconcile only the vCenters of shard I of N (spec.shard, else rendezvous hashing of the name)")
     add_connection_options(parser)
     return parser
 
