@@ -71,7 +71,16 @@ app.kubernetes.io/component: vcsim
 {{- if $image.digest -}}
 {{ $image.repository }}@{{ $image.digest }}
 {{- else -}}
-{{ $image.repository }}:{{ default $defaultTag (toString $image.tag) }}
+{{ $image.repository }}:{{ default $defaultTag (include "vsr.tagString" $image.tag) }}
+{{- end -}}
+{{- end }}
+
+{{/* A tag as text: helm reads numbers in values as float64, so 20260101 must not become 2.0260101e+07. */}}
+{{- define "vsr.tagString" -}}
+{{- if and (kindIs "float64" .) (eq (float64 (int64 .)) .) -}}
+{{ int64 . }}
+{{- else -}}
+{{ toString . }}
 {{- end -}}
 {{- end }}
 
@@ -127,12 +136,18 @@ A StatefulSet's volumeClaimTemplates are immutable: toggling persistence with sh
 */}}
 {{- define "vsr.validateUpgrade" -}}
 {{- if gt (int .Values.shards) 1 }}
-{{- $sts := lookup "apps/v1" "StatefulSet" .Release.Namespace (include "vsr.fullname" .) }}
-{{- if $sts }}
-{{- $had := gt (len ($sts.spec.volumeClaimTemplates | default list)) 0 }}
-{{- if ne $had .Values.persistence.enabled }}
-{{- fail (printf "persistence.enabled=%v would change the volumeClaimTemplates of StatefulSet %s, which Kubernetes does not allow: first run `kubectl -n %s delete statefulset %s --cascade=orphan` (the pods keep running until the upgrade replaces them; see docs/deploy.md, Upgrades)" .Values.persistence.enabled (include "vsr.fullname" .) .Release.Namespace (include "vsr.fullname" .)) }}
+{{- include "vsr.checkStatefulSetChange" (dict "root" . "existing" (lookup "apps/v1" "StatefulSet" .Release.Namespace (include "vsr.fullname" .))) }}
 {{- end }}
+{{- end }}
+
+{{/* Fails when the StatefulSet in the cluster ("existing", may be empty) cannot be changed into the new one. */}}
+{{- define "vsr.checkStatefulSetChange" -}}
+{{- $ := .root -}}
+{{- with .existing }}
+{{- $had := gt (len (.spec.volumeClaimTemplates | default list)) 0 }}
+{{- if ne $had $.Values.persistence.enabled }}
+{{- $name := include "vsr.fullname" $ }}
+{{- fail (printf "persistence.enabled=%v would change the volumeClaimTemplates of StatefulSet %s, which Kubernetes does not allow: first run `kubectl -n %s delete statefulset %s --cascade=orphan` (its pods keep running until the upgrade replaces them; see docs/deploy.md, Upgrades)" $.Values.persistence.enabled $name $.Release.Namespace $name) }}
 {{- end }}
 {{- end }}
 {{- end }}

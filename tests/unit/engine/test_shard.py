@@ -89,3 +89,16 @@ def test_cli_rejects_a_bad_shard_before_starting(tmp_path):
     result = subprocess.run([vsr, "run", str(tmp_path), "--shard=/3", "--journal", str(tmp_path / "j.db")],
                             capture_output=True, text=True, timeout=60)
     assert result.returncode == 2 and "--shard" in result.stderr
+
+
+def test_vcenter_spec_shard_is_an_optional_non_negative_integer():
+    from pydantic import ValidationError
+
+    from reconciler.api.models import VCenter
+    base = {"apiVersion": "vsr.dev/v1alpha1", "kind": "VCenter", "metadata": {"name": "lab"},
+            "spec": {"server": "vc", "credentials": {"username": "u", "passwordFile": "/p"}}}
+    assert VCenter.model_validate(base).spec.shard is None
+    assert VCenter.model_validate({**base, "spec": {**base["spec"], "shard": 2}}).spec.shard == 2
+    for bad in (-1, "1", True, 1.5):
+        with pytest.raises(ValidationError, match="shard"):
+            VCenter.model_validate({**base, "spec": {**base["spec"], "shard": bad}})
