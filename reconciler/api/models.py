@@ -206,6 +206,9 @@ class VCenterSpec(StrictModel):
     server: str = Field(description="host[:port] of the vCenter or ESXi host (port 443 by default)")
     credentials: Credentials
     tls: TLS = Field(default_factory=TLS)
+    shard: int | None = Field(default=None, ge=0, description=(
+        "pin this vCenter to shard I of `vsr run --shard I/N` (modulo N); omitted: placed by rendezvous hashing "
+        "of the document name"))
 
     @field_validator("server")
     @classmethod

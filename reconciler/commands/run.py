@@ -39,7 +39,7 @@ def register(sub: argparse._SubParsersAction, common: argparse.ArgumentParser) -
     parser.add_argument("--mirror-events", action="store_true",
                         help="also post each event into vCenter's event history on the object")
     parser.add_argument("--shard", type=parse_shard, default=None, metavar="I/N",
-                        help="reconcile only the vCenters whose name hashes to shard I of N")
+                        help="reconcile only the vCenters of shard I of N (spec.shard, else rendezvous hashing of the name)")
     parser.add_argument("--stuck-after", type=duration, default=DEFAULT_THRESHOLD, metavar="DURATION",
                         help="/healthz fails when a vCenter loop makes no progress for this long (default 5m)")
     add_connection_options(parser)

@@ -10,6 +10,7 @@ a request is the newcomer refused with a short 503.
 
 from __future__ import annotations
 
+import errno
 import json
 import socket
 import threading
@@ -27,7 +28,7 @@ log = structlog.get_logger(__name__)
 
 
 def parse_listen(listen: str) -> tuple[str, int]:
-    """`host:port`, `:port` (all interfaces), `[v6]:port` → (host, port)."""
+    """`host:port`, `:port` (all IPv4 interfaces), `[v6]:port` → (host, port); `[::]:port` serves IPv4 and IPv6."""
     host, sep, port = listen.rpartition(":")
     if not sep or not port.isdigit():
         raise ValueError(f"listen address must be HOST:PORT, not {listen!r}")
@@ -57,6 +58,12 @@ class _Server(ThreadingHTTPServer):
         self.refused = 0
         self.evicted = 0
         super().__init__(addr, _Handler)
+
+    def server_bind(self) -> None:
+        if self.address_family == socket.AF_INET6 and self.server_address[0] == "::":
+            # `[::]:PORT` serves both stacks (IPv4 as mapped addresses), whatever the host's bindv6only default.
+            self.socket.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY, 0)
+        super().server_bind()
 
     # -- connection accounting (the accept loop is one thread; handlers mark their state) ---------------------
     def process_request(self, request: Any, client_address: Any) -> None:
@@ -205,7 +212,14 @@ class HealthServer:
         """Bind and serve in a daemon thread (raises OSError at once if the address is taken)."""
         if self._server is not None:
             return
-        self._server = _Server(parse_listen(self.listen), self)
+        host, port = parse_listen(self.listen)
+        try:
+            self._server = _Server((host, port), self)
+        except OSError as exc:
+            if host != "::" or exc.errno not in (errno.EAFNOSUPPORT, errno.EADDRNOTAVAIL):
+                raise
+            log.warning("IPv6 is not available: listening on IPv4 only", listen=self.listen, error=str(exc))
+            self._server = _Server(("0.0.0.0", port), self)
         self._thread = threading.Thread(
             target=self._server.serve_forever, kwargs={"poll_interval": 0.1}, name="vsr-http", daemon=True
         )

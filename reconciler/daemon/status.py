@@ -149,6 +149,8 @@ class StatusBoard:
         self._policies: dict[tuple[str, str], PolicyStatus] = {}  # (kind, name) -> status
         self._vcenters: dict[str, VCenterStatus] = {}
         self._first_pass_done = False
+        self._specs_loaded = False
+        self._loops_running = False
         self._spec_revision: str | None = None
         self._started = clock()
         self._journal_error: str | None = None
@@ -304,19 +306,33 @@ class StatusBoard:
         with self._lock:
             return self._first_pass_done
 
-    def readiness(self) -> tuple[bool, str]:
-        """(ready, reason): ready when the journal can be written, at least one vCenter is known, all are connected
-        and the first pass is done."""
+    def mark_specs_loaded(self) -> None:
+        """The first load of the spec paths finished (invalid documents included: they are reported, not fatal)."""
         with self._lock:
-            if self._journal_error:
-                return False, f"journal cannot be written: {self._journal_error}"
-            if not self._vcenters:
-                return False, "no vCenter connection configured yet"
-            down = sorted(n for n, vc in self._vcenters.items() if not vc.connected)
-            if down:
-                return False, "not connected: " + ", ".join(down)
-            if not self._first_pass_done:
-                return False, "first reconcile pass not finished"
+            self._specs_loaded = True
+
+    def set_loops_running(self, running: bool) -> None:
+        """Whether every vCenter loop of this process (possibly none) is running."""
+        with self._lock:
+            self._loops_running = running
+
+    def _readiness_conditions(self) -> list[tuple[bool, str]]:
+        """(holds, reason if not) of each readiness condition, in the order they are reported."""
+        return [
+            (self._specs_loaded, "specs not loaded yet"),
+            (self._loops_running, "vCenter loops not running"),
+            (not self._journal_error, f"journal cannot be written: {self._journal_error}"),
+        ]
+
+    def readiness(self) -> tuple[bool, str]:
+        """(ready, reason): started, specs loaded, the vCenter loops running and the journal writable.
+
+        Not a condition: vCenters being reachable or converged (that is in `/status` and the metrics), so a
+        vCenter outage does not fail rollouts, and a shard that owns no vCenter is ready."""
+        with self._lock:
+            for holds, reason in self._readiness_conditions():
+                if not holds:
+                    return False, reason
             return True, "ok"
 
     def to_dict(self) -> dict[str, Any]:
@@ -328,6 +344,7 @@ class StatusBoard:
                     "ready": ready,
                     "reason": reason,
                     "firstPassDone": self._first_pass_done,
+                    "specsLoaded": self._specs_loaded,
                     "specRevision": self._spec_revision,
                     "startedAt": _iso(self._started),
                     "conditions": [self._journal_condition.to_dict()],

@@ -45,12 +45,21 @@ class DaemonError(Exception):
     """The daemon cannot start (message is one line, safe to print)."""
 
 
-def in_shard(name: str, shard: tuple[int, int] | None) -> bool:
-    """Stable assignment of vCenters to shards: sha256 of the VCenter document name modulo the shard count."""
+def shard_of(name: str, count: int, pinned: int | None = None) -> int:
+    """The shard (0..count-1) owning the vCenter `name`: its `spec.shard` (`pinned`, modulo `count`) if set, else
+    rendezvous hashing: the index i with the largest sha256("i/name"). The same in every pod and every release, and
+    going from N to N+1 shards moves only the vCenters the new shard wins (about 1/(N+1) of them)."""
+    if pinned is not None:
+        return pinned % count
+    return max(range(count), key=lambda i: hashlib.sha256(f"{i}/{name}".encode()).digest())
+
+
+def in_shard(name: str, shard: tuple[int, int] | None, pinned: int | None = None) -> bool:
+    """Is the vCenter `name` (with optional `spec.shard` = `pinned`) reconciled by `shard` = (index, count)?"""
     if shard is None:
         return True
     index, count = shard
-    return int(hashlib.sha256(name.encode()).hexdigest(), 16) % count == index
+    return shard_of(name, count, pinned) == index
 
 
 def parse_shard(text: str) -> tuple[int, int]:
@@ -106,6 +115,7 @@ class Daemon:
         try:
             log.info("serving health, readiness, metrics and status", address=self.http.address)
             self._apply_specs(self.store.reload())
+            self.board.mark_specs_loaded()
             self.watcher.start()
             while not self.stopper.requested:
                 self.heartbeat.beat()
@@ -171,7 +181,7 @@ class Daemon:
         settings, errors = connection_settings(snapshot.specs, self.options.cli, self.environ)
         for error in errors:
             log.error("cannot use a vCenter connection", error=error)
-        wanted = {s.name: s for s in settings if in_shard(s.name, self.options.shard)}
+        wanted = {s.name: s for s in settings if in_shard(s.name, self.options.shard, self._pinned(snapshot, s.name))}
         for name in [n for n in self.loops if n not in wanted or wanted[n] != self.settings.get(n)]:
             log.info("stopping vCenter loop", vcenter=name)
             self.loops.pop(name).stop(timeout=SHUTDOWN_BUDGET)
@@ -185,11 +195,23 @@ class Daemon:
                 self.loops[name].start()
         self.settings = dict(wanted)
         self.board.retain_vcenters(wanted)
+        self.board.set_loops_running(all(loop.running for loop in self.loops.values()))
+
+    def _pinned(self, snapshot: SpecSnapshot, name: str) -> int | None:
+        """`spec.shard` of the VCenter document `name` (None: placed by hashing); warns when it exceeds --shard N."""
+        doc = snapshot.specs.vcenters.get(name)
+        pinned = None if doc is None else doc.model.spec.shard
+        shard = self.options.shard
+        if pinned is not None and shard is not None and pinned >= shard[1]:
+            log.warning("spec.shard is not below the shard count: using it modulo the count", vcenter=name,
+                        shard=pinned, shards=shard[1], owner=pinned % shard[1])
+        return pinned
 
     # -- status ------------------------------------------------------------------------------------------------
     def _refresh_status(self) -> None:
         loops = list(self.loops.values())
-        if loops and all(loop.first_pass_done.is_set() for loop in loops) and not self.board.first_pass_done:
+        self.board.set_loops_running(all(loop.running for loop in loops))
+        if all(loop.first_pass_done.is_set() for loop in loops) and not self.board.first_pass_done:  # none: done
             self.board.mark_first_pass_done()
             log.info("first pass done", vcenters=len(loops))
         snapshot = self.store.current

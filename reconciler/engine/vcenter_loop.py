@@ -108,6 +108,11 @@ class VCenterLoop:
         self._thread = threading.Thread(target=self._run, name=f"vsr-loop-{self.name}", daemon=True)
         self._thread.start()
 
+    @property
+    def running(self) -> bool:
+        """Started and its thread still alive (it reconnects by itself: an unreachable vCenter keeps it running)."""
+        return self._thread is not None and self._thread.is_alive()
+
     def stop(self, timeout: float = 2.5) -> None:
         """Stop polling, let workers finish the object in hand, close the session; gives up waiting after
         `timeout` seconds (threads still blocked in a vSphere call are daemon threads and are left behind)."""

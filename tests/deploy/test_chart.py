@@ -109,16 +109,14 @@ def test_every_manifest_validates_strictly(helm, name, kube_version):
             pytest.fail(f"{doc['kind']}/{doc['metadata']['name']} at {kube_version}: {exc.message} "
                         f"at {'.'.join(map(str, exc.path))}")
         checked += 1
-    assert checked >= 6
+    assert checked >= 4
 
 
 def test_kinds_per_scenario(helm):
     kinds = {name: sorted(d["kind"] for d in render(helm, name)) for name in ("default", "vcsim", "shards", "monitoring")}
-    assert kinds["default"] == ["Deployment", "Pod", "Role", "RoleBinding", "Service", "ServiceAccount"]
-    assert kinds["vcsim"] == ["Deployment", "Deployment", "Pod", "Role", "RoleBinding", "Secret", "Service",
-                              "Service", "ServiceAccount"]
-    assert kinds["shards"] == ["Pod", "PodDisruptionBudget", "Role", "RoleBinding", "Service", "Service",
-                               "ServiceAccount", "StatefulSet"]
+    assert kinds["default"] == ["Deployment", "Pod", "Service", "ServiceAccount"]
+    assert kinds["vcsim"] == ["Deployment", "Deployment", "Pod", "Secret", "Service", "Service", "ServiceAccount"]
+    assert kinds["shards"] == ["Pod", "PodDisruptionBudget", "Service", "Service", "ServiceAccount", "StatefulSet"]
     assert "ServiceMonitor" in kinds["monitoring"] and kinds["monitoring"].count("NetworkPolicy") == 2
 
 
@@ -144,11 +142,14 @@ def test_restricted_security_contexts_everywhere(helm, name):
                 assert "/tmp" in {m["mountPath"] for m in c["volumeMounts"]}, (where, c["name"])
 
 
-def test_rbac_grants_nothing_and_no_token_is_mounted(helm):
+def test_no_empty_role_and_no_token_is_mounted(helm):
     docs = render(helm, "default")
     sa = one(docs, "ServiceAccount")
-    role, binding = one(docs, "Role"), one(docs, "RoleBinding")
-    assert role["rules"] == []  # the daemon needs no Kubernetes API today
+    assert not find(docs, "Role") and not find(docs, "RoleBinding")  # the daemon needs no Kubernetes API today
+    rules = [{"apiGroups": ["coordination.k8s.io"], "resources": ["leases"], "verbs": ["get", "update"]}]
+    with_rules = helm.render({**REPO, "rbac.rules": rules})
+    role, binding = one(with_rules, "Role"), one(with_rules, "RoleBinding")
+    assert role["rules"] == rules
     assert binding["roleRef"] == {"apiGroup": "rbac.authorization.k8s.io", "kind": "Role",
                                   "name": role["metadata"]["name"]}
     assert binding["subjects"] == [{"kind": "ServiceAccount", "name": sa["metadata"]["name"],
@@ -156,13 +157,10 @@ def test_rbac_grants_nothing_and_no_token_is_mounted(helm):
     pod = daemon_workload(docs)["spec"]["template"]["spec"]
     assert pod["serviceAccountName"] == sa["metadata"]["name"]
     assert sa["automountServiceAccountToken"] is False and pod["automountServiceAccountToken"] is False
-    # rbac.create=false / serviceAccount.create=false render neither
-    docs = helm.render({**REPO, "rbac.create": False, "serviceAccount.create": False})
+    # rbac.create=false / serviceAccount.create=false render neither, rules or not
+    docs = helm.render({**REPO, "rbac.create": False, "serviceAccount.create": False, "rbac.rules": rules})
     assert not find(docs, "Role") and not find(docs, "ServiceAccount")
     assert daemon_workload(docs)["spec"]["template"]["spec"]["serviceAccountName"] == "default"
-    # extra rules pass through
-    rules = [{"apiGroups": ["coordination.k8s.io"], "resources": ["leases"], "verbs": ["get", "update"]}]
-    assert one(helm.render({**REPO, "rbac.rules": rules}), "Role")["rules"] == rules
 
 
 # -- the daemon ---------------------------------------------------------------------------------------------------
@@ -175,7 +173,7 @@ def test_default_is_one_replica_recreate_with_the_daemon_args(helm):
     args, vsr = daemon_args(docs)
     assert vsr["image"] == "ghcr.io/vsr-dev/vsr:0.1.0"
     assert vsr["args"][:2] == ["run", "/git/specs"]
-    assert args.paths == ["/git/specs"] and args.listen == ":8080" and args.shard is None
+    assert args.paths == ["/git/specs"] and args.listen == "[::]:8080" and args.shard is None
     assert str(args.journal) == "/var/lib/vsr/journal.db"
     assert (args.resync, args.concurrency, args.qps, args.burst) == (600.0, 4, 10.0, 100)
     assert (args.flap_threshold, args.flap_window, args.log_format) == (5, 600.0, "json")

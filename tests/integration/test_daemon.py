@@ -64,8 +64,17 @@ class Daemon:
     def get(self, path: str) -> tuple[int, str]:
         return http_get(self.port, path)
 
+    def status(self) -> dict:
+        code, body = self.get("/status")
+        return json.loads(body) if code == 200 else {}
+
     def wait_ready(self, timeout: float = 20) -> None:
-        wait_for(lambda: self.get("/readyz")[0] == 200, timeout, f"daemon ready\n{self.log.read_text()}")
+        """Ready (/readyz 200) and settled: every vCenter connected and the first full pass done (/status)."""
+        def settled() -> bool:
+            s = self.status()
+            return (self.get("/readyz")[0] == 200 and s.get("firstPassDone") is True
+                    and all(vc["connected"] for vc in s.get("vcenters", [])))
+        wait_for(settled, timeout, f"daemon ready and settled\n{self.log.read_text()}")
 
     def events(self, reason: str, name: str | None = None, path: str | None = None) -> list:
         if not self.journal.exists():
@@ -164,7 +173,8 @@ def test_simulator_restart_and_session_loss(daemon_factory, tmp_path):
         wait_for(lambda: service(host(si, HOST), "TSM-SSH").running is False, 15, "remediation after session loss")
 
         sim.stop()
-        wait_for(lambda: d.get("/readyz")[0] == 503, 30, "/readyz false while vCenter is down")
+        wait_for(lambda: [vc["connected"] for vc in d.status()["vcenters"]] == [False], 30, "/status: disconnected")
+        assert d.get("/readyz")[0] == 200  # a vCenter outage is not a pod problem: it stays ready
         sim = start_simulator("-l", f"127.0.0.1:{port}")
         d.wait_ready(timeout=60)
         si = sim.connect()
@@ -266,3 +276,56 @@ def test_new_vm_is_picked_up_and_events_are_mirrored_into_vcenter(fresh_sim, dae
         return any("[vsr]" in m and "DriftRemediated" in m for m in messages)
 
     wait_for(mirrored, 5, "the event mirrored into vCenter's event history")
+
+
+# -- readiness and shard placement (docs/deploy.md "Sharding") -------------------------------------------------
+
+def down_vcenter_doc(name: str, creds: Path, port: int, shard: int | None = None) -> str:
+    """A VCenter document for a server that is not there (nothing listens on `port`)."""
+    creds.mkdir(parents=True, exist_ok=True)
+    (creds / "username").write_text("vsr")
+    (creds / "password").write_text("not-used")
+    pin = "" if shard is None else f"  shard: {shard}\n"
+    return (f"apiVersion: vsr.dev/v1alpha1\nkind: VCenter\nmetadata: {{name: {name}}}\nspec:\n"
+            f"  server: \"127.0.0.1:{port}\"\n{pin}"
+            f"  credentials: {{usernameFile: \"{creds / 'username'}\", passwordFile: \"{creds / 'password'}\"}}\n")
+
+
+def test_a_shard_owning_no_vcenter_is_ready(fresh_sim, daemon_factory, tmp_path):
+    from reconciler.engine.daemon import shard_of
+    other = next(i for i in range(3) if i != shard_of("sim", 3))
+    d = daemon_factory(f"--shard={other}/3")
+    (d.specs / "vc.yaml").write_text(vcenter_doc(fresh_sim, "sim", tmp_path / "creds"))
+    (d.specs / "ssh.yaml").write_text(SSH_OFF)
+    d.start()
+    wait_for(lambda: d.get("/readyz")[0] == 200, 20, f"an empty shard ready\n{d.log.read_text()}")
+    assert json.loads(d.get("/readyz")[1]) == {"ready": True, "reason": "ok"}
+    status = d.status()
+    assert status["vcenters"] == [] and status["specsLoaded"] is True and status["firstPassDone"] is True
+    assert d.stop() < 10 and d.proc.returncode == 0
+
+
+def test_ready_while_its_vcenter_is_down_and_status_says_so(daemon_factory, tmp_path):
+    d = daemon_factory()
+    (d.specs / "vc.yaml").write_text(down_vcenter_doc("lab", tmp_path / "creds", free_port()))
+    (d.specs / "ssh.yaml").write_text(SSH_OFF)
+    d.start()
+    wait_for(lambda: d.status().get("vcenters"), 20, f"the vCenter in /status\n{d.log.read_text()}")
+    assert d.get("/readyz") == (200, json.dumps({"ready": True, "reason": "ok"}, indent=2) + "\n")
+    (vc,) = d.status()["vcenters"]
+    assert vc["name"] == "lab" and vc["connected"] is False and vc["lastError"]
+    assert d.status()["firstPassDone"] is False  # convergence is reported, not gated on
+
+
+def test_spec_shard_pins_a_vcenter_to_its_shard(daemon_factory, tmp_path):
+    from reconciler.engine.daemon import shard_of
+    pinned = next(i for i in range(3) if i != shard_of("lab", 3))  # not where hashing would put it
+    owner = daemon_factory(f"--shard={pinned}/3", name="owner")
+    hashed = daemon_factory(f"--shard={shard_of('lab', 3)}/3", name="hashed")
+    for d in (owner, hashed):
+        (d.specs / "vc.yaml").write_text(down_vcenter_doc("lab", tmp_path / "creds", free_port(), shard=pinned))
+        d.start()
+    for d in (owner, hashed):
+        wait_for(lambda d=d: d.get("/readyz")[0] == 200, 20, f"ready\n{d.log.read_text()}")
+    wait_for(lambda: [vc["name"] for vc in owner.status()["vcenters"]] == ["lab"], 20, "lab owned by the pinned shard")
+    assert hashed.status()["vcenters"] == []

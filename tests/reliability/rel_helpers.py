@@ -117,7 +117,14 @@ class Daemon:
         return http_get(self.port, path)
 
     def wait_ready(self, timeout: float = 30) -> None:
-        wait_for(lambda: self.get("/readyz")[0] == 200, timeout, f"daemon ready\n{self.log.read_text()[-4000:]}")
+        """Ready (/readyz 200) and settled: every vCenter connected and the first full pass done (/status)."""
+        wait_for(lambda: self.get("/readyz")[0] == 200 and self.settled(), timeout,
+                 f"daemon ready and settled\n{self.log.read_text()[-4000:]}")
+
+    def settled(self) -> bool:
+        code, body = self.get("/status")
+        s = json.loads(body) if code == 200 else {}
+        return s.get("firstPassDone") is True and all(vc["connected"] for vc in s.get("vcenters", []))
 
     def status(self) -> dict:
         return json.loads(self.get("/status")[1])

@@ -31,6 +31,9 @@ helm.sh/chart: {{ include "vsr.chart" . }}
 app.kubernetes.io/version: {{ .Chart.AppVersion | quote }}
 app.kubernetes.io/managed-by: {{ .Release.Service }}
 app.kubernetes.io/part-of: vsr
+{{- with .Values.commonLabels }}
+{{ toYaml . }}
+{{- end }}
 {{- end }}
 
 {{/* The daemon's pods. */}}
@@ -68,7 +71,16 @@ app.kubernetes.io/component: vcsim
 {{- if $image.digest -}}
 {{ $image.repository }}@{{ $image.digest }}
 {{- else -}}
-{{ $image.repository }}:{{ default $defaultTag $image.tag }}
+{{ $image.repository }}:{{ default $defaultTag (include "vsr.tagString" $image.tag) }}
+{{- end -}}
+{{- end }}
+
+{{/* A tag as text: helm reads numbers in values as float64, so 20260101 must not become 2.0260101e+07. */}}
+{{- define "vsr.tagString" -}}
+{{- if and (kindIs "float64" .) (eq (float64 (int64 .)) .) -}}
+{{ int64 . }}
+{{- else -}}
+{{ toString . }}
 {{- end -}}
 {{- end }}
 
@@ -109,10 +121,68 @@ app.kubernetes.io/component: vcsim
 {{- fail "shards > 1 needs Kubernetes >= 1.28 (the StatefulSet pod-index label gives each pod its shard)" }}
 {{- end }}
 {{- end }}
+{{- include "vsr.validateUpgrade" . }}
 {{- if and .Values.vcenter.server (not .Values.vcenter.existingSecret) }}
 {{- fail "vcenter.server needs vcenter.existingSecret (the user name and password)" }}
 {{- end }}
 {{- if and .Values.vcenter.ca.secretName .Values.vcenter.ca.configMapName }}
 {{- fail "vcenter.ca: give secretName or configMapName, not both" }}
 {{- end }}
+{{- end }}
+
+{{/*
+Upgrade guards, from the objects in the cluster (`lookup`; nothing to compare under `helm template`).
+A StatefulSet's volumeClaimTemplates are immutable: toggling persistence with shards > 1 would fail half-way.
+*/}}
+{{- define "vsr.validateUpgrade" -}}
+{{- if gt (int .Values.shards) 1 }}
+{{- include "vsr.checkStatefulSetChange" (dict "root" . "existing" (lookup "apps/v1" "StatefulSet" .Release.Namespace (include "vsr.fullname" .))) }}
+{{- end }}
+{{- end }}
+
+{{/* Fails when the StatefulSet in the cluster ("existing", may be empty) cannot be changed into the new one. */}}
+{{- define "vsr.checkStatefulSetChange" -}}
+{{- $ := .root -}}
+{{- with .existing }}
+{{- $had := gt (len (.spec.volumeClaimTemplates | default list)) 0 }}
+{{- if ne $had $.Values.persistence.enabled }}
+{{- $name := include "vsr.fullname" $ }}
+{{- fail (printf "persistence.enabled=%v would change the volumeClaimTemplates of StatefulSet %s, which Kubernetes does not allow: first run `kubectl -n %s delete statefulset %s --cascade=orphan` (its pods keep running until the upgrade replaces them; see docs/deploy.md, Upgrades)" $.Values.persistence.enabled $name $.Release.Namespace $name) }}
+{{- end }}
+{{- end }}
+{{- end }}
+
+{{/*
+The password of the generated vcsim Secret: the one in the cluster if there is one (kept across upgrades), else
+random when `lookup` works (helm install/upgrade, Flux), else - `helm template`, Argo CD, or a first install
+into a namespace that does not exist yet - derived from the release, so every render gives the same Secret.
+`lookup` works when it finds the namespace's "default" ServiceAccount (every namespace has one).
+*/}}
+{{- define "vsr.vcsimPassword" -}}
+{{- $existing := lookup "v1" "Secret" .Release.Namespace (include "vsr.vcsimSecretName" .) }}
+{{- if and $existing $existing.data (hasKey $existing.data "password") }}
+{{- index $existing.data "password" | b64dec }}
+{{- else if lookup "v1" "ServiceAccount" .Release.Namespace "default" }}
+{{- randAlphaNum 24 }}
+{{- else }}
+{{- printf "vsr-vcsim/%s/%s" .Release.Namespace .Release.Name | sha256sum | trunc 24 }}
+{{- end }}
+{{- end }}
+
+{{/*
+The generated vcsim Secret's data (username, password). Computed once per render and memoised on the root
+context's Values, so the Secret and the pods' checksum annotations (other template files) see the same password.
+*/}}
+{{- define "vsr.vcsimSecretData" -}}
+{{- $memo := .Values.vcsim.credentials -}}
+{{- if not (hasKey $memo "_generatedData") -}}
+{{- $data := printf "username: %s\npassword: %s" (.Values.vcsim.credentials.username | b64enc | quote) (include "vsr.vcsimPassword" . | b64enc | quote) -}}
+{{- $_ := set $memo "_generatedData" $data -}}
+{{- end -}}
+{{ get $memo "_generatedData" }}
+{{- end }}
+
+{{/* Does the chart itself create the vcsim Secret? */}}
+{{- define "vsr.vcsimGeneratedSecret" -}}
+{{- if and .Values.vcsim.enabled (not .Values.vcsim.credentials.existingSecret) }}true{{ end }}
 {{- end }}

@@ -17,7 +17,9 @@ before the daemon starts. Volumes: "git" (the shared checkout), "journal", a /tm
     - --root={{ $g.root }}
     - --link={{ $g.link }}
     - --depth={{ $g.depth }}
-    - --max-failures={{ $g.maxFailures }}
+    # git-sync v4 counts the first sync too: the init container fails on the first error (the kubelet retries it
+    # with backoff, visibly); the sidecar keeps retrying (-1: forever) and the daemon keeps the last synced commit.
+    - --max-failures={{ if .oneTime }}{{ $g.initMaxFailures }}{{ else }}{{ $g.maxFailures }}{{ end }}
     {{- if .oneTime }}
     - --one-time
     {{- else }}
@@ -43,6 +45,9 @@ before the daemon starts. Volumes: "git" (the shared checkout), "journal", a /tm
           name: {{ $g.auth.existingSecret }}
           key: {{ $g.auth.usernameKey }}
     {{- end }}
+    {{- with $g.extraEnv }}
+    {{- toYaml . | nindent 4 }}
+    {{- end }}
   securityContext:
     {{- toYaml $.Values.securityContext | nindent 4 }}
     # git-sync's image runs as 65533:65533; the pod's fsGroup makes the shared volumes writable for it.
@@ -60,6 +65,9 @@ before the daemon starts. Volumes: "git" (the shared checkout), "journal", a /tm
       mountPath: /etc/git-secret
       readOnly: true
     {{- end }}
+    {{- with $g.extraVolumeMounts }}
+    {{- toYaml . | nindent 4 }}
+    {{- end }}
 {{- end }}
 
 {{- define "vsr.podTemplate" -}}
@@ -72,9 +80,15 @@ metadata:
     {{- with .Values.podLabels }}
     {{- toYaml . | nindent 4 }}
     {{- end }}
-  {{- with .Values.podAnnotations }}
+  {{- if or .Values.podAnnotations (and $vcsimConnection (include "vsr.vcsimGeneratedSecret" .)) }}
   annotations:
+    {{- with .Values.podAnnotations }}
     {{- toYaml . | nindent 4 }}
+    {{- end }}
+    {{- if and $vcsimConnection (include "vsr.vcsimGeneratedSecret" .) }}
+    # Restart when the generated simulator credentials change (the simulator restarts too).
+    checksum/vcsim-credentials: {{ include "vsr.vcsimSecretData" . | sha256sum }}
+    {{- end }}
   {{- end }}
 spec:
   serviceAccountName: {{ include "vsr.serviceAccountName" . }}
@@ -105,7 +119,8 @@ spec:
         {{- range .Values.specs.extraPaths }}
         - {{ . }}
         {{- end }}
-        - --listen=:{{ .Values.daemon.port }}
+        # All IPv6 and IPv4 addresses (IPv4 only where the node has no IPv6).
+        - --listen=[::]:{{ .Values.daemon.port }}
         - --journal=/var/lib/vsr/journal.db
         - --resync={{ .Values.daemon.resync }}
         - --concurrency={{ .Values.daemon.concurrency }}
@@ -139,6 +154,9 @@ spec:
       env:
         - name: HOME
           value: /tmp
+        # Credential and CA files named by VCenter documents or flags must be under here (the chart's mounts).
+        - name: VSR_CREDENTIALS_DIR
+          value: /etc/vsr
         {{- if $sharded }}
         - name: VSR_SHARD_INDEX
           valueFrom:
@@ -304,5 +322,15 @@ spec:
   {{- with .Values.tolerations }}
   tolerations:
     {{- toYaml . | nindent 4 }}
+  {{- end }}
+  {{- with .Values.topologySpreadConstraints }}
+  topologySpreadConstraints:
+    {{- range . }}
+    {{- $c := deepCopy . }}
+    {{- if not (hasKey $c "labelSelector") }}
+    {{- $_ := set $c "labelSelector" (dict "matchLabels" (include "vsr.daemonSelectorLabels" $ | fromYaml)) }}
+    {{- end }}
+    - {{- toYaml $c | nindent 6 }}
+    {{- end }}
   {{- end }}
 {{- end }}

@@ -60,19 +60,19 @@ def test_healthz_liveness_exception_is_500():
     assert status == 500 and b"boom" in body
 
 
-def test_readyz_503_with_reason_until_connected_and_first_pass(parts):
+def test_readyz_503_until_specs_loaded_and_loops_running_then_200_even_when_disconnected(parts):
     server, board, *_ = parts
     status, ctype, body = request(server, "/readyz")
     assert status == 503 and ctype == "application/json"
-    assert json.loads(body) == {"ready": False, "reason": "no vCenter connection configured yet"}
-    board.set_vcenter("lab", True)
+    assert json.loads(body) == {"ready": False, "reason": "specs not loaded yet"}
+    board.mark_specs_loaded()
     status, _, body = request(server, "/readyz")
-    assert status == 503 and "first reconcile pass" in json.loads(body)["reason"]
-    board.mark_first_pass_done()
-    assert request(server, "/readyz")[0] == 200
+    assert status == 503 and json.loads(body) == {"ready": False, "reason": "vCenter loops not running"}
+    board.set_loops_running(True)
+    assert request(server, "/readyz")[:1] == (200,)
     board.set_vcenter("lab", False, error="connection refused")
     status, _, body = request(server, "/readyz")
-    assert status == 503 and "lab" in json.loads(body)["reason"]
+    assert status == 200 and json.loads(body) == {"ready": True, "reason": "ok"}
 
 
 def test_metrics_endpoint_serves_the_registry(parts):
@@ -169,9 +169,56 @@ def test_ipv6_loopback():
         server.stop()
 
 
+def test_unspecified_ipv6_listens_on_both_stacks():
+    # The chart passes --listen=[::]:PORT: kubelet probes may come over IPv4 or IPv6 (dual-stack clusters).
+    if not socket.has_ipv6:
+        pytest.skip("no IPv6")
+    try:
+        server = HealthServer("[::]:0")
+        server.start()
+    except OSError as exc:
+        pytest.skip(f"IPv6 unavailable: {exc}")
+    try:
+        port = int(server.address.rsplit(":", 1)[1])
+        for host in ("127.0.0.1", "::1"):
+            conn = http.client.HTTPConnection(host, port, timeout=5)
+            try:
+                conn.request("GET", "/healthz")
+                assert conn.getresponse().status == 200, host
+            finally:
+                conn.close()
+    finally:
+        server.stop()
+
+
+def test_unspecified_ipv6_falls_back_to_ipv4_without_ipv6(monkeypatch):
+    import errno
+
+    from reconciler.daemon import httpserver
+
+    real = httpserver._Server.__init__
+
+    def no_ipv6(self, addr, app):
+        if ":" in addr[0]:
+            raise OSError(errno.EAFNOSUPPORT, "Address family not supported by protocol")
+        real(self, addr, app)
+
+    monkeypatch.setattr(httpserver._Server, "__init__", no_ipv6)
+    with HealthServer("[::]:0") as server:
+        assert server.address.startswith("0.0.0.0:")
+        port = int(server.address.rsplit(":", 1)[1])
+        conn = http.client.HTTPConnection("127.0.0.1", port, timeout=5)
+        conn.request("GET", "/healthz")
+        assert conn.getresponse().status == 200
+        conn.close()
+    with pytest.raises(OSError):  # an explicit IPv6 address is not silently replaced
+        HealthServer("[::1]:0").start()
+
+
 @pytest.mark.parametrize(
     "listen,expected",
     [("127.0.0.1:8080", ("127.0.0.1", 8080)), (":9090", ("0.0.0.0", 9090)), ("[::1]:80", ("::1", 80)),
+     ("[::]:8080", ("::", 8080)),
      ("0.0.0.0:0", ("0.0.0.0", 0))],
 )  # fmt: skip
 def test_parse_listen(listen, expected):

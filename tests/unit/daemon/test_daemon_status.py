@@ -120,22 +120,22 @@ def test_retain_policies_drops_removed_ones():
     assert [p["name"] for p in board.to_dict()["policies"]] == ["b"]
 
 
-def test_readiness_needs_every_vcenter_connected_and_first_pass():
-    clock = WallClock()
-    board = StatusBoard(clock=clock)
-    assert board.readiness() == (False, "no vCenter connection configured yet")
-    board.set_vcenter("lab", True)
-    board.set_vcenter("dr", False, error="connection refused")
-    ready, reason = board.readiness()
-    assert not ready and "dr" in reason
-    board.set_vcenter("dr", True)
-    assert board.readiness() == (False, "first reconcile pass not finished")
-    board.mark_first_pass_done()
+def test_readiness_is_specs_loaded_and_loops_running_not_connectivity():
+    # Readiness gates rollouts (helm --wait, StatefulSet updates, drains): a vCenter outage or a shard owning no
+    # vCenter must not make the pod unready. /status still shows the connection state.
+    board = StatusBoard(clock=WallClock())
+    assert board.readiness() == (False, "specs not loaded yet")
+    board.mark_specs_loaded()
+    assert board.readiness() == (False, "vCenter loops not running")
+    board.set_loops_running(True)  # a shard without vCenters: no loop, all (none) running
     assert board.readiness() == (True, "ok")
-    board.set_vcenter("lab", False, error="NotAuthenticated")
-    assert board.readiness()[0] is False
-    board.retain_vcenters(["dr"])
-    assert board.readiness() == (True, "ok")
+    board.set_vcenter("lab", False, error="connection refused")
+    assert board.readiness() == (True, "ok") and not board.first_pass_done
+    status = board.to_dict()
+    assert status["ready"] is True and status["specsLoaded"] is True
+    assert status["vcenters"][0]["connected"] is False and status["vcenters"][0]["lastError"] == "connection refused"
+    board.set_loops_running(False)  # a loop thread died
+    assert board.readiness() == (False, "vCenter loops not running")
 
 
 def test_vcenter_status_keeps_last_error_and_resync_time():

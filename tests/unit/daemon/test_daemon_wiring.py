@@ -88,6 +88,8 @@ def test_spec_edit_flows_through_queue_workers_status_and_metrics(tmp_path):
         with lock:
             board.record_reconcile("esxi", kind="HostSecurityPolicy", objects=len(live))
         board.mark_first_pass_done()
+        board.mark_specs_loaded()
+        board.set_loops_running(True)
         assert get_json(server, "/readyz") == (200, {"ready": True, "reason": "ok"})
         assert set(live.values()) == {"off"}
 
