@@ -15,6 +15,7 @@ import datetime as dt
 import hashlib
 import json
 import os
+import re
 import subprocess
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
@@ -25,6 +26,7 @@ from reconciler.engine.planner import VCenterPlan
 from reconciler.engine.types import Change, Skip, _jsonable, render_path
 
 KIND = "vsr.plan/v1"
+_KIND_FIELD = re.compile(rb'"kind"\s*:\s*"vsr\.plan/v1"')
 
 #: identity of a change within one vCenter: object type, moid, controller, rendered path, subject
 Key = tuple[str, str, str, str, str]
@@ -101,10 +103,7 @@ def sniff(path: str | os.PathLike[str]) -> bool:
             head = f.read(1 << 16)
     except OSError:
         return False
-    text = head.lstrip()
-    if not text.startswith(b"{"):
-        return False
-    return b'"kind"' in head and KIND.encode() in head
+    return head.lstrip().startswith(b"{") and _KIND_FIELD.search(head) is not None
 
 
 def load(path: str | os.PathLike[str]) -> SavedPlan:

@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 
 from reconciler.api import load_text
+from reconciler.cli import main
 from reconciler.controllers.base import ConnectionFacts, ObjectState
 from reconciler.engine import saved_plan
 from reconciler.engine.planner import PlannedObject, VCenterPlan
@@ -75,6 +76,17 @@ def test_round_trip_and_detection_by_content(tmp_path: Path) -> None:
     spec = tmp_path / "policy.json"  # a JSON spec file is a spec, not a saved plan
     spec.write_text('{"apiVersion": "vsr.dev/v1alpha1", "kind": "HostSecurityPolicy"}')
     assert not saved_plan.sniff(spec) and not saved_plan.sniff(tmp_path) and not saved_plan.sniff(tmp_path / "x")
+    named = tmp_path / "named.json"  # the kind string elsewhere is not enough
+    named.write_text('{"kind": "HostSecurityPolicy", "metadata": {"name": "vsr.plan/v1"}}')
+    assert not saved_plan.sniff(named)
+
+
+def test_a_saved_plan_is_applied_on_its_own(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    saved(tmp_path, change(H0, RUNNING, True, False))
+    code = main(["apply", str(tmp_path / "plan"), str(tmp_path), "--journal", str(tmp_path / "j.db")])
+    assert code == 1
+    assert capsys.readouterr().err == (f"error: {tmp_path}/plan: a saved plan is applied on its own: "
+                                       f"vsr apply {tmp_path}/plan\n")
 
 
 @pytest.mark.parametrize("text,message", [
