@@ -1,8 +1,8 @@
 """One pass over every vCenter named by the specs: load, connect, plan, optionally apply, record events.
 
-`run_once` does it in one go; `load_pass` gives the phases to `vsr apply`, which asks for consent between plan and
-apply. Used by `vsr plan`, `vsr apply` and `vsr report`; the daemon reuses the same pieces per object. A spec error, a
-vCenter that cannot be reached or an object that faults is reported and the rest goes on."""
+`run_once` does it in one go; `load_pass` gives the phases to `vsr apply`, which asks for consent between plan
+and apply. Used by `vsr plan`, `vsr apply` and `vsr report`; the daemon reuses the same pieces per object. A spec
+error, a vCenter that cannot be reached or an object that faults is reported and the rest goes on."""
 
 from __future__ import annotations
 

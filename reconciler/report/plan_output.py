@@ -85,7 +85,8 @@ def _invalid_documents(result: RunResult) -> list[str]:
     seen: dict[tuple[str, ...], str] = {}
     for issue in result.spec_errors:
         if issue.kind and issue.name:
-            seen.setdefault((issue.file, issue.kind, issue.name), f"{issue.file}:{issue.line} {issue.kind}/{issue.name}")
+            where = f"{issue.file}:{issue.line} {issue.kind}/{issue.name}"
+            seen.setdefault((issue.file, issue.kind, issue.name), where)
         else:
             seen.setdefault((issue.file, str(issue.line)), f"{issue.file}:{issue.line}")
     return list(seen.values())
