@@ -31,13 +31,13 @@ from .models import (
     WaiverSelector,
     WaiverSpec,
 )
-from .semantic import definitely_overlap
+from .semantic import same_objects
 
 __all__ = [
     "API_VERSION", "KINDS", "TLS", "Credentials", "DevicesSpec", "Document", "EncryptionSpec", "FieldPath",
     "FirewallRulesetSpec", "HostSecurityPolicy", "HostSecurityPolicySpec", "HostSelector", "LoadResult",
     "LockdownSpec", "Metadata", "NetworkSecuritySpec", "ServiceSpec", "SourceRef", "SpecIssue", "SpecModel",
     "VCenter", "VCenterSpec", "VMSecurityPolicy", "VMSecurityPolicySpec", "VMSelector", "Waiver",
-    "WaiverSelector", "WaiverSpec", "definitely_overlap", "field_matches", "last_known_good", "load_specs",
+    "WaiverSelector", "WaiverSpec", "field_matches", "last_known_good", "load_specs", "same_objects",
     "load_text", "load_texts", "managed_fields", "render_field_path",
 ]

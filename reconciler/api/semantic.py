@@ -115,7 +115,7 @@ class SemanticChecker:
                     continue
                 if (sa.vcenter or default_vc) != (sb.vcenter or default_vc):  # type: ignore[union-attr]
                     continue
-                if not definitely_overlap(sa.selector, sb.selector):  # type: ignore[union-attr]
+                if not same_objects(sa.selector, sb.selector):  # type: ignore[union-attr]
                     continue
                 ca, cb = claims[a.key], claims[b.key]
                 clash = sorted(p for p in ca.keys() & cb.keys() if not _same(ca[p], cb[p]))
@@ -138,27 +138,24 @@ def _same(a: Any, b: Any) -> bool:
     return type(a) is type(b) and a == b
 
 
-def _any(patterns: list[str] | None) -> bool:
-    return not patterns or "*" in patterns
+def _pattern_set(patterns: list[str] | None) -> frozenset[str] | None:
+    """One selector dimension as a set: None when it matches any value (omitted or []); `{"*"}` when it
+    matches any value that exists (a list holding `*`)."""
+    if not patterns:
+        return None
+    return frozenset({"*"}) if "*" in patterns else frozenset(patterns)
 
 
-def _covers(a: Selector, b: Selector) -> bool:
-    """Everything `b` can match, `a` matches too (pattern-wise)."""
-    for dim in INCLUDE_FIELDS[type(a)]:
-        pa, pb = getattr(a, dim), getattr(b, dim)
-        if _any(pa):
-            continue
-        if _any(pb) or not set(pb) <= set(pa):
-            return False
-    return True
+def _normal_form(selector: Selector) -> tuple[object, ...]:
+    dims = tuple(_pattern_set(getattr(selector, d)) for d in INCLUDE_FIELDS[type(selector)])
+    return (type(selector), dims, frozenset(selector.exclude or ()), bool(getattr(selector, "templates", False)))
 
 
-def definitely_overlap(a: Selector, b: Selector) -> bool:
-    """True only when the selectors surely select common objects: one covers the other, same excludes."""
-    if type(a) is not type(b) or a.is_empty() or b.is_empty():
+def same_objects(a: Selector, b: Selector) -> bool:
+    """True only when the two selectors provably select the same objects, whatever the inventory: the same
+    patterns in every dimension (order, repeats and globs beside `*` aside), the same excludes and templates.
+    Anything else (one covering the other, patterns that may or may not meet) depends on the inventory and is
+    decided per object when planning."""
+    if a.is_empty() or b.is_empty() or "*" in (a.exclude or ()) or "*" in (b.exclude or ()):
         return False
-    if sorted(a.exclude or []) != sorted(b.exclude or []):
-        return False
-    if getattr(a, "templates", None) != getattr(b, "templates", None):
-        return False
-    return _covers(a, b) or _covers(b, a)
+    return _normal_form(a) == _normal_form(b)

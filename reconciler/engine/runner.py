@@ -1,13 +1,14 @@
 """One pass over every vCenter named by the specs: load, connect, plan, optionally apply, record events.
 
-Used by `vsr plan`, `vsr apply` and `vsr report`; the daemon reuses the same pieces per object. A spec error, a
-vCenter that cannot be reached or an object that faults is reported and the rest goes on."""
+`run_once` does it in one go; `load_pass` gives the phases to `vsr apply`, which asks for consent between plan
+and apply. Used by `vsr plan`, `vsr apply` and `vsr report`; the daemon reuses the same pieces per object. A spec
+error, a vCenter that cannot be reached or an object that faults is reported and the rest goes on."""
 
 from __future__ import annotations
 
 import datetime as dt
 import os
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Collection, Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -48,8 +49,9 @@ class RunResult:
     plans: list[VCenterPlan] = field(default_factory=list)
     spec_issues: list[Any] = field(default_factory=list)  # api.SpecIssue, errors and warnings
     connection_errors: list[str] = field(default_factory=list)
-    journal_errors: list[str] = field(default_factory=list)  # the journal could not be written: writes stopped
     specs: CompiledSpecs | None = None
+    documents: list[Any] = field(default_factory=list)  # api.Document, the valid ones
+    journal_errors: list[str] = field(default_factory=list)  # the journal could not be written: writes stopped
 
     @property
     def spec_errors(self) -> list[Any]:
@@ -89,64 +91,104 @@ def facts_of(conn: Connection, name: str) -> ConnectionFacts:
                            local_address=conn.local_address)
 
 
-def run_once(paths: Iterable[str | os.PathLike[str]], *, apply: bool = False, cli: CliConnection | None = None,
-             journal: Journal | None = None, concurrency: int = 8, today: dt.date | None = None,
-             on_progress: Callable[[str, int, int], None] | None = None,
-             environ: Mapping[str, str] = os.environ) -> RunResult:
-    today = today or dt.date.today()
-    loaded = load_specs([Path(p) for p in paths], today=today)
-    result = RunResult(spec_issues=list(loaded.errors) + list(loaded.warnings))
-    specs = compile_documents(loaded.documents, today)
-    result.specs = specs
-    settings, errors = connection_settings(specs, cli, environ)
-    result.connection_errors.extend(errors)
-    events: list[ev.Event] = [_spec_event(i) for i in loaded.errors]
-    events += [_expired_event(w) for w in specs.expired]
-    writer = writeahead.JournalWriter(journal) if journal is not None else None
+class Pass:
+    """One pass in phases, so that a caller can ask for consent between planning and applying the same plan:
+    `load_pass` (specs and connection settings; no network), `plan` (connect and plan each vCenter; the
+    connections stay open), `apply` (exactly that plan, on the same connections), `close` (record the events,
+    close the connections). Use it as a context manager."""
 
-    for setting in settings:
-        policies = policies_for(specs, setting.name) if not (cli and cli.given(environ)) else specs.policies
-        try:
-            conn = Connection(setting).connect()
-        except (VsphereError, OSError) as exc:
-            result.connection_errors.append(f"{setting.name}: {exc}")
-            continue
-        try:
-            remediated = remediation_times(journal, setting.name) if journal is not None else {}
-            vplan = planner.plan_vcenter(conn, facts_of(conn, setting.name), policies, specs.waivers, today,
-                                         remediated=remediated)
-            events += recording.detection_events(vplan.plan.changes)
-            if apply and writer is not None:  # write-ahead: what was seen is on disk before anything changes
-                events = _record_before_apply(writer, journal, vplan, events, result)
-            if apply and not result.journal_errors:
-                total = sum(1 for po in vplan.objects if any(c.actionable for c in po.changes))
-                done = [0]
+    def __init__(self, result: RunResult, settings: list[ConnectionSettings], *, adhoc: bool,
+                 journal: Journal | None, today: dt.date, events: list[ev.Event]) -> None:
+        self.result = result
+        self.settings = settings
+        self.adhoc = adhoc
+        self.journal = journal
+        self.today = today
+        self.events = events
+        self.planned: list[tuple[ConnectionSettings, Connection, VCenterPlan]] = []
 
-                def progress(_: PlannedObject) -> None:
-                    done[0] += 1
-                    if on_progress is not None:
-                        on_progress(setting.name, done[0], total)
+    def plan(self, vcenters: Collection[str] | None = None) -> RunResult:
+        """Connect to every vCenter (only those named in `vcenters` when given) and plan it."""
+        specs = self.result.specs
+        assert specs is not None
+        for setting in self.settings:
+            if vcenters is not None and setting.name not in vcenters:
+                continue
+            policies = specs.policies if self.adhoc else policies_for(specs, setting.name)
+            try:
+                conn = Connection(setting).connect()
+            except (VsphereError, OSError) as exc:
+                self.result.connection_errors.append(f"{setting.name}: {exc}")
+                continue
+            try:
+                remediated = remediation_times(self.journal, setting.name) if self.journal is not None else {}
+                vplan = planner.plan_vcenter(conn, facts_of(conn, setting.name), policies, specs.waivers,
+                                             self.today, remediated=remediated)
+                self.events += recording.detection_events(vplan.plan.changes)
+            except Exception as exc:  # noqa: BLE001 - one vCenter's failure is reported; the others go on
+                self._failed(setting, exc)
+                conn.close()
+                continue
+            self.result.plans.append(vplan)
+            self.planned.append((setting, conn, vplan))
+        return self.result
 
-                executor.apply_plan(conn, vplan, concurrency=concurrency, on_object_done=progress, today=today,
-                                    journal=writer)
+    def apply(self, concurrency: int = 8, on_progress: Callable[[str, int, int], None] | None = None) -> RunResult:
+        """Apply the actionable changes of the plans made by `plan`, on the same connections. Write-ahead: what
+        was seen is on disk, and open intents of an interrupted run are settled, before anything changes; a
+        journal that cannot be written stops every write."""
+        writer = writeahead.JournalWriter(self.journal) if self.journal is not None else None
+        for setting, conn, vplan in self.planned:
+            if writer is not None and self.journal is not None:
+                self.events = _record_before_apply(writer, self.journal, vplan, self.events, self.result)
+            if self.result.journal_errors:
+                continue
+            try:
+                executor.apply_plan(conn, vplan, concurrency=concurrency, today=self.today,
+                                    on_object_done=_progress(setting.name, vplan, on_progress), journal=writer)
                 if writer is None:
-                    events += recording.outcome_events(vplan.plan.changes)
-                elif writer.error and not result.journal_errors:
-                    result.journal_errors.append(f"{writer.error}; writes to vSphere stopped")
-            result.plans.append(vplan)
-        except Exception as exc:  # noqa: BLE001 - one vCenter's failure is reported; the others go on
-            message = str(exc) if isinstance(exc, (VsphereError, OSError)) else describe(exc)
-            log.error("pass over a vCenter failed", vcenter=setting.name, error=message)
-            result.connection_errors.append(f"{setting.name}: {message}")
-        finally:
+                    self.events += recording.outcome_events(vplan.plan.changes)
+                elif writer.error and not self.result.journal_errors:
+                    self.result.journal_errors.append(f"{writer.error}; writes to vSphere stopped")
+            except Exception as exc:  # noqa: BLE001 - one vCenter's failure is reported; the others go on
+                self._failed(setting, exc)
+                self.result.plans.remove(vplan)
+        return self.result
+
+    def _failed(self, setting: ConnectionSettings, exc: Exception) -> None:
+        message = str(exc) if isinstance(exc, (VsphereError, OSError)) else describe(exc)
+        log.error("pass over a vCenter failed", vcenter=setting.name, error=message)
+        self.result.connection_errors.append(f"{setting.name}: {message}")
+
+    def close(self) -> None:
+        for _, conn, _ in self.planned:
             conn.close()
-    if journal is not None and events:
-        try:
-            journal.record_many(events)
-        except JournalError as exc:
-            if not result.journal_errors:
-                result.journal_errors.append(str(exc))
-    return result
+        self.planned = []
+        if self.journal is not None and self.events:
+            try:
+                self.journal.record_many(self.events)
+            except JournalError as exc:
+                if not self.result.journal_errors:
+                    self.result.journal_errors.append(str(exc))
+        self.events = []
+
+    def __enter__(self) -> Pass:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+def _progress(vcenter: str, vplan: VCenterPlan,
+              on_progress: Callable[[str, int, int], None] | None) -> Callable[[PlannedObject], None]:
+    total = sum(1 for po in vplan.objects if any(c.actionable for c in po.changes))
+    done = [0]
+
+    def progress(_: PlannedObject) -> None:
+        done[0] += 1
+        if on_progress is not None:
+            on_progress(vcenter, done[0], total)
+    return progress
 
 
 def _record_before_apply(writer: writeahead.JournalWriter, journal: Journal, vplan: VCenterPlan,
@@ -164,6 +206,36 @@ def _record_before_apply(writer: writeahead.JournalWriter, journal: Journal, vpl
     if verdicts:
         vplan.plan.notes.append(writeahead.summary(verdicts))
     return []
+
+
+def load_pass(paths: Iterable[str | os.PathLike[str]], *, cli: CliConnection | None = None,
+              journal: Journal | None = None, today: dt.date | None = None,
+              environ: Mapping[str, str] = os.environ) -> Pass:
+    """Load the specs and the connection settings; nothing is connected yet."""
+    today = today or dt.date.today()
+    loaded = load_specs([Path(p) for p in paths], today=today)
+    result = RunResult(spec_issues=list(loaded.errors) + list(loaded.warnings))
+    specs = compile_documents(loaded.documents, today)
+    result.specs = specs
+    result.documents = list(loaded.documents)
+    settings, errors = connection_settings(specs, cli, environ)
+    result.connection_errors.extend(errors)
+    events: list[ev.Event] = [_spec_event(i) for i in loaded.errors]
+    events += [_expired_event(w) for w in specs.expired]
+    return Pass(result, settings, adhoc=bool(cli and cli.given(environ)), journal=journal, today=today,
+                events=events)
+
+
+def run_once(paths: Iterable[str | os.PathLike[str]], *, apply: bool = False, cli: CliConnection | None = None,
+             journal: Journal | None = None, concurrency: int = 8, today: dt.date | None = None,
+             on_progress: Callable[[str, int, int], None] | None = None,
+             environ: Mapping[str, str] = os.environ) -> RunResult:
+    """load, plan and (with `apply`) apply in one go, without asking."""
+    with load_pass(paths, cli=cli, journal=journal, today=today, environ=environ) as one:
+        one.plan()
+        if apply:
+            one.apply(concurrency, on_progress)
+    return one.result
 
 
 def remediation_times(journal: Journal, vcenter: str) -> dict[tuple[str, tuple[str, ...]], dt.datetime]:

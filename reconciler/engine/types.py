@@ -40,6 +40,8 @@ class Skip(str, Enum):
     INVALID = "invalid"
     FLAPPING = "flapping"
     SUSPENDED = "suspended"
+    STALE = "stale"                    # applying a saved plan: the live value is no longer the planned one
+    NOT_IN_SAVED_PLAN = "notInSavedPlan"  # applying a saved plan: this drift appeared after it was saved
 
 
 class Outcome(str, Enum):

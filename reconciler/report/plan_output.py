@@ -73,7 +73,23 @@ def render_text(result: RunResult, applied: bool = False) -> str:
     if waived:
         summary += f", {waived} waived"
     out.append(summary if (drift or fixed or result.plans) else "nothing checked")
+    invalid = _invalid_documents(result)
+    if invalid:
+        out.append(f"{len(invalid)} document(s) failed to load and were left out: {', '.join(invalid)}"
+                   + ("" if applied else "; `vsr apply` refuses until they are fixed (or --allow-invalid)"))
     return "\n".join(out) + "\n"
+
+
+def _invalid_documents(result: RunResult) -> list[str]:
+    """`file:line Kind/name` (or `file:line` for a file that does not parse) of each document with an error."""
+    seen: dict[tuple[str, ...], str] = {}
+    for issue in result.spec_errors:
+        if issue.kind and issue.name:
+            where = f"{issue.file}:{issue.line} {issue.kind}/{issue.name}"
+            seen.setdefault((issue.file, issue.kind, issue.name), where)
+        else:
+            seen.setdefault((issue.file, str(issue.line)), f"{issue.file}:{issue.line}")
+    return list(seen.values())
 
 
 def render_json(result: RunResult) -> str:

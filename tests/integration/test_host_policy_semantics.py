@@ -7,6 +7,7 @@ import datetime as dt
 import pytest
 
 from harness import Workspace, host, service
+from reconciler.cli import main as vsr_main
 
 pytestmark = pytest.mark.integration
 
@@ -76,7 +77,7 @@ def test_active_waiver_counts_as_compliant_and_expired_one_is_enforced(ws, capsy
 
 def test_conflict_at_equal_priority_then_resolved_by_priority(ws, capsys):
     """Selectors that overlap only on real objects (a cluster glob and a host glob) pass validation; the clash
-    shows at plan time on the objects both select. (Definite overlaps are spec errors: see the api tests.)"""
+    shows at plan time on the objects both select. (Only identical selectors are spec errors: see the api tests.)"""
     ssh_running(ws.sim)
     ws.policy("a", 'selector: {clusters: ["DC0_C0"]}\nservices: {TSM-SSH: {running: false}}\n')
     ws.policy("b", """
@@ -93,6 +94,22 @@ def test_conflict_at_equal_priority_then_resolved_by_priority(ws, capsys):
     """)
     run = ws.vsr(capsys, "plan")
     assert not run.changes(name=HOST, path="services.TSM-SSH.running"), "b wins and TSM-SSH is running: compliant"
+
+
+def test_possible_overlap_is_no_conflict_and_both_policies_are_kept(ws, capsys):
+    """Issue 12 item 8: every clustered host vs hosts that may not exist could overlap, but need not. validate
+    passes, neither policy is dropped, and the clustered hosts converge (before, both policies were invalid and
+    nothing was managed)."""
+    si = ssh_running(ws.sim)
+    ws.policy("wide", 'selector: {clusters: ["*"]}\nservices: {TSM-SSH: {running: false}}\n')
+    ws.policy("odd", 'selector: {hosts: ["no-such-host-*"]}\nservices: {TSM-SSH: {running: true}}\n')
+    assert vsr_main(["validate", str(ws.specs)]) == 0, capsys.readouterr()
+    run = ws.vsr(capsys, "apply")
+    assert run.json["specIssues"] == [] and run.code == 0, run.out
+    (fixed,) = run.changes(name=HOST, path="services.TSM-SSH.running")
+    assert fixed["outcome"] == "applied" and fixed["policy"] == "wide"
+    assert not run.changes(reason="conflict")
+    assert service(host(si, HOST), "TSM-SSH").running is False
 
 
 def test_guard_vpxa_through_vcenter(ws, capsys):

@@ -216,10 +216,12 @@ def test_server_forms(server: str, ok: bool) -> None:
         assert result.errors[0].path == "spec.server"
 
 
-def test_conflicts_only_on_definite_overlap_and_equal_priority() -> None:
+def test_conflicts_only_when_certain_and_equal_priority() -> None:
     a = policy("a", "  selector: {clusters: ['Prod']}\n  lockdown: {mode: normal}\n")
-    different_value = policy("b", "  selector: {clusters: ['Prod'], hosts: ['esx1']}\n  lockdown: {mode: strict}\n")
+    different_value = policy("b", "  selector: {clusters: ['Prod']}\n  lockdown: {mode: strict}\n")
     assert len(load_text(a + "---\n" + different_value).errors) == 2
+    narrower = policy("b", "  selector: {clusters: ['Prod'], hosts: ['esx1']}\n  lockdown: {mode: strict}\n")
+    assert load_text(a + "---\n" + narrower).ok  # esx1 may not exist or not be in Prod: decided per object
     same_value = policy("b", "  selector: {clusters: ['Prod']}\n  lockdown: {mode: normal}\n")
     assert load_text(a + "---\n" + same_value).ok
     higher = policy("b", "  selector: {clusters: ['Prod']}\n  priority: 5\n  lockdown: {mode: strict}\n")
@@ -277,3 +279,13 @@ def test_same_file_twice_is_read_once(tmp_path: Path, monkeypatch: pytest.Monkey
     monkeypatch.chdir(tmp_path)
     result = load_specs([tmp_path, "p.yaml", tmp_path / "p.yaml"])
     assert result.ok and [d.name for d in result.documents] == ["p"]
+
+
+def test_possible_overlap_keeps_both_policies() -> None:
+    """Issue 12 item 8: every clustered host vs hosts that may not exist is no conflict, and neither policy is
+    dropped (before, both were reported as conflicting and left out)."""
+    wide = policy("wide", "  selector: {clusters: ['*']}\n  lockdown: {mode: normal}\n")
+    odd = policy("odd", "  selector: {hosts: ['no-such-host-*']}\n  lockdown: {mode: strict}\n")
+    result = load_text(wide + "---\n" + odd)
+    assert result.ok, result.errors
+    assert sorted(d.name for d in result.documents) == ["odd", "wide"]

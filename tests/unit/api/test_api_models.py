@@ -12,9 +12,9 @@ from reconciler.api import (
     HostSelector,
     VMSecurityPolicySpec,
     VMSelector,
-    definitely_overlap,
     field_matches,
     managed_fields,
+    same_objects,
 )
 from reconciler.api.fields import check_waiver_field
 from reconciler.api.models import split_server
@@ -90,23 +90,31 @@ def test_managed_fields() -> None:
 
 @pytest.mark.parametrize("a,b,expected", [
     ({"hosts": ["*"]}, {"hosts": ["*"]}, True),
-    ({"clusters": ["*"]}, {"hosts": ["esx1"]}, True),  # every host vs one host
-    ({"clusters": ["Prod"]}, {"clusters": ["Prod"], "hosts": ["e1"]}, True),
-    ({"clusters": ["Prod"]}, {"hosts": ["e1"]}, False),  # is e1 in Prod? only the inventory knows
+    ({"hosts": ["e1", "e2"]}, {"hosts": ["e2", "e1", "e1"]}, True),  # order and repeats do not matter
+    ({"hosts": ["*", "e1"]}, {"hosts": ["*"]}, True),  # a list holding * matches every host either way
+    ({"clusters": ["Prod"], "exclude": ["e9"]}, {"clusters": ["Prod"], "exclude": ["e9"]}, True),
+    # every host vs hosts that may not exist: the defect of issue 12 item 8 (both were dropped)
+    ({"clusters": ["*"]}, {"hosts": ["no-such-host-*"]}, False),
+    ({"clusters": ["*"]}, {"hosts": ["esx1"]}, False),  # esx1 may be standalone, or not exist
+    ({"clusters": ["Prod"]}, {"clusters": ["Prod"], "hosts": ["e1"]}, False),  # e1 may not be in Prod
+    ({"clusters": ["*"]}, {"hosts": ["*"]}, False),  # a standalone host has no cluster
+    ({"clusters": ["Prod"]}, {"hosts": ["e1"]}, False),
     ({"hosts": ["e1", "e2"]}, {"hosts": ["e2", "e3"]}, False),
-    ({"hosts": ["e1", "e2"]}, {"hosts": ["e2"]}, True),
+    ({"hosts": ["e1", "e2"]}, {"hosts": ["e2"]}, False),
     ({"hosts": ["*"]}, {"hosts": ["*"], "exclude": ["e9"]}, False),
-    ({"hosts": []}, {"hosts": ["*"]}, False),  # an empty selector matches nothing
+    ({"hosts": ["*"], "exclude": ["*"]}, {"hosts": ["*"], "exclude": ["*"]}, False),  # both match nothing
+    ({"hosts": []}, {"hosts": []}, False),  # an empty selector matches nothing
     ({"datacenters": ["DC1"]}, {"datacenters": ["DC2"]}, False),
 ])
-def test_definitely_overlap(a: dict, b: dict, expected: bool) -> None:
-    assert definitely_overlap(HostSelector(**a), HostSelector(**b)) is expected
-    assert definitely_overlap(HostSelector(**b), HostSelector(**a)) is expected
+def test_same_objects_only_when_certain(a: dict, b: dict, expected: bool) -> None:
+    assert same_objects(HostSelector(**a), HostSelector(**b)) is expected
+    assert same_objects(HostSelector(**b), HostSelector(**a)) is expected
 
 
 def test_vm_selector_templates_must_agree() -> None:
-    assert not definitely_overlap(VMSelector(vms=["*"]), VMSelector(vms=["*"], templates=True))
-    assert definitely_overlap(VMSelector(vms=["*"]), VMSelector(vms=["web-*"]))
+    assert not same_objects(VMSelector(vms=["*"]), VMSelector(vms=["*"], templates=True))
+    assert same_objects(VMSelector(vms=["*"], templates=True), VMSelector(vms=["*"], templates=True))
+    assert not same_objects(VMSelector(vms=["*"]), VMSelector(vms=["web-*"]))
 
 
 def test_empty_selector() -> None:
