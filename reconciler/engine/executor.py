@@ -13,7 +13,7 @@ import structlog
 
 from reconciler.controllers import vm_common, vm_power
 from reconciler.controllers.base import Controller, ObjectState
-from reconciler.engine import planner
+from reconciler.engine import guards, planner
 from reconciler.engine.planner import PlannedObject, VCenterPlan
 from reconciler.engine.types import Change, FieldDiff, Impact, ObjectProblem, Outcome, Skip
 from reconciler.vsphere import faults, inventory
@@ -60,6 +60,7 @@ def needs_power_cycle(po: PlannedObject) -> bool:
 
 def apply_object(conn: Any, vplan: VCenterPlan, po: PlannedObject, controllers: dict[str, Controller],
                  today: dt.date) -> list[ObjectProblem]:
+    guards.guard_object(po, vplan.facts, Outcome.SKIPPED)  # last step before writing: actionability may have changed
     if not needs_power_cycle(po):
         return _apply_object(conn, vplan, po, controllers, today)
     try:

@@ -80,8 +80,11 @@ def test_firewall_guard_direct_and_via_vcenter():
     assert "excludes 192.168.10.7" in c.guard(d, {}, s, DIRECT)
     assert c.guard(d, {}, s, VIA_VC) is None, "vCenter at 10.0.0.9 stays inside 10.0.0.0/24"
     (d2,) = c.diff({("firewall", "vSphereClient", "allowedIPs"): ["192.168.10.0/24"]}, s)
-    assert c.guard(d2, {}, s, DIRECT) is None
+    assert "excludes 10.0.0.9, the address vCenter uses" in c.guard(d2, {}, s, DIRECT), \
+        "a direct connection must not cut off the vCenter that manages the host either"
     assert "excludes 10.0.0.9" in c.guard(d2, {}, s, VIA_VC)
+    (both,) = c.diff({("firewall", "vSphereClient", "allowedIPs"): ["192.168.10.0/24", "10.0.0.9"]}, s)
+    assert c.guard(both, {}, s, DIRECT) is None
     (d3,) = c.diff({("firewall", "sshServer", "allowedIPs"): ["172.16.0.0/16"]}, s)
     assert c.guard(d3, {}, s, DIRECT) is None, "SSH is not the reconciler's path"
     (d4,) = c.diff({("firewall", "vSphereClient", "enabled"): False}, s)

@@ -1,0 +1,73 @@
+"""The lock-out guard pass: refuse changes that would cut vsr's (or vCenter's) access to an object.
+
+Guards judge the *effective* end state of an object, never the spec: for each field path, the desired value only
+when the change to it will really be applied (actionable: no skip reason such as waived, audit, flapping,
+conflict, unsupported, guarded or stale), otherwise the observed value. A path with no desired value, or whose
+change is held back, is simply absent from the mapping a guard receives, and the guard falls back to what it
+observed on the object. Refusing one change can make another unsafe (refusing an exception-user change leaves the
+host's old list, against which the lockdown mode change must be judged again), so the pass repeats until no new
+refusal appears. Each round judges every remaining change against the same end state, so the result does not
+depend on the order of changes; a refusal is never taken back within a pass.
+
+The planner runs the pass after labelling; the executor runs it again as the first step of applying an object,
+because steps in between (the daemon's flap detector, a saved plan's stale marks, a --target filter) change what
+will be applied."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from typing import Any
+
+from reconciler import controllers as registry
+from reconciler.controllers.base import ConnectionFacts, Controller
+from reconciler.engine.types import Change, DesiredValue, FieldDiff, FieldPath, Outcome, Skip
+
+
+def effective_values(desired: Mapping[FieldPath, DesiredValue], changes: Iterable[Change]) -> dict[FieldPath, Any]:
+    """The desired values that will be in effect after apply: every desired path except those with a change
+    that is held back. (A path with no change is already compliant: its desired value is the observed one.)"""
+    held = {c.path for c in changes if not c.actionable}
+    return {path: d.value for path, d in desired.items() if path not in held}
+
+
+def _judge(controller: Controller, change: Change, values: Mapping[FieldPath, Any], po: Any,
+           facts: ConnectionFacts) -> str | None:
+    diff = FieldDiff(change.path, change.current, change.desired, change.subject, change.impact)
+    try:
+        return controller.guard(diff, values, po.state, facts)
+    except Exception as exc:  # noqa: BLE001 - a guard that cannot decide refuses
+        return f"refusing: the lock-out guard of {controller.name} could not judge this change ({exc})"
+
+
+def guard_object(po: Any, facts: ConnectionFacts, outcome: Outcome = Outcome.PLANNED) -> list[Change]:
+    """Mark (reason `guard`) every actionable change of the planned object `po` that its controller's guard
+    refuses against the effective end state, to a fixpoint. `outcome` is given to refused changes (the executor
+    passes `skipped`, so that a refusal found at apply time is recorded). Returns the newly refused changes."""
+    by_name = {c.name: c for c in registry.ALL}
+    refused: list[Change] = []
+    while True:
+        refusals: dict[int, str] = {}
+        for name, desired in po.desired.items():
+            controller = by_name.get(name)
+            if controller is None:
+                continue
+            values = effective_values(desired, (c for c in po.changes if c.controller == name))
+            for i, change in enumerate(po.changes):
+                if change.controller == name and change.actionable:
+                    refusal = _judge(controller, change, values, po, facts)
+                    if refusal:
+                        refusals[i] = refusal
+        if not refusals:
+            return refused
+        changes = list(po.changes)
+        for i, message in refusals.items():
+            changes[i] = changes[i].with_(reason=Skip.GUARD, message=message, outcome=outcome)
+            refused.append(changes[i])
+        po.changes = changes
+
+
+def guard_plan(vplan: Any) -> None:
+    """The guard pass over every object of a plan, then the plan's change list refreshed."""
+    for po in vplan.objects:
+        guard_object(po, vplan.facts)
+    vplan.collect_changes()
