@@ -164,10 +164,9 @@ class HostFirewall(Controller):
                 return (f"refusing to restrict ruleset {key}: {name}'s address {source!r} is not an IP address, "
                         "so vsr cannot tell whether the allow-list admits it")
             if not admitted:
-                uses = ("uses to manage this host" if canonical == CLIENT_RULESET
-                        else "the host sends vCenter agent heartbeats to")
-                return (f"refusing to restrict ruleset {key} to {diff.desired}: it excludes {source}, "
-                        f"the address {name} {uses}")
+                what = (f"the address {name} uses to manage this host" if canonical == CLIENT_RULESET
+                        else "the address of vCenter, to which the host sends its agent heartbeats")
+                return f"refusing to restrict ruleset {key} to {diff.desired}: it excludes {source}, {what}"
         return None
 
     def apply(self, conn: Any, state: ObjectState, diffs: list[FieldDiff],

@@ -216,22 +216,29 @@ def diff_object(po: PlannedObject, controllers: list[Controller], waiver_rules: 
             continue
         fault = state.extra.get("faults", {}).get(controller.name)
         if fault is not None:
-            changes.extend(_fault_changes(state.ref, controller, desired, fault))
+            changes.extend(_fault_changes(state, controller, desired, fault, waiver_rules, today))
             continue
         for d in controller.diff(plain(desired), state):
             changes.append(label(state, controller, d, desired, waiver_rules, today))
     return changes
 
 
-def _fault_changes(ref: ObjectRef, controller: Controller, desired: Mapping[FieldPath, DesiredValue],
-                   fault: BaseException) -> list[Change]:
+def _fault_changes(state: ObjectState, controller: Controller, desired: Mapping[FieldPath, DesiredValue],
+                   fault: BaseException, waiver_rules: list[waivers.WaiverRule], today: dt.date) -> list[Change]:
+    """The desired fields of a controller whose observed state could not be read. They are labelled like any
+    change (a waived or Audit field stays untouched) and go through the guards like any change."""
     name = faults.fault_name(fault)
     reason = Skip.UNSUPPORTED if name in UNSUPPORTED_FAULTS else None
     message = (f"this target does not offer the API for {controller.name} ({name})" if reason
                else f"could not read {controller.name}: {faults.fault_message(fault)}")
-    return [Change(ref, controller.name, path, None, d.value, policy=d.policy, source=d.source, reason=reason,
-                   message=message, error="" if reason else message)
-            for path, d in sorted(desired.items()) if path[-1] not in controller.parameters]
+    out: list[Change] = []
+    for path, d in sorted(desired.items()):
+        if path[-1] in controller.parameters:
+            continue
+        change = label(state, controller, FieldDiff(path, None, d.value, skip=reason, message=message), desired,
+                       waiver_rules, today)
+        out.append(change.with_(error=message) if change.reason is None else change)
+    return out
 
 
 def label(state: ObjectState, controller: Controller, d: FieldDiff, desired: Mapping[FieldPath, DesiredValue],
