@@ -2,11 +2,11 @@
 
 Guards judge the *effective* end state of an object, never the spec: for each field path, the desired value only
 when the change to it will really be applied (actionable: no skip reason such as waived, audit, flapping,
-conflict, unsupported, guarded or stale), otherwise the observed value. A path with no desired value, or whose
-change is held back, is simply absent from the mapping a guard receives, and the guard falls back to what it
-observed on the object. Refusing one change can make another unsafe (refusing an exception-user change leaves the
-host's old list, against which the lockdown mode change must be judged again), so the pass repeats until no new
-refusal appears. Each round judges every remaining change against the same end state, so the result does not
+conflict, unsupported, guarded or stale, or dropped from the plan), otherwise the observed value. A path with no
+desired value, or whose change is held back, is simply absent from the mapping a guard receives, and the guard
+falls back to what it observed on the object. Refusing one change can make another unsafe (refusing an
+exception-user change leaves the host's old list, against which the lockdown mode change must be judged again),
+so the pass repeats until no new refusal appears. Each round judges every remaining change against the same end state, so the result does not
 depend on the order of changes; a refusal is never taken back within a pass.
 
 The planner runs the pass after labelling; the executor runs it again as the first step of applying an object,
@@ -23,11 +23,27 @@ from reconciler.controllers.base import ConnectionFacts, Controller
 from reconciler.engine.types import Change, DesiredValue, FieldDiff, FieldPath, Outcome, Skip
 
 
-def effective_values(desired: Mapping[FieldPath, DesiredValue], changes: Iterable[Change]) -> dict[FieldPath, Any]:
-    """The desired values that will be in effect after apply: every desired path except those with a change
-    that is held back. (A path with no change is already compliant: its desired value is the observed one.)"""
+def effective_values(desired: Mapping[FieldPath, DesiredValue], changes: Iterable[Change],
+                     differing: Iterable[tuple[FieldPath, str]] = ()) -> dict[FieldPath, Any]:
+    """The desired values that will be in effect after apply: every desired path except those held back. A
+    path is held back when one of its changes is not actionable, or when it differs on the object (`differing`:
+    (path, subject) pairs from the controller's diff) without an actionable change, e.g. because a filter
+    dropped the change from the plan. A path that neither differs nor has a change is already in effect."""
+    changes = list(changes)
+    actionable = {(c.path, c.subject) for c in changes if c.actionable}
     held = {c.path for c in changes if not c.actionable}
+    held |= {path for path, subject in differing if (path, subject) not in actionable}
     return {path: d.value for path, d in desired.items() if path not in held}
+
+
+def _differing(controller: Controller, desired: Mapping[FieldPath, DesiredValue],
+               state: Any) -> set[tuple[FieldPath, str]]:
+    """What the controller's (pure) diff says differs now; nothing when it cannot tell (unreadable state: the
+    plan's changes then say everything there is to know)."""
+    try:
+        return {(d.path, d.subject) for d in controller.diff({p: v.value for p, v in desired.items()}, state)}
+    except Exception:  # noqa: BLE001
+        return set()
 
 
 def _judge(controller: Controller, change: Change, values: Mapping[FieldPath, Any], po: Any,
@@ -51,7 +67,8 @@ def guard_object(po: Any, facts: ConnectionFacts, outcome: Outcome = Outcome.PLA
             controller = by_name.get(name)
             if controller is None:
                 continue
-            values = effective_values(desired, (c for c in po.changes if c.controller == name))
+            values = effective_values(desired, (c for c in po.changes if c.controller == name),
+                                      _differing(controller, desired, po.state))
             for i, change in enumerate(po.changes):
                 if change.controller == name and change.actionable:
                     refusal = _judge(controller, change, values, po, facts)

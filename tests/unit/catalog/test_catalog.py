@@ -75,7 +75,7 @@ def test_parse_path_round_trips(text, path):
 
 
 def test_plan_changes_carry_control_ids():
-    from reconciler.controllers.base import ConnectionFacts, ObjectState
+    from reconciler.controllers.base import ObjectState
     from reconciler.controllers.host_advanced import HostAdvancedSettings
     from reconciler.engine import planner
     from reconciler.engine.types import DesiredValue, FieldDiff, ObjectRef

@@ -47,6 +47,16 @@ def test_lockdown_judged_against_held_back_exception_users():
         assert refused.path == MODE and refused.reason is Skip.GUARD and "'root'" in refused.message
 
 
+def test_a_change_dropped_from_the_plan_is_not_in_effect():
+    """A --target filter or a saved plan may drop a change instead of marking it: the path still differs on the
+    host, so its desired value is not in effect."""
+    desired = {MODE: dv("normal"), USERS: dv(["root"])}
+    po = locked_po("lockdownDisabled", [], desired, [change(MODE, "disabled", "normal")])
+    (refused,) = guards.guard_object(po, DIRECT)
+    assert refused.path == MODE
+    assert guards.effective_values(desired, [], {(USERS, "")}) == {MODE: "normal"}
+
+
 def test_refusing_one_change_makes_the_other_unsafe():
     """Leaving lockdown and removing vsr's exception is safe, unless the mode change is held back: then the
     exception users change alone would lock vsr out."""
