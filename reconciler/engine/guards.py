@@ -6,8 +6,8 @@ conflict, unsupported, guarded or stale, or dropped from the plan), otherwise th
 desired value, or whose change is held back, is simply absent from the mapping a guard receives, and the guard
 falls back to what it observed on the object. Refusing one change can make another unsafe (refusing an
 exception-user change leaves the host's old list, against which the lockdown mode change must be judged again),
-so the pass repeats until no new refusal appears. Each round judges every remaining change against the same end state, so the result does not
-depend on the order of changes; a refusal is never taken back within a pass.
+so the pass repeats until no new refusal appears. Each round judges every remaining change against the same end
+state, so the result does not depend on the order of changes; a refusal is never taken back within a pass.
 
 The planner runs the pass after labelling; the executor runs it again as the first step of applying an object,
 because steps in between (the daemon's flap detector, a saved plan's stale marks, a --target filter) change what
