@@ -65,7 +65,11 @@ class Controller(ABC):
 
     def guard(self, diff: FieldDiff, desired: Mapping[FieldPath, Any], state: ObjectState,
               facts: ConnectionFacts) -> str | None:
-        """A reason to refuse this change because it would cut the reconciler's own access, else None."""
+        """A reason to refuse this change because it would cut the reconciler's (or vCenter's) access, else None.
+
+        `desired` is the effective end state, not the spec: it holds a path's desired value only when that change
+        will really be applied (see `reconciler.engine.guards`); for any path it lacks, judge the observed value
+        in `state`. `diff` itself is being applied."""
         return None
 
     @abstractmethod

@@ -8,6 +8,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
+from reconciler.controllers import esx_users
 from reconciler.controllers.base import ConnectionFacts, Controller, ObjectState
 from reconciler.engine.types import FieldDiff, FieldPath, Impact
 
@@ -21,12 +22,6 @@ USERS = ("lockdown", "exceptionUsers")
 def _current_mode(state: ObjectState) -> str | None:
     raw = state.props.get("config.lockdownMode")
     return SPEC_MODES.get(str(raw)) if raw is not None else None
-
-
-def _user_matches(user: str, candidates: set[str]) -> bool:
-    """Exception users may be written with or without a domain prefix (`DOMAIN\\svc` vs `svc`)."""
-    short = user.split("\\")[-1].split("@")[0].lower()
-    return any(c.lower() == user.lower() or c.split("\\")[-1].split("@")[0].lower() == short for c in candidates)
 
 
 class HostLockdown(Controller):
@@ -62,22 +57,57 @@ class HostLockdown(Controller):
 
     def guard(self, diff: FieldDiff, desired: Mapping[FieldPath, Any], state: ObjectState,
               facts: ConnectionFacts) -> str | None:
+        """Over a direct connection, the end state (mode, exception users) must still admit vsr's account.
+        `desired` holds only the values that will be applied; the rest is what the host has now."""
         if facts.is_vcenter:
             return None  # vCenter keeps its access through vpxuser in every lockdown mode
-        final_mode = desired.get(MODE, _current_mode(state))
-        final_users = set(desired.get(USERS, state.extra.get("lockdown_exceptions") or []))
-        if final_mode in ("normal", "strict") and not _user_matches(facts.username, final_users):
-            return (f"refusing lockdown mode {final_mode!r}: the reconciler connects directly to this host as "
-                    f"{facts.username!r}, which is not a lockdown exception user; add it to "
-                    "lockdown.exceptionUsers or connect through vCenter")
-        return None
+        values = {**desired, diff.path: diff.desired}
+        mode = values[MODE] if MODE in values else _current_mode(state)
+        users = values[USERS] if USERS in values else state.extra.get("lockdown_exceptions")
+        if mode == "disabled":
+            return None
+        if mode is None:
+            return (f"refusing to change lockdown exception users: the host's lockdown mode is unknown and the "
+                    f"reconciler connects directly to it as {facts.username!r}")
+        if users is None:
+            return (f"refusing lockdown mode {mode!r}: the host's lockdown exception users could not be read, so "
+                    f"vsr cannot tell whether {facts.username!r} keeps its direct access")
+        if esx_users.admitted(facts.username, users):
+            return None
+        hint = _near_miss(facts.username, users)
+        if diff.path == USERS:
+            stays = "stays" if mode == _current_mode(state) else "would be"
+            return (f"refusing lockdown exception users {sorted(set(users))}: the host {stays} in lockdown mode "
+                    f"{mode!r} and the reconciler connects directly to it as {facts.username!r}, which that list "
+                    f"does not admit; keep it in lockdown.exceptionUsers or connect through vCenter{hint}")
+        return (f"refusing lockdown mode {mode!r}: the reconciler connects directly to this host as "
+                f"{facts.username!r}, which is not a lockdown exception user; add it to "
+                f"lockdown.exceptionUsers or connect through vCenter{hint}")
 
     def apply(self, conn: Any, state: ObjectState, diffs: list[FieldDiff],
               desired: Mapping[FieldPath, Any]) -> None:
         manager = state.props["configManager.hostAccessManager"]
-        by_path = {d.path: d for d in diffs}
-        # exceptions first: entering lockdown must never precede the exception that keeps access
-        if USERS in by_path:
-            conn.call(manager.UpdateLockdownExceptions, users=list(by_path[USERS].desired))
-        if MODE in by_path:
-            conn.call(manager.ChangeLockdownMode, mode=MODES[by_path[MODE].desired])
+        for d in apply_order(diffs):
+            if d.path == USERS:
+                conn.call(manager.UpdateLockdownExceptions, users=list(d.desired))
+            else:
+                conn.call(manager.ChangeLockdownMode, mode=MODES[d.desired])
+
+
+def apply_order(diffs: list[FieldDiff]) -> list[FieldDiff]:
+    """Entering (or staying in) lockdown: exception users first, so that no moment has lockdown without the
+    exception that keeps access. Leaving lockdown: the mode first, so that removing an exception user never
+    happens while the host is still locked down. A failed call stops the rest, leaving a safe host either way."""
+    by_path = {d.path: d for d in diffs}
+    leaving = MODE in by_path and by_path[MODE].desired == "disabled"
+    order = (MODE, USERS) if leaving else (USERS, MODE)
+    return [by_path[p] for p in order if p in by_path]
+
+
+def _near_miss(login: str, users: list[str]) -> str:
+    """A hint when an entry looks like the login but is not the same account (case, domain)."""
+    mine = (esx_users.parse(login) or esx_users.Account("local", login)).user.lower()
+    similar = sorted(u for u in users if (esx_users.parse(u) or esx_users.Account("local", u)).user.lower() == mine)
+    if not similar:
+        return ""
+    return f" ({', '.join(map(repr, similar))} is not the same account: {esx_users.why_not(login)})"

@@ -8,7 +8,7 @@ from typing import Any
 from reconciler.controllers.base import ConnectionFacts, Controller, ObjectState, keyed_fields
 from reconciler.engine.types import FieldDiff, FieldPath, Skip
 
-#: services that carry the reconciler's own management path when it connects through vCenter
+#: services vCenter manages the host through (its agent); compared ignoring case
 MANAGEMENT_SERVICES_VIA_VCENTER = frozenset({"vpxa"})
 
 
@@ -22,7 +22,7 @@ class HostServices(Controller):
     spec_key = "services"
     managed_type = "HostSystem"
     policy_kind = "HostSecurityPolicy"
-    properties = ("config.service", "configManager.serviceSystem")
+    properties = ("config.service", "configManager.serviceSystem", "summary.managementServerIp")
 
     def fields(self, section: Any) -> dict[FieldPath, Any]:
         return keyed_fields(self.spec_key, section, ("running", "policy"))
@@ -46,9 +46,12 @@ class HostServices(Controller):
 
     def guard(self, diff: FieldDiff, desired: Mapping[FieldPath, Any], state: ObjectState,
               facts: ConnectionFacts) -> str | None:
+        """vCenter's agent must not be stopped (or set not to start) on a host vCenter manages: through vCenter,
+        or directly on a host that reports a managing vCenter."""
         key, attr = diff.path[1], diff.path[2]
-        stopping = (attr == "running" and diff.desired is False) or (attr == "policy" and diff.desired == "off")
-        if stopping and facts.is_vcenter and key in MANAGEMENT_SERVICES_VIA_VCENTER:
+        stopping = (attr == "running" and not diff.desired) or (attr == "policy" and str(diff.desired).lower() == "off")
+        managed_by_vcenter = facts.is_vcenter or bool(state.props.get("summary.managementServerIp"))
+        if stopping and managed_by_vcenter and key.lower() in MANAGEMENT_SERVICES_VIA_VCENTER:
             return (f"refusing to stop {key}: vCenter manages this host through it, "
                     "so the reconciler (and vCenter) would lose the host")
         return None

@@ -20,7 +20,7 @@ import structlog
 
 from reconciler.controllers import vm_common, vm_power
 from reconciler.controllers.base import Controller, ObjectState
-from reconciler.engine import planner
+from reconciler.engine import guards, planner
 from reconciler.engine.planner import PlannedObject, VCenterPlan
 from reconciler.engine.types import Change, FieldDiff, Impact, ObjectProblem, Outcome, Skip
 from reconciler.engine.writeahead import NoJournal, WriteJournal
@@ -72,6 +72,7 @@ def apply_object(conn: Any, vplan: VCenterPlan, po: PlannedObject, controllers: 
                  today: dt.date, journal: WriteJournal | None = None) -> list[ObjectProblem]:
     """Apply one object's changes (shutting a VM down first when its changes need power-off), then record the
     outcomes."""
+    guards.guard_object(po, vplan.facts, Outcome.SKIPPED)  # last step before writing: actionability may have changed
     journal = journal if journal is not None else NoJournal()
     problems = _apply_with_power(conn, vplan, po, controllers, today, journal)
     try:

@@ -18,7 +18,7 @@ from pyVmomi import vim
 from reconciler import catalog
 from reconciler import controllers as registry
 from reconciler.controllers.base import ConnectionFacts, Controller, ObjectState
-from reconciler.engine import selection, waivers
+from reconciler.engine import guards, selection, waivers
 from reconciler.engine.merge import merge
 from reconciler.engine.placement import Placement, from_entity
 from reconciler.engine.policies import CompiledPolicy
@@ -196,16 +196,18 @@ def plan_objects(conn: Any, facts: ConnectionFacts, policies: list[CompiledPolic
                 record_controller_fault(po.state, controller.name, exc)
 
     for po in planned:
-        po.changes = diff_object(po, controllers, facts, waiver_rules, today)
+        po.changes = diff_object(po, controllers, waiver_rules, today)
+        guards.guard_object(po, facts)
         plan.changes.extend(po.changes)
     plan.objects_checked = len(planned)
     plan.changes.sort(key=lambda c: (c.object.type, c.object.name, c.controller, c.path, c.subject))
     return VCenterPlan(facts.vcenter, facts, planned, plan)
 
 
-def diff_object(po: PlannedObject, controllers: list[Controller], facts: ConnectionFacts,
-                waiver_rules: list[waivers.WaiverRule], today: dt.date) -> list[Change]:
-    """Diff one object with every controller that has desired fields for it, and label each change."""
+def diff_object(po: PlannedObject, controllers: list[Controller], waiver_rules: list[waivers.WaiverRule],
+                today: dt.date) -> list[Change]:
+    """Diff one object with every controller that has desired fields for it, and label each change (the lock-out
+    guards run afterwards, on the whole object: `guards.guard_object`)."""
     changes: list[Change] = []
     state = po.state
     for controller in controllers:
@@ -214,28 +216,35 @@ def diff_object(po: PlannedObject, controllers: list[Controller], facts: Connect
             continue
         fault = state.extra.get("faults", {}).get(controller.name)
         if fault is not None:
-            changes.extend(_fault_changes(state.ref, controller, desired, fault))
+            changes.extend(_fault_changes(state, controller, desired, fault, waiver_rules, today))
             continue
-        values = plain(desired)
-        for d in controller.diff(values, state):
-            changes.append(label(state, controller, d, desired, values, facts, waiver_rules, today))
+        for d in controller.diff(plain(desired), state):
+            changes.append(label(state, controller, d, desired, waiver_rules, today))
     return changes
 
 
-def _fault_changes(ref: ObjectRef, controller: Controller, desired: Mapping[FieldPath, DesiredValue],
-                   fault: BaseException) -> list[Change]:
+def _fault_changes(state: ObjectState, controller: Controller, desired: Mapping[FieldPath, DesiredValue],
+                   fault: BaseException, waiver_rules: list[waivers.WaiverRule], today: dt.date) -> list[Change]:
+    """The desired fields of a controller whose observed state could not be read. They are labelled like any
+    change (a waived or Audit field stays untouched) and go through the guards like any change."""
     name = faults.fault_name(fault)
     reason = Skip.UNSUPPORTED if name in UNSUPPORTED_FAULTS else None
     message = (f"this target does not offer the API for {controller.name} ({name})" if reason
                else f"could not read {controller.name}: {faults.fault_message(fault)}")
-    return [Change(ref, controller.name, path, None, d.value, policy=d.policy, source=d.source, reason=reason,
-                   message=message, error="" if reason else message)
-            for path, d in sorted(desired.items()) if path[-1] not in controller.parameters]
+    out: list[Change] = []
+    for path, d in sorted(desired.items()):
+        if path[-1] in controller.parameters:
+            continue
+        change = label(state, controller, FieldDiff(path, None, d.value, skip=reason, message=message), desired,
+                       waiver_rules, today)
+        out.append(change.with_(error=message) if change.reason is None else change)
+    return out
 
 
 def label(state: ObjectState, controller: Controller, d: FieldDiff, desired: Mapping[FieldPath, DesiredValue],
-          values: Mapping[FieldPath, Any], facts: ConnectionFacts, waiver_rules: list[waivers.WaiverRule],
-          today: dt.date) -> Change:
+          waiver_rules: list[waivers.WaiverRule], today: dt.date) -> Change:
+    """A change with its policy bookkeeping and skip reason (controller's, waiver, Audit). Guards are not judged
+    here: they need every change of the object labelled first (see `guards`)."""
     origin = desired.get(d.path)
     change = Change(state.ref, controller.name, d.path, d.current, d.desired, impact=d.impact,
                     policy=origin.policy if origin else "", source=origin.source if origin else "",
@@ -250,9 +259,6 @@ def label(state: ObjectState, controller: Controller, d: FieldDiff, desired: Map
         return change.with_(reason=Skip.WAIVED, message=waiver.describe())
     if origin is not None and not origin.enforce:
         return change.with_(reason=Skip.AUDIT, message="policy enforcement is Audit")
-    refusal = controller.guard(d, values, state, facts)
-    if refusal:
-        return change.with_(reason=Skip.GUARD, message=refusal)
     return change
 
 

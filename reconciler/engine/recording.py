@@ -62,4 +62,6 @@ def outcome_events(changes: Iterable[Change]) -> list[ev.Event]:
             out.append(_event(change, ev.WARNING, ev.REMEDIATION_FAILED, f"{describe(change)}: {change.error}"))
         elif change.outcome is Outcome.SKIPPED and change.reason is Skip.UNSUPPORTED:
             out.append(_event(change, ev.WARNING, ev.UNSUPPORTED, f"{describe(change)}: {change.message}"))
+        elif change.outcome is Outcome.SKIPPED and change.reason is Skip.GUARD:  # refused at apply time
+            out.append(_event(change, ev.WARNING, ev.REMEDIATION_BLOCKED, f"{describe(change)}: {change.message}"))
     return out

@@ -23,7 +23,7 @@ from reconciler.controllers.base import ConnectionFacts
 from reconciler.daemon.metrics import Metrics
 from reconciler.daemon.status import Heartbeat, StatusBoard
 from reconciler.daemon.workqueue import FlapDetector, WorkQueue, default_controller_rate_limiter, run_workers
-from reconciler.engine import executor, planner, recording, writeahead
+from reconciler.engine import executor, guards, planner, recording, writeahead
 from reconciler.engine.policies import policies_for
 from reconciler.engine.runner import facts_of, remediation_times
 from reconciler.engine.specstore import SpecStore
@@ -371,6 +371,7 @@ class VCenterLoop:
                                      self.entities, dt.date.today(), remediated, {moid: extras} if extras else None)
         self._mark_flapping(vplan)
         self._mark_known_unsupported(vplan)
+        guards.guard_plan(vplan)  # held-back changes leave the old values in effect: judge the guards again
         return vplan
 
     def _mark_known_unsupported(self, vplan: planner.VCenterPlan) -> None:

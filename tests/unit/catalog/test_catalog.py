@@ -75,7 +75,7 @@ def test_parse_path_round_trips(text, path):
 
 
 def test_plan_changes_carry_control_ids():
-    from reconciler.controllers.base import ConnectionFacts, ObjectState
+    from reconciler.controllers.base import ObjectState
     from reconciler.controllers.host_advanced import HostAdvancedSettings
     from reconciler.engine import planner
     from reconciler.engine.types import DesiredValue, FieldDiff, ObjectRef
@@ -83,7 +83,6 @@ def test_plan_changes_carry_control_ids():
     path = ("advancedSettings", "Mem.ShareForceSalting")
     state = ObjectState(ObjectRef("HostSystem", "host-1", "esx-01"), {})
     change = planner.label(state, HostAdvancedSettings(), FieldDiff(path, 0, 2),
-                           {path: DesiredValue(2, "p", "f.yaml:3")}, {path: 2},
-                           ConnectionFacts("vc", True, "u", None), [], __import__("datetime").date.today())
+                           {path: DesiredValue(2, "p", "f.yaml:3")}, [], __import__("datetime").date.today())
     assert change.controls == ("esxi-8.transparent-page-sharing", "ESXI-80-000213")
     assert change.as_dict()["controls"] == ["esxi-8.transparent-page-sharing", "ESXI-80-000213"]

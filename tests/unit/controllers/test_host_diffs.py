@@ -80,8 +80,11 @@ def test_firewall_guard_direct_and_via_vcenter():
     assert "excludes 192.168.10.7" in c.guard(d, {}, s, DIRECT)
     assert c.guard(d, {}, s, VIA_VC) is None, "vCenter at 10.0.0.9 stays inside 10.0.0.0/24"
     (d2,) = c.diff({("firewall", "vSphereClient", "allowedIPs"): ["192.168.10.0/24"]}, s)
-    assert c.guard(d2, {}, s, DIRECT) is None
+    assert "excludes 10.0.0.9, the address vCenter uses" in c.guard(d2, {}, s, DIRECT), \
+        "a direct connection must not cut off the vCenter that manages the host either"
     assert "excludes 10.0.0.9" in c.guard(d2, {}, s, VIA_VC)
+    (both,) = c.diff({("firewall", "vSphereClient", "allowedIPs"): ["192.168.10.0/24", "10.0.0.9"]}, s)
+    assert c.guard(both, {}, s, DIRECT) is None
     (d3,) = c.diff({("firewall", "sshServer", "allowedIPs"): ["172.16.0.0/16"]}, s)
     assert c.guard(d3, {}, s, DIRECT) is None, "SSH is not the reconciler's path"
     (d4,) = c.diff({("firewall", "vSphereClient", "enabled"): False}, s)
@@ -164,3 +167,97 @@ def test_option_type_from_wire_value_when_no_definition():
     assert type_of_value(2).kind == "int"
     assert type_of_value(True).kind == "bool"
     assert type_of_value("x").kind == "string"
+
+
+# -- lock-out guards: the bypasses of issue 12 ------------------------------------------------------------------
+
+def test_lockdown_apply_order():
+    from reconciler.controllers.host_lockdown import apply_order
+    from reconciler.engine.types import FieldDiff
+    mode = lambda m: FieldDiff(("lockdown", "mode"), "x", m)  # noqa: E731
+    users = FieldDiff(("lockdown", "exceptionUsers"), [], ["root"])
+    assert [d.path[1] for d in apply_order([mode("normal"), users])] == ["exceptionUsers", "mode"]
+    assert [d.path[1] for d in apply_order([mode("strict"), users])] == ["exceptionUsers", "mode"]
+    assert [d.path[1] for d in apply_order([users, mode("disabled")])] == ["mode", "exceptionUsers"]
+    assert [d.path[1] for d in apply_order([users])] == ["exceptionUsers"]
+
+
+def test_lockdown_guard_matches_accounts_like_esxi():
+    c = HostLockdown()
+    s = state({"config.lockdownMode": "lockdownDisabled"}, {"lockdown_exceptions": []})
+    adv = ConnectionFacts("lab", False, "adv-user", "192.168.10.7")
+    (d,) = c.diff({("lockdown", "mode"): "normal"}, s)
+    for entry in ("OTHERDOMAIN\\ADV-USER", "ADV-USER", "adv-user@corp.example.com"):
+        message = c.guard(d, {("lockdown", "exceptionUsers"): [entry]}, s, adv)
+        assert message and f"({entry!r} is not the same account: " in message, entry
+    assert c.guard(d, {("lockdown", "exceptionUsers"): ["adv-user"]}, s, adv) is None
+
+
+def test_firewall_wire_address_and_allows():
+    from reconciler.controllers.host_firewall import allows, normalize_allowed, wire_address
+    assert str(wire_address("::ffff:10.0.0.5")) == "10.0.0.5" and str(wire_address("fe80::1%eth0")) == "fe80::1"
+    cases = [
+        (["10.0.0.0/8"], "::ffff:10.0.0.5", True),   # mapped source: IPv4 on the wire
+        (["::/0"], "10.0.0.5", False),               # IPv6 entries never admit IPv4
+        (["::/0"], "::ffff:10.0.0.5", False),
+        (["::ffff:10.0.0.5"], "10.0.0.5", False),     # mapped entries: not known how the host treats them
+        (["::ffff:10.0.0.5"], "::ffff:10.0.0.5", False),
+        (["0.0.0.0/0"], "::1", False),
+        (["::1"], "::1", True),
+        (["fe80::/10"], "fe80::1%eth0", True),
+        ([], "10.0.0.5", False),
+        ("all", "anything-at-all", True),
+    ]
+    for allowed, source, expected in cases:
+        assert allows(normalize_allowed(allowed), source) is expected, (allowed, source)
+    try:
+        allows(normalize_allowed(["10.0.0.0/8"]), "vc.example.com")
+    except ValueError:
+        pass
+    else:
+        raise AssertionError("a host name is not an address")
+
+
+def test_firewall_guard_refuses_unparsable_source_and_guards_heartbeats():
+    c = HostFirewall()
+    s = state(fw(ruleset("vSphereClient"), ruleset("vpxHeartbeats"), mgmt_ip="vc.example.com"))
+    (d,) = c.diff({("firewall", "vSphereClient", "allowedIPs"): ["10.0.0.0/24"]}, s)
+    assert "'vc.example.com' is not an IP address" in c.guard(d, {}, s, VIA_VC)
+    s = state(fw(ruleset("vSphereClient"), ruleset("vpxHeartbeats"), mgmt_ip="10.0.0.9"))
+    (hb,) = c.diff({("firewall", "vpxHeartbeats", "enabled"): False}, s)
+    assert "vpxHeartbeats" in c.guard(hb, {}, s, VIA_VC)
+    assert "vpxHeartbeats" in c.guard(hb, {}, s, DIRECT), "the host is managed by vCenter at 10.0.0.9"
+    standalone = state(fw(ruleset("vpxHeartbeats")))
+    (hb,) = c.diff({("firewall", "vpxHeartbeats", "enabled"): False}, standalone)
+    assert c.guard(hb, {}, standalone, DIRECT) is None, "no vCenter: heartbeats are nobody's access"
+    (keep,) = c.diff({("firewall", "vpxHeartbeats", "allowedIPs"): ["10.0.0.9"]}, s)
+    assert c.guard(keep, {}, s, VIA_VC) is None
+    (case,) = c.diff({("firewall", "vSphereClient", "enabled"): False}, s)
+    from reconciler.engine.types import FieldDiff
+    upper = FieldDiff(("firewall", "VSPHERECLIENT", "enabled"), True, False)
+    assert c.guard(upper, {}, s, VIA_VC) == c.guard(case, {}, s, VIA_VC).replace("vSphereClient", "VSPHERECLIENT")
+
+
+def test_firewall_all_ip_with_leftover_list_is_all():
+    c = HostFirewall()
+    s = state(fw(ruleset("sshServer", all_ip=True, addresses=["192.0.2.1"], networks=[("10.0.0.0", 8)])))
+    assert c.diff({("firewall", "sshServer", "allowedIPs"): "all"}, s) == []
+    (d,) = c.diff({("firewall", "sshServer", "allowedIPs"): ["192.0.2.1", "10.0.0.0/8"]}, s)
+    assert d.current == "all" and d.desired == ["10.0.0.0/8", "192.0.2.1"]
+
+
+def test_firewall_unknown_key_hints_at_case():
+    c = HostFirewall()
+    s = state(fw(ruleset("vSphereClient")))
+    (d,) = c.diff({("firewall", "VSPHERECLIENT", "enabled"): False}, s)
+    assert d.skip is Skip.UNSUPPORTED and "did you mean 'vSphereClient'?" in d.message
+
+
+def test_services_guard_vpxa_on_a_vcenter_managed_host_and_key_case():
+    c = HostServices()
+    s = state({**services(("vpxa", True, "on")), "summary.managementServerIp": "10.0.0.9"})
+    (d,) = c.diff({("services", "vpxa", "policy"): "off"}, s)
+    assert "vCenter manages this host" in c.guard(d, {}, s, DIRECT), "directly, but vCenter manages the host"
+    from reconciler.engine.types import FieldDiff
+    assert "vCenter manages this host" in c.guard(FieldDiff(("services", "VPXA", "running"), True, False), {}, s,
+                                                  VIA_VC)
