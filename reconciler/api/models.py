@@ -39,6 +39,19 @@ class StrictModel(BaseModel):
                               validate_default=False, field_title_generator=lambda name, info: info.alias or to_camel(name))
 
 
+# ---------------------------------------------------------------- markers
+
+class Parameter:
+    """Marks a field (`Annotated[T, PARAMETER]`) that parameterises controllers instead of being a setting:
+    never claimed, compared, waived or reported as a result (see `reconciler.api.fields`)."""
+
+    def __repr__(self) -> str:
+        return "PARAMETER"
+
+
+PARAMETER = Parameter()
+
+
 # ---------------------------------------------------------------- scalar types
 
 def _check_glob(value: str) -> str:
@@ -315,8 +328,8 @@ class NetworkSecuritySpec(StrictModel):
     allow_promiscuous: bool | None = None
     mac_changes: bool | None = None
     forged_transmits: bool | None = None
-    exclude_portgroups: GlobList | None = Field(None, description="port groups left alone (globs)")
-    distributed_portgroups: GlobList | None = Field(
+    exclude_portgroups: Annotated[GlobList | None, PARAMETER] = Field(None, description="port groups left alone (globs)")
+    distributed_portgroups: Annotated[GlobList | None, PARAMETER] = Field(
         None, description="distributed port groups (in the selected datacenters) to manage; omitted/[] = none")
 
 
@@ -354,7 +367,7 @@ class EncryptionSpec(StrictModel):
     """VM encryption requirement."""
 
     required: bool
-    key_provider: str | None = Field(None, min_length=1)
+    key_provider: Annotated[str | None, PARAMETER] = Field(None, min_length=1)
 
 
 VMAdvancedValue = Union[bool, int, str]
@@ -366,11 +379,11 @@ class VMSecurityPolicySpec(PolicySpecBase):
     selector: VMSelector = Field(default_factory=VMSelector)
     advanced_settings: dict[str, VMAdvancedValue] | None = Field(None, description="extraConfig key -> value")
     secure_boot: bool | None = None
-    allow_firmware_change: bool = Field(False, description="allow switching BIOS to EFI to enable secure boot")
+    allow_firmware_change: Annotated[bool, PARAMETER] = Field(False, description="allow switching BIOS to EFI to enable secure boot")
     min_hardware_version: int | None = Field(None, ge=4, le=21, description="lowest virtual hardware version (4..21)")
     devices: DevicesSpec | None = None
     encryption: EncryptionSpec | None = None
-    power_cycle: Literal["Never", "IfPoweredOff", "Allowed"] = Field(
+    power_cycle: Annotated[Literal["Never", "IfPoweredOff", "Allowed"], PARAMETER] = Field(
         "IfPoweredOff", description="how changes that need the VM powered off are handled")
 
 

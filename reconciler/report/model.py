@@ -13,6 +13,7 @@ from typing import Any
 
 from reconciler import __version__, catalog
 from reconciler import controllers as registry
+from reconciler.api import fields as shape
 from reconciler.catalog import Control
 from reconciler.controllers.dvpg_security import is_uplink
 from reconciler.engine.planner import PlannedObject, VCenterPlan
@@ -162,7 +163,7 @@ class Report:
 
 def _is_parameter(controller: Any, path: FieldPath) -> bool:
     """Policy-wide parameters (powerCycle, excludePortgroups, keyProvider, ...) are not compliance results."""
-    return path[0] != "advancedSettings" and len(path) <= 2 and path[-1] in controller.parameters
+    return shape.is_parameter(controller.policy_kind, path)
 
 
 def _field_results(po: PlannedObject) -> list[FieldResult]:
