@@ -27,7 +27,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel
 
-from .models import KINDS, PARAMETER, PolicySpecBase
+from .models import KINDS, PARAMETER, POLICY_KINDS, PolicySpecBase
 
 FieldPath = tuple[str, ...]
 Shape = Literal["scalar", "nested", "flat", "keyed"]
@@ -154,9 +154,6 @@ def managed_fields(spec: BaseModel) -> dict[FieldPath, Any]:
     """Every setting the policy manages (non-None leaves), keyed by field path tuple, values as written."""
     kind = next(k for k in POLICY_KINDS if policy_spec_model(k) is type(spec))
     return settings_of(kind, spec.model_dump(by_alias=True, exclude_none=True, mode="python"))
-
-
-POLICY_KINDS = ("HostSecurityPolicy", "VMSecurityPolicy")
 
 
 def render_field_path(path: FieldPath) -> str:

@@ -25,6 +25,7 @@ from pydantic import (
 )
 from pydantic.alias_generators import to_camel
 
+from reconciler.hostport import split_host_port
 from reconciler.thumbprint import normalize_thumbprint
 
 API_VERSION = "vsr.dev/v1alpha1"
@@ -144,35 +145,10 @@ def split_server(server: str) -> tuple[str, int]:
         raise ValueError(f"{server!r}: write host[:port] without a scheme such as https://")
     if "/" in text:
         raise ValueError(f"{server!r}: write host[:port] without a path (vsr adds /sdk itself)")
-    port = 443
-    if text.startswith("["):
-        host, sep, rest = text[1:].partition("]")
-        if not sep:
-            raise ValueError(f"{server!r}: unclosed '[' in an IPv6 address")
-        if rest:
-            if not rest.startswith(":"):
-                raise ValueError(f"{server!r}: expected ':port' after ']'")
-            port = _port(server, rest[1:])
-        ipaddress.IPv6Address(host)
-        return host, port
-    if text.count(":") > 1:
-        try:
-            ipaddress.IPv6Address(text)
-        except ValueError:
-            raise ValueError(f"{server!r} is not host[:port] (write an IPv6 address as [addr]:port)") from None
-        return text, port
-    host, sep, rest = text.partition(":")
-    if sep:
-        port = _port(server, rest)
-    if not _HOST.match(host):
+    host, port = split_host_port(text, 443)
+    if ":" not in host and not _HOST.match(host):
         raise ValueError(f"{server!r}: {host!r} is not a valid host name or IPv4 address")
     return host, port
-
-
-def _port(server: str, text: str) -> int:
-    if not text.isdigit() or not 1 <= int(text) <= 65535:
-        raise ValueError(f"{server!r}: the port must be a number from 1 to 65535")
-    return int(text)
 
 
 class Credentials(StrictModel):

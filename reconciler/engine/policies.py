@@ -11,10 +11,10 @@ from typing import Any
 from reconciler import controllers
 from reconciler.controllers.base import Controller
 from reconciler.api import fields as shape
+from reconciler.api.models import POLICY_KINDS
 from reconciler.engine import waivers
 from reconciler.engine.types import DesiredValue
 
-POLICY_KINDS = ("HostSecurityPolicy", "VMSecurityPolicy")
 
 
 @dataclass
