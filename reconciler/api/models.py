@@ -25,6 +25,7 @@ from pydantic import (
 )
 from pydantic.alias_generators import to_camel
 
+from reconciler.hostport import split_host_port
 from reconciler.thumbprint import normalize_thumbprint
 
 API_VERSION = "vsr.dev/v1alpha1"
@@ -37,6 +38,19 @@ class StrictModel(BaseModel):
 
     model_config = ConfigDict(extra="forbid", strict=True, alias_generator=to_camel, populate_by_name=False,
                               validate_default=False, field_title_generator=lambda name, info: info.alias or to_camel(name))
+
+
+# ---------------------------------------------------------------- markers
+
+class Parameter:
+    """Marks a field (`Annotated[T, PARAMETER]`) that parameterises controllers instead of being a setting:
+    never claimed, compared, waived or reported as a result (see `reconciler.api.fields`)."""
+
+    def __repr__(self) -> str:
+        return "PARAMETER"
+
+
+PARAMETER = Parameter()
 
 
 # ---------------------------------------------------------------- scalar types
@@ -131,35 +145,10 @@ def split_server(server: str) -> tuple[str, int]:
         raise ValueError(f"{server!r}: write host[:port] without a scheme such as https://")
     if "/" in text:
         raise ValueError(f"{server!r}: write host[:port] without a path (vsr adds /sdk itself)")
-    port = 443
-    if text.startswith("["):
-        host, sep, rest = text[1:].partition("]")
-        if not sep:
-            raise ValueError(f"{server!r}: unclosed '[' in an IPv6 address")
-        if rest:
-            if not rest.startswith(":"):
-                raise ValueError(f"{server!r}: expected ':port' after ']'")
-            port = _port(server, rest[1:])
-        ipaddress.IPv6Address(host)
-        return host, port
-    if text.count(":") > 1:
-        try:
-            ipaddress.IPv6Address(text)
-        except ValueError:
-            raise ValueError(f"{server!r} is not host[:port] (write an IPv6 address as [addr]:port)") from None
-        return text, port
-    host, sep, rest = text.partition(":")
-    if sep:
-        port = _port(server, rest)
-    if not _HOST.match(host):
+    host, port = split_host_port(text, 443)
+    if ":" not in host and not _HOST.match(host):
         raise ValueError(f"{server!r}: {host!r} is not a valid host name or IPv4 address")
     return host, port
-
-
-def _port(server: str, text: str) -> int:
-    if not text.isdigit() or not 1 <= int(text) <= 65535:
-        raise ValueError(f"{server!r}: the port must be a number from 1 to 65535")
-    return int(text)
 
 
 class Credentials(StrictModel):
@@ -318,8 +307,8 @@ class NetworkSecuritySpec(StrictModel):
     allow_promiscuous: bool | None = None
     mac_changes: bool | None = None
     forged_transmits: bool | None = None
-    exclude_portgroups: GlobList | None = Field(None, description="port groups left alone (globs)")
-    distributed_portgroups: GlobList | None = Field(
+    exclude_portgroups: Annotated[GlobList | None, PARAMETER] = Field(None, description="port groups left alone (globs)")
+    distributed_portgroups: Annotated[GlobList | None, PARAMETER] = Field(
         None, description="distributed port groups (in the selected datacenters) to manage; omitted/[] = none")
 
 
@@ -357,7 +346,7 @@ class EncryptionSpec(StrictModel):
     """VM encryption requirement."""
 
     required: bool
-    key_provider: str | None = Field(None, min_length=1)
+    key_provider: Annotated[str | None, PARAMETER] = Field(None, min_length=1)
 
 
 VMAdvancedValue = Union[bool, int, str]
@@ -369,11 +358,11 @@ class VMSecurityPolicySpec(PolicySpecBase):
     selector: VMSelector = Field(default_factory=VMSelector)
     advanced_settings: dict[str, VMAdvancedValue] | None = Field(None, description="extraConfig key -> value")
     secure_boot: bool | None = None
-    allow_firmware_change: bool = Field(False, description="allow switching BIOS to EFI to enable secure boot")
+    allow_firmware_change: Annotated[bool, PARAMETER] = Field(False, description="allow switching BIOS to EFI to enable secure boot")
     min_hardware_version: int | None = Field(None, ge=4, le=21, description="lowest virtual hardware version (4..21)")
     devices: DevicesSpec | None = None
     encryption: EncryptionSpec | None = None
-    power_cycle: Literal["Never", "IfPoweredOff", "Allowed"] = Field(
+    power_cycle: Annotated[Literal["Never", "IfPoweredOff", "Allowed"], PARAMETER] = Field(
         "IfPoweredOff", description="how changes that need the VM powered off are handled")
 
 

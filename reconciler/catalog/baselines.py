@@ -5,12 +5,13 @@ controls documentation generator and the tests; `vsr` itself reads baselines as 
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable, Mapping
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
 import yaml
 
+from reconciler.api import fields as shape
 from reconciler.catalog.model import FieldPath
 
 PLACEHOLDER = re.compile(r"!required\s+([A-Z][A-Z0-9_]*)")
@@ -46,31 +47,17 @@ def documents(path: Path) -> list[dict[str, Any]]:
     return [d for d in yaml.load_all(path.read_text(encoding="utf-8"), Loader=_Loader) if d]
 
 
-def _flatten(spec: Mapping[str, Any]) -> Iterable[FieldPath]:
-    for section, value in spec.items():
-        if section in ("selector", "vcenter", "enforcement", "suspend", "priority", "powerCycle",
-                       "allowFirmwareChange"):
-            continue
-        if section in ("services", "firewall"):
-            for key, attrs in (value or {}).items():
-                yield from ((section, key, attr) for attr in (attrs or {}))
-        elif isinstance(value, Mapping) and section != "encryption" or section in ("advancedSettings", "devices"):
-            yield from ((section, key) for key in (value or {}))
-        elif section == "encryption":
-            yield (section, "required")
-        else:
-            yield (section,)
-
-
 def baseline_fields(directory: Path) -> set[tuple[str, FieldPath]]:
     """(object type, field path) of every field a baseline directory sets. Host policies that manage
     `networkSecurity.distributedPortgroups` also set the security fields on DV portgroups."""
     out: set[tuple[str, FieldPath]] = set()
     for file in sorted(directory.glob("*.yaml")):
         for doc in documents(file):
-            spec = doc.get("spec") or {}
-            for path in _flatten(spec):
-                for object_type in KIND_TYPES.get(doc.get("kind", ""), ()):
+            spec, kind = doc.get("spec") or {}, doc.get("kind", "")
+            if kind not in KIND_TYPES:
+                continue
+            for path in shape.settings_of(kind, spec):
+                for object_type in KIND_TYPES[kind]:
                     out.add((object_type, path))
                 if path[0] == "networkSecurity" and (spec.get("networkSecurity") or {}).get("distributedPortgroups"):
                     out.add(("DistributedVirtualPortgroup", path))

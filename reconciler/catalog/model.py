@@ -7,29 +7,17 @@ import fnmatch
 from dataclasses import dataclass, field
 from typing import Any
 
-FieldPath = tuple[str, ...]
+from reconciler.api import fields as shape
 
-#: spec sections whose entries are `<section>.<key>.<attribute>` (the key may contain dots)
-_KEYED_SECTIONS = frozenset({"services", "firewall"})
-#: spec sections whose entries are `<section>.<key>` with dots in the key (advanced option names)
-_FLAT_SECTIONS = frozenset({"advancedSettings"})
+FieldPath = tuple[str, ...]
 
 
 def parse_path(text: str) -> FieldPath:
     """A field path as written for people (`advancedSettings.Mem.ShareForceSalting`) -> its tuple form."""
-    section, _, rest = text.partition(".")
-    if not rest:
-        return (section,)
-    if section in _FLAT_SECTIONS:
-        return (section, rest)
-    if section in _KEYED_SECTIONS:
-        key, _, attr = rest.rpartition(".")
-        return (section, key, attr) if key else (section, attr)
-    return (section, *rest.split("."))
+    return shape.parse_field_path(text)
 
 
-def render_path(path: FieldPath) -> str:
-    return ".".join(path)
+render_path = shape.render_field_path
 
 
 @dataclass(frozen=True)

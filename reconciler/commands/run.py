@@ -5,7 +5,6 @@ from __future__ import annotations
 import argparse
 import logging
 import os
-import re
 import sys
 import threading
 
@@ -13,16 +12,15 @@ from reconciler.commands._connection import add_connection_options, cli_connecti
 from reconciler.daemon.liveness import DEFAULT_THRESHOLD
 from reconciler.engine.daemon import Daemon, DaemonError, DaemonOptions, parse_shard
 from reconciler.engine.vcenter_loop import LoopOptions
-
-_UNITS = {"ms": 0.001, "s": 1, "m": 60, "h": 3600, "d": 86400}
+from reconciler.events.timeutil import parse_duration
 
 
 def duration(text: str) -> float:
-    """`10m`, `30s`, `1h`, `500ms` or plain seconds."""
-    match = re.fullmatch(r"\s*(\d+(?:\.\d+)?)\s*(ms|s|m|h|d)?\s*", text)
-    if not match:
-        raise argparse.ArgumentTypeError(f"not a duration: {text!r} (e.g. 30s, 10m, 1h)")
-    return float(match.group(1)) * _UNITS[match.group(2) or "s"]
+    """A duration option in seconds: `10m`, `30s`, `1h30m`, `500ms` or plain seconds (the one parser vsr has)."""
+    try:
+        return parse_duration(text).total_seconds()
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
 
 
 def register(sub: argparse._SubParsersAction, common: argparse.ArgumentParser) -> argparse.ArgumentParser:

@@ -13,6 +13,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
+from reconciler.api import fields as shape
 from reconciler.engine.types import FieldDiff, FieldPath, ObjectRef
 
 
@@ -45,15 +46,23 @@ class Controller(ABC):
     managed_type: ClassVar[str]  # "HostSystem" | "VirtualMachine" | "DistributedVirtualPortgroup"
     policy_kind: ClassVar[str]  # "HostSecurityPolicy" | "VMSecurityPolicy"
     properties: ClassVar[tuple[str, ...]]
-    #: field names of the section that parameterise the controller rather than being compared
-    parameters: ClassVar[frozenset[str]] = frozenset()
+
+    @property
+    def parameters(self) -> frozenset[str]:
+        """Names that parameterise the controller rather than being compared: the section's fields marked
+        PARAMETER in the model, and the policy-wide parameters of its kind (`powerCycle`)."""
+        section = shape.section_of(self.policy_kind, self.spec_key)
+        return frozenset(section.parameters) | frozenset(shape.policy_parameters(self.policy_kind))
 
     def fields(self, section: Any) -> dict[FieldPath, Any]:
-        """Flatten this controller's spec section (JSON-mode dict, omitted fields absent) into field paths.
-        The default handles a flat mapping `{field: value}`."""
-        if not isinstance(section, Mapping):
-            return {}
-        return {(self.spec_key, str(k)): v for k, v in section.items()}
+        """Flatten this controller's spec section (JSON-mode dict, omitted fields absent) into field paths,
+        as the model's shape of the section says (`reconciler.api.fields`)."""
+        return shape.flatten(shape.section_of(self.policy_kind, self.spec_key), section)
+
+    def selects(self, name: str, desired: Mapping[FieldPath, Any]) -> bool:
+        """Does one policy's contribution (its desired values for this controller) apply to the object called
+        `name`? Selectors decide first; a controller narrows further when its section names objects itself."""
+        return True
 
     def prefetch(self, conn: Any, states: list[ObjectState], desired: Mapping[str, Mapping[FieldPath, Any]]) -> None:
         """Fetch extras in bulk for all objects that have desired fields of this controller. `desired` maps moid
@@ -76,14 +85,3 @@ class Controller(ABC):
     def apply(self, conn: Any, state: ObjectState, diffs: list[FieldDiff],
               desired: Mapping[FieldPath, Any]) -> None:
         """Perform the vSphere calls for these diffs. Raise on failure; the engine reads back afterwards."""
-
-
-def keyed_fields(spec_key: str, section: Any, attrs: tuple[str, ...]) -> dict[FieldPath, Any]:
-    """Flatten `{key: {attr: value}}` (services, firewall rulesets) into `(spec_key, key, attr)` paths."""
-    out: dict[FieldPath, Any] = {}
-    for key, settings in (section or {}).items():
-        for attr in attrs:
-            if isinstance(settings, Mapping) and settings.get(attr) is not None:
-                out[(spec_key, str(key), attr)] = settings[attr]
-    return out
-

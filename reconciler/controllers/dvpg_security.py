@@ -38,10 +38,9 @@ class DistributedPortgroupSecurity(Controller):
     managed_type = "DistributedVirtualPortgroup"
     policy_kind = "HostSecurityPolicy"
     properties = ("config.defaultPortConfig", "config.configVersion", "config.uplink", "tag")
-    parameters = netsec.PARAMETERS
 
-    def fields(self, section: Any) -> dict[FieldPath, Any]:
-        return netsec.security_fields(section)
+    def selects(self, name: str, desired: Mapping[FieldPath, Any]) -> bool:
+        return netsec.selects_portgroup(name, desired)
 
     def diff(self, desired: Mapping[FieldPath, Any], state: ObjectState) -> list[FieldDiff]:
         if is_uplink(state.props):

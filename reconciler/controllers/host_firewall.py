@@ -11,7 +11,7 @@ from typing import Any
 
 from pyVmomi import vim
 
-from reconciler.controllers.base import ConnectionFacts, Controller, ObjectState, keyed_fields
+from reconciler.controllers.base import ConnectionFacts, Controller, ObjectState
 from reconciler.engine.types import FieldDiff, FieldPath, Skip
 
 Network = ipaddress.IPv4Network | ipaddress.IPv6Network
@@ -110,9 +110,6 @@ class HostFirewall(Controller):
     managed_type = "HostSystem"
     policy_kind = "HostSecurityPolicy"
     properties = ("config.firewall", "configManager.firewallSystem", "summary.managementServerIp")
-
-    def fields(self, section: Any) -> dict[FieldPath, Any]:
-        return keyed_fields(self.spec_key, section, ("enabled", "allowedIPs"))
 
     def diff(self, desired: Mapping[FieldPath, Any], state: ObjectState) -> list[FieldDiff]:
         rulesets = _rulesets(state)

@@ -28,10 +28,6 @@ class HostNetworkSecurity(Controller):
     managed_type = "HostSystem"
     policy_kind = "HostSecurityPolicy"
     properties = ("config.network.vswitch", "config.network.portgroup", "configManager.networkSystem")
-    parameters = netsec.PARAMETERS
-
-    def fields(self, section: Any) -> dict[FieldPath, Any]:
-        return netsec.security_fields(section)
 
     def diff(self, desired: Mapping[FieldPath, Any], state: ObjectState) -> list[FieldDiff]:
         want = netsec.wanted(desired)

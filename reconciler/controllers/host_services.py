@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from reconciler.controllers.base import ConnectionFacts, Controller, ObjectState, keyed_fields
+from reconciler.controllers.base import ConnectionFacts, Controller, ObjectState
 from reconciler.engine.types import FieldDiff, FieldPath, Skip
 
 #: services vCenter manages the host through (its agent); compared ignoring case
@@ -23,9 +23,6 @@ class HostServices(Controller):
     managed_type = "HostSystem"
     policy_kind = "HostSecurityPolicy"
     properties = ("config.service", "configManager.serviceSystem", "summary.managementServerIp")
-
-    def fields(self, section: Any) -> dict[FieldPath, Any]:
-        return keyed_fields(self.spec_key, section, ("running", "policy"))
 
     def diff(self, desired: Mapping[FieldPath, Any], state: ObjectState) -> list[FieldDiff]:
         services = _services(state)

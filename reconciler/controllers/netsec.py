@@ -6,25 +6,22 @@ import fnmatch
 from collections.abc import Iterable, Mapping
 from typing import Any
 
+from reconciler.api import fields as shape
 from reconciler.engine.types import FieldPath
 
 SPEC_KEY = "networkSecurity"
-SECURITY_FIELDS = ("allowPromiscuous", "macChanges", "forgedTransmits")
-PARAMETERS = frozenset({"excludePortgroups", "distributedPortgroups"})
-
-
-def security_fields(section: Any) -> dict[FieldPath, Any]:
-    if not isinstance(section, Mapping):
-        return {}
-    out: dict[FieldPath, Any] = {}
-    for key, value in section.items():
-        if key in SECURITY_FIELDS or key in PARAMETERS:
-            out[(SPEC_KEY, key)] = value
-    return out
+#: the security settings (allowPromiscuous, macChanges, forgedTransmits), as the model declares them
+SECURITY_FIELDS = shape.section_of("HostSecurityPolicy", SPEC_KEY).leaves
 
 
 def wanted(desired: Mapping[FieldPath, Any]) -> dict[str, bool]:
     return {f: bool(desired[(SPEC_KEY, f)]) for f in SECURITY_FIELDS if (SPEC_KEY, f) in desired}
+
+
+def selects_portgroup(name: str, desired: Mapping[FieldPath, Any]) -> bool:
+    """A DV portgroup is managed by a policy that names it in `distributedPortgroups` and does not exclude it."""
+    named = any(fnmatch.fnmatchcase(name, g) for g in _globs(desired.get((SPEC_KEY, "distributedPortgroups"))))
+    return named and not excluded(name, desired)
 
 
 def excluded(name: str, desired: Mapping[FieldPath, Any]) -> bool:

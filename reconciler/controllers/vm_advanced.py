@@ -41,9 +41,6 @@ class VMAdvancedSettings(VMController):
     spec_key = "advancedSettings"
     properties = ("config.extraConfig", "runtime.powerState", "runtime.bootTime")
 
-    def fields(self, section: Any) -> dict[FieldPath, Any]:
-        return {(self.spec_key, str(k)): v for k, v in (section or {}).items()}
-
     def diff(self, desired: Mapping[FieldPath, Any], state: ObjectState) -> list[FieldDiff]:
         options = {o.key: o.value for o in state.props.get("config.extraConfig") or []}
         remediated: Mapping[FieldPath, Any] = state.extra.get("remediated_at", {})

@@ -23,9 +23,6 @@ class VMSecureBoot(VMController):
     spec_key = "secureBoot"
     properties = ("config.firmware", "config.bootOptions", "runtime.powerState")
 
-    def fields(self, section: Any) -> dict[FieldPath, Any]:
-        return {SECURE_BOOT: bool(section)} if section is not None else {}
-
     def diff(self, desired: Mapping[FieldPath, Any], state: ObjectState) -> list[FieldDiff]:
         if SECURE_BOOT not in desired:
             return []

@@ -13,8 +13,6 @@ from reconciler.vsphere import tasks
 
 POWER_CYCLE: FieldPath = ("powerCycle",)
 ALLOW_FIRMWARE_CHANGE: FieldPath = ("allowFirmwareChange",)
-#: policy-wide VM parameters, merged per VM like fields and handed to every VM controller
-VM_PARAMETERS = {"powerCycle": POWER_CYCLE, "allowFirmwareChange": ALLOW_FIRMWARE_CHANGE}
 VM_PROPERTIES = ("runtime.powerState",)
 
 
@@ -51,7 +49,6 @@ class VMController(Controller):
 
     managed_type = "VirtualMachine"
     policy_kind = "VMSecurityPolicy"
-    parameters = frozenset(VM_PARAMETERS)
 
 
 def reconfigure(conn: Any, vm: Any, spec: Any) -> None:

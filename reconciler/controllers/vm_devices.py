@@ -43,9 +43,6 @@ class VMDevices(VMController):
     spec_key = "devices"
     properties = ("config.hardware.device", "runtime.powerState")
 
-    def fields(self, section: Any) -> dict[FieldPath, Any]:
-        return {(self.spec_key, str(k)): v for k, v in (section or {}).items()}
-
     def diff(self, desired: Mapping[FieldPath, Any], state: ObjectState) -> list[FieldDiff]:
         diffs: list[FieldDiff] = []
         for path, want in sorted(desired.items()):

@@ -37,7 +37,6 @@ class VMEncryption(VMController):
     name = "vmEncryption"
     spec_key = "encryption"
     properties = ("config.keyId", "runtime.powerState")
-    parameters = VMController.parameters | {"keyProvider"}
 
     def prefetch(self, conn: Any, states: list[ObjectState], desired: Mapping[str, Mapping[FieldPath, Any]]) -> None:
         """The key providers, once per plan (one call), only if some VM must be encrypted."""

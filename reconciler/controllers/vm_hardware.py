@@ -25,9 +25,6 @@ class VMHardwareVersion(VMController):
     spec_key = "minHardwareVersion"
     properties = ("config.version", "runtime.powerState")
 
-    def fields(self, section: Any) -> dict[FieldPath, Any]:
-        return {MIN_VERSION: int(section)} if section is not None else {}
-
     def diff(self, desired: Mapping[FieldPath, Any], state: ObjectState) -> list[FieldDiff]:
         if MIN_VERSION not in desired:
             return []

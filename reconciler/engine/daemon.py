@@ -22,13 +22,15 @@ from typing import Any
 
 import structlog
 
+from reconciler.api.models import POLICY_KINDS
 from reconciler.daemon.httpserver import HealthServer
 from reconciler.daemon.liveness import DEFAULT_THRESHOLD, Liveness
 from reconciler.daemon.metrics import Metrics
 from reconciler.daemon.specwatch import SpecWatcher
 from reconciler.daemon.status import StatusBoard, document_digest
 from reconciler.daemon.stopsignal import StopSignal
-from reconciler.engine.runner import CliConnection, _expired_event, _spec_event, connection_settings
+from reconciler.engine.recording import expired_event, spec_event
+from reconciler.engine.runner import CliConnection, connection_settings
 from reconciler.engine.specstore import SpecSnapshot, SpecStore
 from reconciler.engine.types import Outcome, Skip
 from reconciler.engine.vcenter_loop import LoopOptions, VCenterLoop
@@ -156,7 +158,7 @@ class Daemon:
 
     # -- specs ------------------------------------------------------------------------------------------------
     def _apply_specs(self, snapshot: SpecSnapshot) -> None:
-        events = [_spec_event(i) for i in snapshot.errors] + [_expired_event(w) for w in snapshot.specs.expired]
+        events = [spec_event(i) for i in snapshot.errors] + [expired_event(w) for w in snapshot.specs.expired]
         if events:
             try:
                 self.journal.record_many(events)
@@ -172,7 +174,7 @@ class Daemon:
         self.metrics.set_spec_documents(len(snapshot.documents), invalid, len(snapshot.kept))
         self.metrics.set_waivers_active(len(snapshot.specs.waivers))
         self.board.set_spec_revision(snapshot.revision)
-        policies = [d for d in snapshot.documents if d.kind in ("HostSecurityPolicy", "VMSecurityPolicy")]
+        policies = [d for d in snapshot.documents if d.kind in POLICY_KINDS]
         for doc in policies:
             spec = doc.model.spec.model_dump(mode="json", by_alias=True)
             self.board.observe_spec(doc.name, kind=doc.kind, digest=document_digest(spec), revision=snapshot.revision,

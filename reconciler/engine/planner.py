@@ -8,7 +8,6 @@ properties (all types and all controllers' paths together), one per controller t
 from __future__ import annotations
 
 import datetime as dt
-import fnmatch
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -16,6 +15,7 @@ from typing import Any
 from pyVmomi import vim
 
 from reconciler import catalog
+from reconciler.api import fields as shape
 from reconciler import controllers as registry
 from reconciler.controllers.base import ConnectionFacts, Controller, ObjectState
 from reconciler.engine import guards, selection, waivers
@@ -79,14 +79,6 @@ def record_controller_fault(state: ObjectState, controller: str, exc: BaseExcept
 def active_controllers(policies: Iterable[CompiledPolicy]) -> list[Controller]:
     wanted = {name for p in policies if not p.suspended for name in p.fields}
     return [c for c in registry.ALL if c.name in wanted]
-
-
-def _dvpg_wanted(fields: Mapping[FieldPath, DesiredValue], name: str) -> bool:
-    globs = fields.get(("networkSecurity", "distributedPortgroups"))
-    excluded = fields.get(("networkSecurity", "excludePortgroups"))
-    if globs is None or not any(fnmatch.fnmatchcase(name, g) for g in globs.value or []):
-        return False
-    return not (excluded and any(fnmatch.fnmatchcase(name, g) for g in excluded.value or []))
 
 
 def snapshot(conn: Any, controllers: list[Controller]) -> tuple[dict[str, Any], dict[str, inventory.ObservedObject]]:
@@ -167,9 +159,8 @@ def plan_objects(conn: Any, facts: ConnectionFacts, policies: list[CompiledPolic
         for controller in controllers:
             if controller.managed_type != obj.type:
                 continue
-            contributions = [p.fields.get(controller.name, {}) for p in matching]
-            if obj.type == "DistributedVirtualPortgroup":
-                contributions = [c for c in contributions if _dvpg_wanted(c, ref.name)]
+            contributions = [c for c in (p.fields.get(controller.name, {}) for p in matching)
+                             if c and controller.selects(ref.name, plain(c))]
             merged, conflicts = merge(c for c in contributions if c)
             if merged:
                 desired[controller.name] = merged
@@ -233,7 +224,7 @@ def _fault_changes(state: ObjectState, controller: Controller, desired: Mapping[
                else f"could not read {controller.name}: {faults.fault_message(fault)}")
     out: list[Change] = []
     for path, d in sorted(desired.items()):
-        if path[-1] in controller.parameters:
+        if shape.is_parameter(controller.policy_kind, path):
             continue
         change = label(state, controller, FieldDiff(path, None, d.value, skip=reason, message=message), desired,
                        waiver_rules, today)

@@ -10,11 +10,11 @@ from typing import Any
 
 from reconciler import controllers
 from reconciler.controllers.base import Controller
-from reconciler.controllers.vm_common import VM_PARAMETERS
+from reconciler.api import fields as shape
+from reconciler.api.models import POLICY_KINDS
 from reconciler.engine import waivers
 from reconciler.engine.types import DesiredValue
 
-POLICY_KINDS = ("HostSecurityPolicy", "VMSecurityPolicy")
 
 
 @dataclass
@@ -47,9 +47,9 @@ def compile_policy(doc: Any, registry: Iterable[Controller] | None = None) -> Co
         if controller.policy_kind != doc.kind or controller.spec_key not in spec:
             continue
         values = controller.fields(spec[controller.spec_key])
-        if values and controller.managed_type == "VirtualMachine":
-            # policy-wide VM parameters travel with every VM controller's fields and merge per VM like them
-            values.update({path: spec[name] for name, path in VM_PARAMETERS.items() if name in spec})
+        if values:
+            # policy-wide parameters (powerCycle) travel with every controller's fields and merge per object
+            values.update({(name,): spec[name] for name in shape.policy_parameters(doc.kind) if name in spec})
         if values:
             policy.fields[controller.name] = {
                 path: DesiredValue(value, doc.name, _source(doc, path), policy.enforce, policy.priority)

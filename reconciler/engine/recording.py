@@ -6,7 +6,7 @@ import json
 from collections.abc import Iterable
 from typing import Any
 
-from reconciler.engine.types import Change, Outcome, Skip
+from reconciler.engine.types import Change, Outcome, Skip, render_path
 from reconciler.events import model as ev
 
 _SKIP_EVENTS: dict[Skip, tuple[str, str]] = {
@@ -22,13 +22,14 @@ _SKIP_EVENTS: dict[Skip, tuple[str, str]] = {
 }
 
 
-def _short(value: Any) -> str:
+def short_value(value: Any) -> str:
+    """A value for one-line messages: strings as they are, everything else as JSON."""
     return json.dumps(value, default=str) if not isinstance(value, str) else value
 
 
 def describe(change: Change) -> str:
     where = f" on {change.subject}" if change.subject else ""
-    return f"{'.'.join(change.path)}{where}: {_short(change.current)} -> {_short(change.desired)}"
+    return f"{render_path(change.path)}{where}: {short_value(change.current)} -> {short_value(change.desired)}"
 
 
 def _event(change: Change, type_: str, reason: str, message: str) -> ev.Event:
@@ -65,3 +66,19 @@ def outcome_events(changes: Iterable[Change]) -> list[ev.Event]:
         elif change.outcome is Outcome.SKIPPED and change.reason is Skip.GUARD:  # refused at apply time
             out.append(_event(change, ev.WARNING, ev.REMEDIATION_BLOCKED, f"{describe(change)}: {change.message}"))
     return out
+
+
+def spec_event(issue: Any) -> ev.Event:
+    """A spec document that failed to load (SpecInvalid)."""
+    ref = ev.ObjectRef(type=issue.kind or "File", moid=f"{issue.kind or 'File'}/{issue.name or issue.file}",
+                       name=issue.name or issue.file)
+    return ev.Event(type=ev.WARNING, reason=ev.SPEC_INVALID, object=ref, message=str(issue), path=issue.path or None,
+                    source=f"{issue.file}:{issue.line}")
+
+
+def expired_event(rule: Any) -> ev.Event:
+    """A waiver past its expiry date (WaiverExpired): its fields are enforced again."""
+    ref = ev.ObjectRef(type="Waiver", moid=f"Waiver/{rule.name}", name=rule.name)
+    return ev.Event(type=ev.WARNING, reason=ev.WAIVER_EXPIRED, object=ref, source=rule.source,
+                    message=f"waiver {rule.name} expired on {rule.expires.isoformat()} ({rule.owner}); "
+                            "its fields are enforced again")

@@ -220,8 +220,8 @@ def load_pass(paths: Iterable[str | os.PathLike[str]], *, cli: CliConnection | N
     result.documents = list(loaded.documents)
     settings, errors = connection_settings(specs, cli, environ)
     result.connection_errors.extend(errors)
-    events: list[ev.Event] = [_spec_event(i) for i in loaded.errors]
-    events += [_expired_event(w) for w in specs.expired]
+    events: list[ev.Event] = [recording.spec_event(i) for i in loaded.errors]
+    events += [recording.expired_event(w) for w in specs.expired]
     return Pass(result, settings, adhoc=bool(cli and cli.given(environ)), journal=journal, today=today,
                 events=events)
 
@@ -251,17 +251,3 @@ def remediation_times(journal: Journal, vcenter: str) -> dict[tuple[str, tuple[s
         if key not in out or stored.last_seen > out[key]:
             out[key] = stored.last_seen
     return out
-
-
-def _spec_event(issue: Any) -> ev.Event:
-    ref = ev.ObjectRef(type=issue.kind or "File", moid=f"{issue.kind or 'File'}/{issue.name or issue.file}",
-                       name=issue.name or issue.file)
-    return ev.Event(type=ev.WARNING, reason=ev.SPEC_INVALID, object=ref, message=str(issue), path=issue.path or None,
-                    source=f"{issue.file}:{issue.line}")
-
-
-def _expired_event(rule: Any) -> ev.Event:
-    ref = ev.ObjectRef(type="Waiver", moid=f"Waiver/{rule.name}", name=rule.name)
-    return ev.Event(type=ev.WARNING, reason=ev.WAIVER_EXPIRED, object=ref, source=rule.source,
-                    message=f"waiver {rule.name} expired on {rule.expires.isoformat()} ({rule.owner}); "
-                            "its fields are enforced again")

@@ -10,13 +10,9 @@ from dataclasses import dataclass, field, replace
 from enum import Enum
 from typing import Any
 
+from reconciler.api.fields import FieldPath
+from reconciler.api.fields import render_field_path as render_path
 from reconciler.events.model import ObjectRef
-
-FieldPath = tuple[str, ...]
-
-
-def render_path(path: FieldPath) -> str:
-    return ".".join(path)
 
 
 class Impact(str, Enum):
@@ -117,8 +113,8 @@ class Change:
             "controller": self.controller,
             "path": render_path(self.path),
             "subject": self.subject or None,
-            "current": _jsonable(self.current),
-            "desired": _jsonable(self.desired),
+            "current": jsonable(self.current),
+            "desired": jsonable(self.desired),
             "impact": self.impact.value,
             "reason": self.reason.value if self.reason else None,
             "message": self.message or None,
@@ -157,12 +153,12 @@ class Plan:
         return 2 if self.drift else 0
 
 
-def _jsonable(value: Any) -> Any:
+def jsonable(value: Any) -> Any:
     if isinstance(value, (str, int, float, bool)) or value is None:
         return value
     if isinstance(value, (list, tuple, set, frozenset)):
-        items = [_jsonable(v) for v in value]
+        items = [jsonable(v) for v in value]
         return sorted(items, key=str) if isinstance(value, (set, frozenset)) else items
     if isinstance(value, dict):
-        return {str(k): _jsonable(v) for k, v in value.items()}
+        return {str(k): jsonable(v) for k, v in value.items()}
     return str(value)

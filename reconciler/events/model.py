@@ -8,6 +8,8 @@ from dataclasses import dataclass
 from datetime import datetime, timezone
 from typing import Any
 
+from reconciler.api.fields import render_field_path
+
 NORMAL = "Normal"
 WARNING = "Warning"
 TYPES = (NORMAL, WARNING)
@@ -51,7 +53,7 @@ def render_path(path: str | Sequence[str] | None) -> str | None:
     """Field paths are tuples internally (keys may contain dots); events store them rendered with dots."""
     if path is None or isinstance(path, str):
         return path
-    return ".".join(str(p) for p in path)
+    return render_field_path(tuple(str(p) for p in path))
 
 
 @dataclass(frozen=True)

@@ -13,11 +13,12 @@ from typing import Any
 
 from reconciler import __version__, catalog
 from reconciler import controllers as registry
+from reconciler.api import fields as shape
 from reconciler.catalog import Control
 from reconciler.controllers.dvpg_security import is_uplink
 from reconciler.engine.planner import PlannedObject, VCenterPlan
 from reconciler.engine.runner import RunResult
-from reconciler.engine.types import Change, FieldPath, ObjectRef, Skip, _jsonable, render_path
+from reconciler.engine.types import Change, FieldPath, ObjectRef, Skip, jsonable, render_path
 
 PASS, FAIL, WAIVED, UNSUPPORTED, PENDING = "pass", "fail", "waived", "unsupported", "pending"
 STATUSES = (FAIL, PENDING, UNSUPPORTED, WAIVED, PASS)  # worst first
@@ -56,7 +57,7 @@ class FieldResult:
 
     def as_dict(self) -> dict[str, Any]:
         return {"path": render_path(self.path), "subject": self.subject or None, "status": self.status,
-                "current": _jsonable(self.current), "desired": _jsonable(self.desired), "impact": self.impact,
+                "current": jsonable(self.current), "desired": jsonable(self.desired), "impact": self.impact,
                 "reason": self.reason, "message": self.message or None, "policy": self.policy,
                 "source": self.source}
 
@@ -98,7 +99,7 @@ class Row:
         return {
             "object": self.object.to_dict(), "control": self.control_id, "controls": list(self.controls),
             "title": self.title, "status": self.status, "path": render_path(lead.path),
-            "current": _jsonable(self.current), "desired": _jsonable(self.desired),
+            "current": jsonable(self.current), "desired": jsonable(self.desired),
             "impact": self.control.impact if self.control else lead.impact, "reason": lead.reason,
             "message": self.message or None, "policy": lead.policy, "source": lead.source,
             "fields": [f.as_dict() for f in self.fields],
@@ -162,7 +163,7 @@ class Report:
 
 def _is_parameter(controller: Any, path: FieldPath) -> bool:
     """Policy-wide parameters (powerCycle, excludePortgroups, keyProvider, ...) are not compliance results."""
-    return path[0] != "advancedSettings" and len(path) <= 2 and path[-1] in controller.parameters
+    return shape.is_parameter(controller.policy_kind, path)
 
 
 def _field_results(po: PlannedObject) -> list[FieldResult]:

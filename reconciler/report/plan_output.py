@@ -7,9 +7,9 @@ import json
 from collections import defaultdict
 from typing import Any
 
-from reconciler.engine.recording import _short
+from reconciler.engine.recording import short_value
 from reconciler.engine.runner import RunResult
-from reconciler.engine.types import Change, Outcome
+from reconciler.engine.types import Change, Outcome, render_path
 
 MAX_LISTED = 20
 _MARK = {Outcome.APPLIED: "fixed", Outcome.NOT_EFFECTIVE: "NOT EFFECTIVE", Outcome.FAILED: "FAILED",
@@ -18,7 +18,7 @@ _MARK = {Outcome.APPLIED: "fixed", Outcome.NOT_EFFECTIVE: "NOT EFFECTIVE", Outco
 
 def _line(change: Change, applied: bool) -> str:
     where = f" [{change.subject}]" if change.subject else ""
-    text = f"    {'.'.join(change.path)}{where}: {_short(change.current)} -> {_short(change.desired)}"
+    text = f"    {render_path(change.path)}{where}: {short_value(change.current)} -> {short_value(change.desired)}"
     tags = []
     if change.reason is not None:
         tags.append(change.reason.value)

@@ -15,6 +15,7 @@ from typing import Any
 
 from pydantic import SecretStr
 
+from reconciler.hostport import split_host_port
 from reconciler.thumbprint import normalize_thumbprint as _normalize_thumbprint
 
 DEFAULT_PORT = 443
@@ -75,25 +76,13 @@ def parse_server(server: str) -> tuple[str, int]:
     if not text:
         raise SettingsError("server is empty")
     text = re.sub(r"^https?://", "", text, flags=re.IGNORECASE).split("/", 1)[0]
-    port = DEFAULT_PORT
-    if text.startswith("["):
-        host, _, rest = text[1:].partition("]")
-        if rest.startswith(":"):
-            port = _port(rest[1:], server)
-    elif text.count(":") == 1:
-        host, _, port_text = text.partition(":")
-        port = _port(port_text, server)
-    else:
-        host = text                      # plain name, IPv4 or bare IPv6 literal
+    try:
+        host, port = split_host_port(text, DEFAULT_PORT)
+    except ValueError as exc:
+        raise SettingsError(f"server {exc}") from None
     if not host:
         raise SettingsError(f"server {server!r} has no host")
     return host, port
-
-
-def _port(text: str, server: str) -> int:
-    if not text.isdigit() or not 0 < int(text) < 65536:
-        raise SettingsError(f"server {server!r} has an invalid port {text!r}")
-    return int(text)
 
 
 def _get(mapping: Mapping[str, Any], camel: str) -> Any:

@@ -1,0 +1,77 @@
+"""The pieces of a control agree: the model's sections, the controller registry, the catalog's field paths and the
+generated JSON Schema. A control added to one place and forgotten in another fails here, not silently at run time."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from reconciler import catalog
+from reconciler import controllers as registry
+from reconciler.api import fields as shape
+from reconciler.api.schema import stale_schemas
+
+ROOT = Path(__file__).resolve().parents[2]
+KIND_OF_TYPE = {"HostSystem": "HostSecurityPolicy", "DistributedVirtualPortgroup": "HostSecurityPolicy",
+                "VirtualMachine": "VMSecurityPolicy"}
+
+
+@pytest.mark.parametrize("controller", registry.ALL, ids=lambda c: c.name)
+def test_each_controller_owns_a_section_of_its_kind(controller):
+    assert controller.spec_key in shape.sections(controller.policy_kind), (
+        f"{controller.name}: {controller.policy_kind} has no section {controller.spec_key!r} in the model")
+    assert KIND_OF_TYPE[controller.managed_type] == controller.policy_kind
+    assert controller.properties, f"{controller.name} declares no properties to read"
+
+
+@pytest.mark.parametrize("kind", shape.POLICY_KINDS)
+def test_each_model_section_has_a_controller(kind):
+    owned = {c.spec_key for c in registry.ALL if c.policy_kind == kind}
+    assert set(shape.sections(kind)) == owned
+
+
+def test_controller_names_are_unique():
+    names = [c.name for c in registry.ALL]
+    assert len(names) == len(set(names))
+
+
+@pytest.mark.parametrize("control", [c for c in catalog.controls() if c.fields], ids=lambda c: c.id)
+def test_catalog_fields_name_a_setting_of_a_controller(control):
+    for ref in control.fields:
+        kind = KIND_OF_TYPE[ref.object_type]
+        section = shape.sections(kind).get(ref.pattern[0])
+        assert section is not None, f"{control.id}: {ref.text} names no section of {kind}"
+        assert len(ref.pattern) == section.leaf_index + 1, f"{control.id}: {ref.text} has the wrong depth"
+        if section.shape in ("nested", "keyed"):
+            assert ref.pattern[-1] in section.leaves, f"{control.id}: {ref.text}: not one of {section.leaves}"
+        assert any(c.spec_key == section.name and c.managed_type == ref.object_type for c in registry.ALL), (
+            f"{control.id}: no controller manages {ref.text} on {ref.object_type}")
+
+
+@pytest.mark.parametrize("kind", shape.POLICY_KINDS)
+def test_json_schema_has_every_section_and_leaf(kind):
+    schema = json.loads((ROOT / "specs" / "schema" / f"{kind.lower()}.schema.json").read_text())
+    defs = schema.get("$defs", {})
+
+    def resolve(node):
+        while "$ref" in node:
+            node = defs[node["$ref"].rsplit("/", 1)[-1]]
+        for option in node.get("anyOf", []):
+            if option.get("type") != "null":
+                return resolve(option)
+        return node
+
+    spec = resolve(resolve(schema)["properties"]["spec"])
+    for name, section in shape.sections(kind).items():
+        assert name in spec["properties"], f"schema of {kind} lacks spec.{name}"
+        node = resolve(spec["properties"][name])
+        if section.shape == "keyed":
+            node = resolve(node["additionalProperties"])
+        if section.shape in ("nested", "keyed"):
+            assert set(section.leaves) | set(section.parameters) <= set(node["properties"])
+
+
+def test_committed_schema_is_current():
+    assert not stale_schemas(ROOT / "specs" / "schema"), "run `make schema`"
