@@ -23,7 +23,7 @@ from pathlib import Path
 from typing import Any
 
 from reconciler.engine.planner import VCenterPlan
-from reconciler.engine.types import Change, Skip, _jsonable, render_path
+from reconciler.engine.types import Change, Skip, jsonable, render_path
 
 KIND = "vsr.plan/v1"
 _KIND_FIELD = re.compile(rb'"kind"\s*:\s*"vsr\.plan/v1"')
@@ -66,7 +66,7 @@ def key_of(change: Change) -> Key:
 
 def _value(value: Any) -> Any:
     """A value as it reads back from the saved JSON, so that fresh and saved values compare alike."""
-    return json.loads(json.dumps(_jsonable(value), default=str))
+    return json.loads(json.dumps(jsonable(value), default=str))
 
 
 def document(plans: Iterable[VCenterPlan], servers: Mapping[str, str], spec_paths: Iterable[str],
