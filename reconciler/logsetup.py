@@ -7,6 +7,9 @@ import sys
 
 import structlog
 
+from reconciler.report.escape import console
+
+
 
 class _CurrentStderr:
     """Writes to whatever `sys.stderr` is now, not to the stream that was current when logging was set up
@@ -25,6 +28,11 @@ class _CurrentStderr:
             pass
 
 
+def _escape_text(_logger: object, _method: str, event_dict: dict[str, object]) -> dict[str, object]:
+    """Console logs: one event is one line, whatever an object name or message contains (newlines, ESC...)."""
+    return {k: console(v) if isinstance(v, str) and k != "exception" else v for k, v in event_dict.items()}
+
+
 def configure_logging(fmt: str = "console", level: str = "warning") -> None:
     numeric = logging.getLevelName(level.upper()) if isinstance(level, str) else level
     if not isinstance(numeric, int):
@@ -37,6 +45,7 @@ def configure_logging(fmt: str = "console", level: str = "warning") -> None:
             structlog.processors.add_log_level,
             structlog.processors.TimeStamper(fmt="iso", utc=True),
             structlog.processors.format_exc_info,
+            *([] if fmt == "json" else [_escape_text]),
             renderer,
         ],
         wrapper_class=structlog.make_filtering_bound_logger(numeric),
