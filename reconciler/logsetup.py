@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import logging
 import sys
+from collections.abc import MutableMapping
+from typing import Any
 
 import structlog
 
 from reconciler.report.escape import console
-
 
 
 class _CurrentStderr:
@@ -28,7 +29,7 @@ class _CurrentStderr:
             pass
 
 
-def _escape_text(_logger: object, _method: str, event_dict: dict[str, object]) -> dict[str, object]:
+def _escape_text(_logger: Any, _method: str, event_dict: MutableMapping[str, Any]) -> MutableMapping[str, Any]:
     """Console logs: one event is one line, whatever an object name or message contains (newlines, ESC...)."""
     return {k: console(v) if isinstance(v, str) and k != "exception" else v for k, v in event_dict.items()}
 

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from typing import ClassVar
 
 import yaml
 
@@ -26,11 +27,11 @@ _TIMESTAMP = next(regexp for first in ("2",) for tag, regexp in yaml.resolver.Re
 class CoreLoader(yaml.SafeLoader):
     """SafeLoader with YAML 1.2 core implicit resolvers (see the module docstring)."""
 
-    yaml_implicit_resolvers: dict = {}  # type: ignore[type-arg]  # own table, not SafeLoader's YAML 1.1 one
+    yaml_implicit_resolvers: ClassVar[dict[str, list[tuple[str, re.Pattern[str]]]]] = {}  # not SafeLoader's 1.1 table
 
 
 def _add(tag: str, pattern: str, first: str | list[str]) -> None:
-    CoreLoader.add_implicit_resolver(f"{_TAG}{tag}", re.compile(pattern, re.X), list(first))
+    CoreLoader.add_implicit_resolver(f"{_TAG}{tag}", re.compile(pattern, re.VERBOSE), list(first))
 
 
 _add("null", r"^(?:~|null|Null|NULL|)$", ["~", "n", "N", ""])

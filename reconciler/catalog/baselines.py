@@ -12,7 +12,6 @@ from typing import Any
 import yaml
 
 from reconciler.api.yaml12 import CoreLoader
-
 from reconciler.catalog.model import FieldPath
 
 PLACEHOLDER = re.compile(r"!required\s+([A-Z][A-Z0-9_]*)")

@@ -18,8 +18,8 @@ from typing import Any
 
 import structlog
 
-from reconciler.api.loader import discover, load_texts, read_text
 from reconciler.api.lkg import last_known_good
+from reconciler.api.loader import discover, load_texts, read_text
 from reconciler.daemon.specwatch import git_revision
 from reconciler.engine.policies import CompiledSpecs, compile_documents
 

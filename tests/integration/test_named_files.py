@@ -5,12 +5,12 @@ outside the configured directories. `vsr` runs as a subprocess against the simul
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 from pathlib import Path
 
 import pytest
-
 from harness import free_port, http_get, wait_for
 
 pytestmark = [pytest.mark.integration]
@@ -29,8 +29,7 @@ def vcenter(sim, user: Path, password: Path, ca: Path | str) -> str:
 
 
 def vsr(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess:
-    import os
-    return subprocess.run([VSR, *args], capture_output=True, text=True, timeout=60,
+    return subprocess.run([VSR, *args], capture_output=True, text=True, timeout=60, check=False,
                           env={**os.environ, **(env or {})})
 
 
@@ -72,9 +71,10 @@ def test_wrong_named_files_never_show_their_content(sim, tmp_path):
     (specs / "vc.yaml").write_text(vcenter(sim, creds / "unknown-user", password, sim.ca_file))
     port = free_port()
     log = tmp_path / "daemon.log"
-    proc = subprocess.Popen([VSR, "run", str(specs), "--listen", f"127.0.0.1:{port}", "--journal",
-                             str(tmp_path / "d.db"), "--log-level", "debug", "--log-format", "json"],
-                            stdout=subprocess.DEVNULL, stderr=open(log, "w"))
+    with log.open("w") as log_out:
+        proc = subprocess.Popen([VSR, "run", str(specs), "--listen", f"127.0.0.1:{port}", "--journal",
+                                 str(tmp_path / "d.db"), "--log-level", "debug", "--log-format", "json"],
+                                stdout=subprocess.DEVNULL, stderr=log_out)
     try:
         wait_for(lambda: "invalid username or password" in log.read_text(), 20, "the refused login is logged")
         status = http_get(port, "/status")[1]

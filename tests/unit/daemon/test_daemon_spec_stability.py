@@ -7,10 +7,10 @@ import threading
 import time
 from pathlib import Path
 
+from test_daemon_specwatch import DEBOUNCE, Recorder, write
+
 from reconciler.daemon.specwatch import SpecWatcher
 from reconciler.engine.specstore import SpecStore
-
-from test_daemon_specwatch import DEBOUNCE, Recorder, write  # noqa: F401 - the shared helpers
 
 HEAD = """apiVersion: vsr.dev/v1alpha1
 kind: HostSecurityPolicy

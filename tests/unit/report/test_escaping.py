@@ -3,18 +3,18 @@ console logs. HTML, JUnit and SARIF have their own tests (test_html.py, test_for
 
 from __future__ import annotations
 
-import io
 import json
 
 import pytest
+import report_fixtures
 import structlog
 from markdown_it import MarkdownIt
 
-import report_fixtures
 from reconciler.engine.types import ObjectRef
 from reconciler.logsetup import configure_logging
 from reconciler.report import markdown
-from reconciler.report.escape import console, markdown as md_text, markdown_code
+from reconciler.report.escape import console, markdown_code
+from reconciler.report.escape import markdown as md_text
 from reconciler.report.plan_output import render_text
 
 EVIL = "evil`](http://x)![i](y)\n\x1b[31m|*_<b>"
@@ -71,7 +71,7 @@ def test_plan_text_keeps_one_line_per_entry(evil_run):
     assert "\x1b" not in text
     lines = text.splitlines()
     assert any(line.startswith("HostSystem evil`](http://x)![i](y)\\n\\x1b[31m") for line in lines)
-    assert not any(line.startswith("\x1b") or line.startswith("[31m") for line in lines)
+    assert not any(line.startswith(("\x1b", "[31m")) for line in lines)
 
 
 def test_console_log_line_cannot_be_split_by_a_name(capsys):

@@ -9,7 +9,12 @@ from pathlib import Path
 import pytest
 
 from reconciler.vsphere import settings as settings_mod
-from reconciler.vsphere.settings import SettingsError, set_credential_dirs, settings_from_cli, settings_from_spec
+from reconciler.vsphere.settings import (
+    SettingsError,
+    set_credential_dirs,
+    settings_from_cli,
+    settings_from_spec,
+)
 from reconciler.vsphere.tls import build_context
 
 MARKER = "MARKER-3f9c-must-not-leak"
