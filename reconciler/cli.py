@@ -11,6 +11,7 @@ from pathlib import Path
 
 from reconciler import __version__
 from reconciler.logsetup import configure_logging
+from reconciler.vsphere.settings import credential_dirs_from_env, set_credential_dirs
 
 COMMANDS = ("validate", "plan", "apply", "run", "events", "report", "schema", "status")
 
@@ -28,6 +29,9 @@ def build_parser() -> argparse.ArgumentParser:
                         help="event journal (SQLite); default under the user's state directory")
     common.add_argument("--log-format", choices=("console", "json"), default=os.environ.get("VSR_LOG_FORMAT", "console"))
     common.add_argument("--log-level", default=os.environ.get("VSR_LOG_LEVEL", "warning"))
+    common.add_argument("--credentials-dir", action="append", metavar="DIR", default=None,
+                        help="only read usernameFile, passwordFile, caFile and --password-file inside DIR "
+                             "(symlinks resolved; repeatable; env VSR_CREDENTIALS_DIR, ':'-separated)")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
     for name in COMMANDS:
         try:
@@ -45,6 +49,8 @@ def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
     configure_logging(args.log_format, args.log_level)
+    dirs = getattr(args, "credentials_dir", None)
+    set_credential_dirs(dirs if dirs else credential_dirs_from_env())
     try:
         return int(args._run(args))
     except KeyboardInterrupt:

@@ -4,8 +4,12 @@ from __future__ import annotations
 
 import logging
 import sys
+from collections.abc import MutableMapping
+from typing import Any
 
 import structlog
+
+from reconciler.report.escape import console
 
 
 class _CurrentStderr:
@@ -25,6 +29,11 @@ class _CurrentStderr:
             pass
 
 
+def _escape_text(_logger: Any, _method: str, event_dict: MutableMapping[str, Any]) -> MutableMapping[str, Any]:
+    """Console logs: one event is one line, whatever an object name or message contains (newlines, ESC...)."""
+    return {k: console(v) if isinstance(v, str) and k != "exception" else v for k, v in event_dict.items()}
+
+
 def configure_logging(fmt: str = "console", level: str = "warning") -> None:
     numeric = logging.getLevelName(level.upper()) if isinstance(level, str) else level
     if not isinstance(numeric, int):
@@ -37,6 +46,7 @@ def configure_logging(fmt: str = "console", level: str = "warning") -> None:
             structlog.processors.add_log_level,
             structlog.processors.TimeStamper(fmt="iso", utc=True),
             structlog.processors.format_exc_info,
+            *([] if fmt == "json" else [_escape_text]),
             renderer,
         ],
         wrapper_class=structlog.make_filtering_bound_logger(numeric),

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import difflib
+import math
 from typing import Any
 
 from pydantic import BaseModel, ValidationError
@@ -56,7 +58,7 @@ def type_name(value: Any) -> str:
     if value is None:
         return "null (empty)"
     return {bool: "a boolean", int: "an integer", float: "a number", str: "a string", dict: "a mapping",
-            list: "a list"}.get(type(value), type(value).__name__)
+            list: "a list", dt.date: "a date", dt.datetime: "a date and time"}.get(type(value), type(value).__name__)
 
 
 def _sensitive(path: Path) -> bool:
@@ -69,7 +71,7 @@ def _got(value: Any, path: Path) -> str:
         return f"got {type_name(value)}"
     if isinstance(value, bool):
         return f"got {str(value).lower()}"
-    text = repr(value)
+    text = value.isoformat() if isinstance(value, dt.date) else repr(value)
     return f"got {text}" if len(text) <= 60 else f"got {type_name(value)}"
 
 
@@ -114,6 +116,7 @@ class DocumentChecker:
             return None
         if raw.errors:
             return None
+        self._warn_ambiguous_settings()
         return Document(kind=model.kind, name=model.metadata.name, model=model,  # type: ignore[arg-type]
                         source=SourceRef(self.file, raw.line, raw.column), positions=raw.positions)
 
@@ -157,17 +160,19 @@ class DocumentChecker:
         kind = err["type"]
         value = err.get("input")
         if is_key:
-            raw = self.raw.plain_keys.get(path)
-            hint = f"; YAML reads the unquoted key {raw} as {type_name(path[-1])}: write \"{raw}\"" if raw else ""
-            return f"keys here must be strings, got {type_name(path[-1])}{hint}"
+            return f"keys here must be strings, got {type_name(path[-1])}"
         if len(errs) > 1 and all(e["type"] in _TYPE_WORDS and e["type"] != "literal_error" for e in errs):
             words = list(dict.fromkeys(str(_TYPE_WORDS[e["type"]]) for e in errs))
             wanted = ", ".join(words[:-1]) + " or " + words[-1] if len(words) > 1 else words[0]
-            return f"must be {wanted}, {_got(value, path)}"
+            return f"must be {wanted}, {_got(value, path)}" + self._quote_hint(path, value)
         if kind == "missing":
             return f"missing required field {path[-1]!r}"
         if kind == "extra_forbidden":
             return _unknown_field(path)
+        note = self.raw.ambiguous.get(path)
+        if note is not None and kind in ("int_type", "float_type", "bool_type") and not _sensitive(path):
+            return (f"must be {_TYPE_WORDS[kind]}, got {note.text} (unquoted), which vsr keeps as text: "
+                    f"{note.meaning}; {note.fix}")
         if kind in _TYPE_WORDS and kind != "literal_error":
             msg = f"must be {_TYPE_WORDS[kind]}, {_got(value, path)}"
             if kind == "bool_type" and isinstance(value, str) and value.lower() in ("true", "false", "yes", "no"):
@@ -176,10 +181,12 @@ class DocumentChecker:
                 msg += f'; write a list, e.g. ["{value}"]' if not _sensitive(path) else "; write a list"
             if kind in ("int_type", "float_type") and isinstance(value, str) and _is_number(value):
                 msg += f"; write {value.strip()} without quotes"
-            return msg + (self._yaml11_hint(path) if kind == "string_type" else "")
+            return msg + (self._quote_hint(path, value) if kind == "string_type" else "")
         if kind == "literal_error":
             expected = err.get("ctx", {}).get("expected", "")
-            return f"must be {expected}, {_got(value, path)}" + self._yaml11_hint(path)
+            raw = self.raw.plain_scalars.get(path)
+            hint = self._quote_hint(path, value) if raw is not None and f"'{raw}'" in expected else ""
+            return f"must be {expected}, {_got(value, path)}{hint}"
         if kind == "string_pattern_mismatch":
             pattern = err.get("ctx", {}).get("pattern", "")
             return _PATTERNS.get(pattern, f"must match {pattern}") + (
@@ -197,20 +204,27 @@ class DocumentChecker:
                 msg += f", {_got(value, path)}"
         return msg
 
-    def _yaml11_hint(self, path: Path) -> str:
+    def _quote_hint(self, path: Path, value: Any) -> str:
+        """`; YAML reads the unquoted true as a boolean: write "true" in quotes` for a plain non-string scalar."""
         raw = self.raw.plain_scalars.get(path)
-        if raw is None:
+        if raw is None or _sensitive(path) or len(raw) > 60:
             return ""
-        meaning = "null" if raw.lower() in ("null", "~") else f"the boolean {raw.lower() in ('y', 'yes', 'on', 'true')}"
-        return f'; YAML reads the unquoted word {raw} as {meaning.lower()}: write "{raw}" in quotes'
+        return f'; YAML reads the unquoted {raw or "empty value"} as {type_name(value)}: write "{raw}" in quotes'
+
+    def _warn_ambiguous_settings(self) -> None:
+        """Advanced settings are typed by the host at plan time: say how an ambiguous unquoted value is read."""
+        for path, note in sorted(self.raw.ambiguous.items(), key=lambda item: self.raw.position(item[0])):
+            if len(path) == 3 and path[:2] == ("spec", "advancedSettings"):
+                what = "boolean" if note.wants == "bool" else "number"
+                self.issue(path, f"the unquoted {note.text} is kept as the text {note.text!r} ({note.meaning}); "
+                                 f"quote it to confirm, or {note.fix} if the setting is a {what}", "warning")
 
 
 def _is_number(text: str) -> bool:
     try:
-        float(text)
+        return math.isfinite(float(text))
     except ValueError:
         return False
-    return True
 
 
 def _unknown_field(path: Path) -> str:

@@ -8,12 +8,15 @@ A syntax error in one `---` document does not hide the other documents of the sa
 from __future__ import annotations
 
 import bisect
+import math
 import re
 from dataclasses import dataclass, field
 from typing import Any
 
 import yaml
 from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
+
+from .yaml12 import INF_SPELLINGS, Ambiguity, CoreLoader, ambiguity
 
 Path = tuple[Any, ...]
 
@@ -22,7 +25,6 @@ MAX_DEPTH = 64  # nesting depth of a document
 _TAG = "tag:yaml.org,2002:"
 REQUIRED_TAG = "!required"  # marks site-specific values in the shipped baselines (specs/baselines/*/site.yaml)
 _SCALAR_TAGS = {f"{_TAG}{t}" for t in ("str", "int", "float", "bool", "null", "timestamp")}
-_YAML11_WORDS = {"y", "n", "yes", "no", "on", "off", "true", "false"}
 _WHAT = {f"{_TAG}timestamp": "date", f"{_TAG}int": "integer", f"{_TAG}float": "number"}
 _DOC_START = re.compile(r"^---(?=[ \t\r\n\x85\u2028\u2029]|\Z)", re.M)
 
@@ -45,8 +47,8 @@ class RawDocument:
     line: int
     column: int
     positions: dict[Path, tuple[int, int]] = field(default_factory=dict)
-    plain_scalars: dict[Path, str] = field(default_factory=dict)  # unquoted YAML 1.1 words (on/off/yes/no...)
-    plain_keys: dict[Path, str] = field(default_factory=dict)  # path of a key that was not read as a string
+    plain_scalars: dict[Path, str] = field(default_factory=dict)  # source text of unquoted non-string scalars
+    ambiguous: dict[Path, Ambiguity] = field(default_factory=dict)  # unquoted text some YAML reads otherwise
     errors: list[ParseError] = field(default_factory=list)
 
     def position(self, path: Path) -> tuple[int, int]:
@@ -65,6 +67,12 @@ class _Abort(Exception):
     def __init__(self, line: int, column: int, message: str, path: Path = ()) -> None:
         super().__init__(message)
         self.error = ParseError(line, column, message, path)
+
+
+def _type_name(value: Any) -> str:
+    if value is None:
+        return "null"
+    return {bool: "a boolean", int: "an integer", float: "a number"}.get(type(value), "a date")
 
 
 def _short(tag: str) -> str:
@@ -98,7 +106,7 @@ class _Builder:
         self.lines = lines
         self.count = 0
         self.stack: set[int] = set()
-        self.constructor = yaml.SafeLoader("")
+        self.constructor = CoreLoader("")
 
     def _pos(self, node: Node) -> tuple[int, int]:
         return self.lines.at(node.start_mark.index)
@@ -137,6 +145,8 @@ class _Builder:
                               f"\"!required {node.value}\" in this file with your value (see the comments at the top "
                               "of the file)", path)
             return node.value
+        if node.tag == f"{_TAG}merge":  # `<<` as a value, not as a key
+            return node.value
         if node.tag not in _SCALAR_TAGS:
             self._error(node, f"unsupported tag {_short(node.tag)} (only plain YAML values are allowed)", path)
             return node.value
@@ -145,8 +155,16 @@ class _Builder:
         except Exception as exc:  # e.g. an impossible date such as 2027-02-30
             self._error(node, f"invalid {_WHAT.get(node.tag, node.tag)}: {exc}", path)
             return None
-        if node.style is None and node.value.lower() in _YAML11_WORDS | {"null", "~"} and not isinstance(value, str):
-            self.doc.plain_scalars[path] = node.value
+        if node.style is None:
+            if isinstance(value, str):
+                note = ambiguity(value)
+                if note is not None:
+                    self.doc.ambiguous[path] = note
+            else:
+                self.doc.plain_scalars[path] = node.value
+                if isinstance(value, float) and math.isinf(value) and node.value not in INF_SPELLINGS:
+                    self._error(node, f"number {node.value} is out of range (the largest is about 1.8e308)", path)
+                    return None
         return value
 
     def _mapping(self, node: MappingNode, path: Path, depth: int, merging: bool = False) -> dict[Any, Any]:
@@ -162,6 +180,13 @@ class _Builder:
                 continue
             key = self._scalar(key_node, path + ("<key>",))
             self.doc.plain_scalars.pop(path + ("<key>",), None)
+            self.doc.ambiguous.pop(path + ("<key>",), None)
+            if not isinstance(key, str):  # every key of a spec is a name; say so here, at the key, in its spelling
+                text = key_node.value
+                shown = f"the key {text}" if text else "an empty key"
+                self._error(key_node, f"{shown} is read as {_type_name(key)}, but keys must be strings: "
+                                      f"write \"{text}\" in quotes", path + (text,))
+                key = text
             if key in seen:
                 line, col = seen[key]
                 self._error(key_node, f"duplicate key {key_node.value!r} (first at line {line}, column {col})",
@@ -172,8 +197,6 @@ class _Builder:
                 pass  # an explicit key of the merging mapping keeps its own position
             else:
                 self.doc.positions[path + (key,)] = self._pos(key_node)
-            if not isinstance(key, str):
-                self.doc.plain_keys.setdefault(path + (key,), key_node.value)
             explicit[key] = self.build(value_node, path + (key,), depth + 1)
         for value_node in merge_values:  # explicit keys win, then earlier merge sources win
             for source in self._merge_sources(value_node, path):
@@ -286,7 +309,7 @@ def _compose(text: str, lines: Lines) -> tuple[list[tuple[Node, Lines]], ParseEr
     nodes: list[tuple[Node, Lines]] = []
     loader = None
     try:
-        loader = yaml.SafeLoader(text)
+        loader = CoreLoader(text)
         while loader.check_node():
             nodes.append((loader.get_node(), lines))
     except yaml.YAMLError as exc:

@@ -12,6 +12,7 @@ from typing import Any
 import yaml
 
 from reconciler.api import fields as shape
+from reconciler.api.yaml12 import CoreLoader
 from reconciler.catalog.model import FieldPath
 
 PLACEHOLDER = re.compile(r"!required\s+([A-Z][A-Z0-9_]*)")
@@ -36,8 +37,8 @@ def fill(text: str, values: Mapping[str, str]) -> str:
                    for line in text.splitlines(keepends=True))
 
 
-class _Loader(yaml.SafeLoader):
-    """Reads baselines with their placeholders (as the parameter name)."""
+class _Loader(CoreLoader):
+    """Reads baselines with their placeholders (as the parameter name), with the spec loader's YAML 1.2 scalars."""
 
 
 _Loader.add_constructor("!required", lambda loader, node: f"<{loader.construct_scalar(node)}>")

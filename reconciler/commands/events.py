@@ -12,6 +12,7 @@ from typing import Any, TextIO
 from reconciler.events.journal import Journal, JournalError, JournalMissing
 from reconciler.events.model import StoredEvent
 from reconciler.events.timeutil import parse_since
+from reconciler.report.escape import console
 
 FOLLOW_INTERVAL = 0.5
 
@@ -130,7 +131,8 @@ class _Printer:
         message = e.event.message
         if e.event.policy:
             message += f" [policy {e.event.policy}]"
-        return (_when(e.last_seen), e.event.type, e.event.reason, obj, e.event.path or "-", str(e.count), message)
+        return tuple(console(c) for c in (_when(e.last_seen), e.event.type, e.event.reason, obj, e.event.path or "-",
+                                          str(e.count), message))
 
 
 def _when(value: datetime) -> str:

@@ -8,6 +8,8 @@ import sys
 import urllib.error
 import urllib.request
 
+from reconciler.report.escape import console
+
 
 def register(sub: argparse._SubParsersAction, common: argparse.ArgumentParser) -> argparse.ArgumentParser:
     parser = sub.add_parser("status", parents=[common], help="show the daemon's status", description=__doc__)
@@ -28,18 +30,22 @@ def run(args: argparse.Namespace) -> int:
         json.dump(status, sys.stdout, indent=2)
         sys.stdout.write("\n")
         return 0
-    print(f"ready: {status.get('ready')}   spec revision: {status.get('specRevision') or '-'}")
+    _print(f"ready: {status.get('ready')}   spec revision: {status.get('specRevision') or '-'}")
     for vc in status.get("vcenters") or []:
-        print(f"vCenter {vc.get('name')}: {'connected' if vc.get('connected') else 'disconnected'}"
+        _print(f"vCenter {vc.get('name')}: {'connected' if vc.get('connected') else 'disconnected'}"
               f"{'  last error: ' + vc['lastError'] if vc.get('lastError') else ''}")
     for policy in status.get("policies") or []:
         name = policy.get("name")
         conditions = {c["type"]: c for c in policy.get("conditions", [])}
         ready = conditions.get("Ready", {})
         counts = policy.get("counts", {})
-        print(f"{policy.get('kind', 'Policy')} {name}: Ready={ready.get('status')} ({ready.get('reason')}) "
+        _print(f"{policy.get('kind', 'Policy')} {name}: Ready={ready.get('status')} ({ready.get('reason')}) "
               f"objects={counts.get('objects', 0)} drifted={counts.get('drifted', 0)} "
               f"waived={counts.get('waived', 0)} errors={counts.get('errors', 0)}")
         if ready.get("message"):
-            print(f"    {ready['message']}")
+            _print(f"    {ready['message']}")
     return 0
+
+
+def _print(text: str) -> None:
+    sys.stdout.write(console(text) + "\n")

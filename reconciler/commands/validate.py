@@ -10,6 +10,7 @@ from pathlib import Path
 import structlog
 
 from reconciler.api import LoadResult, load_specs
+from reconciler.report.escape import console
 
 
 def register(subparsers: argparse._SubParsersAction, common: argparse.ArgumentParser) -> argparse.ArgumentParser:
@@ -43,7 +44,7 @@ def run(args: argparse.Namespace) -> int:
         print(json.dumps(to_json(result), indent=2, default=str))
     else:
         for issue in result.issues:
-            print(f"{issue}" if issue.is_error else f"{issue} (warning)")
+            print(console(issue) if issue.is_error else f"{console(issue)} (warning)")
         summary = (f"{len(result.documents)} valid document(s) in {len(result.files)} file(s), "
                    f"{len(result.errors)} error(s), {len(result.warnings)} warning(s)")
         print(summary, file=sys.stderr)

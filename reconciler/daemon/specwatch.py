@@ -68,6 +68,7 @@ def _under(child: str, parent: str) -> bool:
 
 
 _SKIP_DIRS = {".git", ".worktrees", "__pycache__"}
+SPEC_SUFFIXES = (".yaml", ".yml")
 
 
 class _Targets:
@@ -94,13 +95,19 @@ class _Targets:
             else:
                 self.dirs.add(str(_nearest_existing(real.parent)))
 
-    def relevant(self, changed: str) -> bool:
+    def relevant(self, changed: str, known_dirs: frozenset[str] = frozenset()) -> bool:
+        """A spec file (*.yaml, *.yml), a directory (new, or one we watched that vanished) or a watched link,
+        under the spec paths; never `.git/`, editor noise or other files (a log written beside the specs)."""
         parts = Path(changed).parts
         if ".git" in parts or is_noise_name(parts[-1] if parts else ""):
             return False
         if changed in self.links:
             return True
-        return any(_under(changed, prefix) for prefix in self.prefixes)
+        if not any(_under(changed, prefix) for prefix in self.prefixes):
+            return False
+        if changed in self.prefixes or changed.endswith(SPEC_SUFFIXES):
+            return True
+        return changed in known_dirs or changed in self.dirs or os.path.isdir(changed)
 
     def key(self) -> frozenset[str]:
         return frozenset(self.dirs)
@@ -118,7 +125,8 @@ class _StopOrRestart:
 
 
 class SpecWatcher:
-    """Calls `on_change(changed_paths)` once per burst of relevant changes, `debounce` seconds after the last one.
+    """Calls `on_change(changed_paths)` once per burst of relevant changes: `debounce` seconds after the last one,
+    and at most `max_wait` seconds after the first one (a file rewritten forever cannot postpone reloads).
 
     Runs in its own daemon thread (`start()`); `stop()` returns within a fraction of a second."""
 
@@ -128,6 +136,7 @@ class SpecWatcher:
         on_change: OnChange,
         debounce: float = 0.5,
         *,
+        max_wait: float = 5.0,
         poll: float = 0.1,
         force_polling: bool | None = None,
     ) -> None:
@@ -136,6 +145,7 @@ class SpecWatcher:
             raise ValueError("no spec paths to watch")
         self.on_change = on_change
         self.debounce = debounce
+        self.max_wait = max(max_wait, debounce)
         self.poll = poll
         self.force_polling = force_polling
         self._stop = threading.Event()
@@ -167,6 +177,7 @@ class SpecWatcher:
     def _run(self) -> None:
         pending: set[str] = set()
         deadline = 0.0
+        first = 0.0  # when the oldest pending change was seen
         failures = 0
         while not self._stop.is_set():
             targets = _Targets(self.paths)
@@ -191,10 +202,13 @@ class SpecWatcher:
                     if changes:
                         fresh = _Targets(self.paths)  # re-resolve: the link may have just been swapped
                         # judged against the links as they are now; a link that vanished still counts
-                        hits = {path for _, path in changes if fresh.relevant(path) or path in targets.links}
+                        known = frozenset(targets.dirs)
+                        hits = {path for _, path in changes if fresh.relevant(path, known) or path in targets.links}
                         if hits:
+                            if not pending:
+                                first = now
                             pending |= hits
-                            deadline = now + self.debounce
+                            deadline = min(now + self.debounce, first + self.max_wait)
                         if fresh.key() != targets.key():
                             stop.restart = True  # new link target or new subdirectory: watch the new set
                     if pending and now >= deadline:

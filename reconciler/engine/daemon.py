@@ -116,14 +116,20 @@ class Daemon:
         self.stopper.install()
         try:
             log.info("serving health, readiness, metrics and status", address=self.http.address)
-            self._apply_specs(self.store.reload())
+            first = self.store.reload()
+            assert first is not None  # only a `stable` reload waits
+            self._apply_specs(first)
             self.board.mark_specs_loaded()
             self.watcher.start()
             while not self.stopper.requested:
                 self.heartbeat.beat()
                 if self.reload_event.is_set():
                     self.reload_event.clear()
-                    self._apply_specs(self.store.reload())
+                    snapshot = self.store.reload(stable=True)
+                    if snapshot is None:  # a file is still being written: read again at the next tick
+                        self.reload_event.set()
+                    else:
+                        self._apply_specs(snapshot)
                 self._refresh_status()
                 self.stopper.wait(0.5)
         finally:

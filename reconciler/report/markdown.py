@@ -3,12 +3,10 @@ request comments and wiki pages."""
 
 from __future__ import annotations
 
+from reconciler.report.escape import markdown as _cell
+from reconciler.report.escape import markdown_code as _code
 from reconciler.report.model import PASS, Report
 from reconciler.report.text import short
-
-
-def _cell(text: str) -> str:
-    return text.replace("|", "\\|").replace("\n", " ")
 
 
 def render(report: Report) -> str:
@@ -23,7 +21,7 @@ def render(report: Report) -> str:
     out += ["## Controls", "", "| control | IDs | title | status | " + " | ".join(counts) + " |",
             "|---|---|---|---|" + "---:|" * len(counts)]
     for s in report.by_control():
-        out.append(f"| `{s.id}` | {_cell(', '.join(s.controls))} | {_cell(s.title)} | **{s.status}** | "
+        out.append(f"| {_code(s.id)} | {_cell(', '.join(s.controls))} | {_cell(s.title)} | **{_cell(s.status)}** | "
                    + " | ".join(str(s.counts[k]) for k in counts) + " |")
     failing = [r for r in report.rows if r.status != PASS]
     out += ["", "## Results that do not pass", ""]
@@ -36,7 +34,7 @@ def render(report: Report) -> str:
                 if f.status == PASS:
                     continue
                 detail = f.message + (f" ({f.source})" if f.source else "")
-                out.append(f"| {_cell(row.object.type)} `{_cell(row.object.name)}` | `{row.control_id}` | {f.status} | "
-                           f"`{_cell(f.label)}` | `{_cell(short(f.current))}` | `{_cell(short(f.desired))}` | "
-                           f"{_cell(detail)} |")
+                out.append(f"| {_cell(row.object.type)} {_code(row.object.name)} | {_code(row.control_id)} | "
+                           f"{_cell(f.status)} | {_code(f.label)} | {_code(short(f.current))} | "
+                           f"{_code(short(f.desired))} | {_cell(detail)} |")
     return "\n".join(out) + "\n"

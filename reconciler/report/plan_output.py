@@ -10,6 +10,7 @@ from typing import Any
 from reconciler.engine.recording import short_value
 from reconciler.engine.runner import RunResult
 from reconciler.engine.types import Change, Outcome, render_path
+from reconciler.report.escape import console as _c
 
 MAX_LISTED = 20
 _MARK = {Outcome.APPLIED: "fixed", Outcome.NOT_EFFECTIVE: "NOT EFFECTIVE", Outcome.FAILED: "FAILED",
@@ -17,8 +18,9 @@ _MARK = {Outcome.APPLIED: "fixed", Outcome.NOT_EFFECTIVE: "NOT EFFECTIVE", Outco
 
 
 def _line(change: Change, applied: bool) -> str:
-    where = f" [{change.subject}]" if change.subject else ""
-    text = f"    {render_path(change.path)}{where}: {short_value(change.current)} -> {short_value(change.desired)}"
+    where = f" [{_c(change.subject)}]" if change.subject else ""
+    text = (f"    {_c(render_path(change.path))}{where}: {_c(short_value(change.current))} -> "
+            f"{_c(short_value(change.desired))}")
     tags = []
     if change.reason is not None:
         tags.append(change.reason.value)
@@ -30,20 +32,20 @@ def _line(change: Change, applied: bool) -> str:
         text += f"  ({', '.join(tags)})"
     detail = change.error or change.message
     if detail:
-        text += f"\n        {detail}"
+        text += f"\n        {_c(detail)}"
     if change.source:
-        text += f"\n        from {change.policy} at {change.source}"
+        text += f"\n        from {_c(change.policy)} at {_c(change.source)}"
     if change.controls:
-        text += f"\n        controls: {', '.join(change.controls)}"
+        text += f"\n        controls: {_c(', '.join(change.controls))}"
     return text
 
 
 def render_text(result: RunResult, applied: bool = False) -> str:
     out: list[str] = []
     for issue in result.spec_issues:
-        out.append(f"{'error' if issue.is_error else 'warning'}: {issue}")
+        out.append(f"{'error' if issue.is_error else 'warning'}: {_c(issue)}")
     for error in result.connection_errors + result.journal_errors:
-        out.append(f"error: {error}")
+        out.append(f"error: {_c(error)}")
     drift = fixed = waived = 0
     for vplan in result.plans:
         plan = vplan.plan
@@ -51,18 +53,18 @@ def render_text(result: RunResult, applied: bool = False) -> str:
         for change in plan.changes:
             by_object[change.object].append(change)
         for note in plan.notes:
-            out.append(f"note: {vplan.vcenter}: {note}")
+            out.append(f"note: {_c(vplan.vcenter)}: {_c(note)}")
         for obj, changes in sorted(by_object.items(), key=lambda kv: (kv[0].type, kv[0].name)):
-            out.append(f"{obj.type} {obj.name} ({obj.moid}, {vplan.vcenter})")
+            out.append(_c(f"{obj.type} {obj.name} ({obj.moid}, {vplan.vcenter})"))
             out.extend(_line(c, applied) for c in changes)
         for problem in plan.problems:
-            out.append(f"error: {problem.object.type} {problem.object.name}: {problem.message}")
+            out.append(_c(f"error: {problem.object.type} {problem.object.name}: {problem.message}"))
         for kind, label in (("HostSystem", "host(s)"), ("VirtualMachine", "VM(s)")):
             names = sorted(r.name for r in plan.unmanaged if r.type == kind)
             if names:
                 shown = ", ".join(names[:MAX_LISTED]) + (f", ... ({len(names) - MAX_LISTED} more)"
                                                          if len(names) > MAX_LISTED else "")
-                out.append(f"unmanaged ({vplan.vcenter}): {len(names)} {label} matched by no policy: {shown}")
+                out.append(_c(f"unmanaged ({vplan.vcenter}): {len(names)} {label} matched by no policy: {shown}"))
         drift += len(plan.drift)
         fixed += sum(1 for c in plan.changes if c.outcome is Outcome.APPLIED)
         waived += sum(1 for c in plan.changes if c.reason is not None and c.reason.value == "waived")

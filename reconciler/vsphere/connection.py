@@ -127,7 +127,7 @@ class Connection:
         stub.relogin = self._relogin_after
         self._stub, self._si, self._content = stub, si, content
         self._log.info("connected", api=content.about.apiType, version=content.about.apiVersion,
-                       user=s.username, local_address=self._local_address)
+                       user=s.user_label, local_address=self._local_address)
         return self
 
     def close(self) -> None:
@@ -251,12 +251,12 @@ class Connection:
                 if self._session_alive():
                     # the server still holds our session (the NotAuthenticated was about one call, not the
                     # session): nothing to re-establish, and the credentials are not the problem
-                    self._log.info("session still valid; no new login needed", user=s.username)
+                    self._log.info("session still valid; no new login needed", user=s.user_label)
                     stub.generation += 1
                     return
                 raise self._connect_error(exc) from None
             stub.generation += 1
-            self._log.info("logged in again", user=s.username)
+            self._log.info("logged in again", user=s.user_label)
 
     def _session_alive(self) -> bool:
         try:
@@ -321,9 +321,9 @@ class Connection:
         elif isinstance(exc, ssl.SSLError):
             msg = f"TLS handshake with {where} failed: {exc.reason or exc}"
         elif isinstance(exc, vim.fault.InvalidLogin):
-            msg = f"login to {where} as {s.username} failed: invalid username or password"
+            msg = f"login to {where} as {s.user_label} failed: invalid username or password"
         elif isinstance(exc, vim.fault.NoPermission):
-            msg = f"login to {where} as {s.username} failed: no permission ({describe(exc)})"
+            msg = f"login to {where} as {s.user_label} failed: no permission ({describe(exc)})"
         elif isinstance(exc, socket.gaierror):
             msg = f"cannot resolve {s.host}: {exc.strerror or exc}"
         elif isinstance(exc, ConnectionRefusedError):

@@ -22,6 +22,9 @@ DEFAULT_PORT = 443
 ENV_SERVER = "VSR_SERVER"
 ENV_USERNAME = "VSR_USERNAME"
 ENV_PASSWORD = "VSR_PASSWORD"
+ENV_CREDENTIALS_DIR = "VSR_CREDENTIALS_DIR"
+
+_credential_dirs: tuple[str, ...] = ()  # when set, every file a spec or flag names must resolve inside one
 
 
 class SettingsError(ValueError):
@@ -46,6 +49,12 @@ class ConnectionSettings:
     ca_file: str | None = None
     thumbprint: str | None = None
     timeout: float = 120.0          # socket timeout of one SOAP request (long enough for WaitForUpdatesEx)
+    username_file: str | None = None  # set when the user name was read from a file: messages name the file only
+
+    @property
+    def user_label(self) -> str:
+        """The user for messages and logs: the name, or "the user in FILE" when it was read from a file."""
+        return f"the user in {self.username_file}" if self.username_file else self.username
 
     def __post_init__(self) -> None:
         if not isinstance(self.password, SecretStr):
@@ -103,8 +112,31 @@ def _as_mapping(value: Any, what: str) -> Mapping[str, Any]:
     return value
 
 
-def read_secret_file(path: str | os.PathLike[str], what: str) -> str:
-    """Read a secret from a file: trailing newlines stripped; errors name ``what`` and the path only."""
+def set_credential_dirs(dirs: list[str] | tuple[str, ...]) -> None:
+    """Restrict credential and CA files to these directories (symlinks resolved); empty = no restriction."""
+    global _credential_dirs
+    _credential_dirs = tuple(os.path.realpath(os.path.expanduser(d)) for d in dirs if d)
+
+
+def credential_dirs_from_env(environ: Mapping[str, str] = os.environ) -> list[str]:
+    """``VSR_CREDENTIALS_DIR``: directories separated by ``:``."""
+    return [d for d in environ.get(ENV_CREDENTIALS_DIR, "").split(":") if d]
+
+
+def check_allowed_file(path: str | os.PathLike[str], what: str) -> None:
+    """Refuse a file outside the configured credential directories (after resolving symlinks)."""
+    if not _credential_dirs:
+        return
+    real = os.path.realpath(os.path.expanduser(path))
+    if not any(real == d or real.startswith(d.rstrip(os.sep) + os.sep) for d in _credential_dirs):
+        raise SettingsError(f"{what} {path}: not inside the credential directories ({', '.join(_credential_dirs)}); "
+                            "see --credentials-dir / VSR_CREDENTIALS_DIR")
+
+
+def read_secret_file(path: str | os.PathLike[str], what: str, *, one_line: bool = False) -> str:
+    """Read a secret from a file: trailing newlines stripped; errors name ``what`` and the path only, never the
+    content. ``one_line``: the value must be a single line without control characters (a user name)."""
+    check_allowed_file(path, what)
     try:
         text = Path(path).expanduser().read_text(encoding="utf-8")
     except FileNotFoundError:
@@ -120,6 +152,10 @@ def read_secret_file(path: str | os.PathLike[str], what: str) -> str:
     text = text.rstrip("\r\n")
     if not text:
         raise SettingsError(f"{what} {path}: file is empty")
+    if one_line and any(ord(c) < 0x20 or 0x7F <= ord(c) < 0xA0 for c in text):
+        lines = len(text.splitlines())
+        problem = f"has {lines} lines" if lines > 1 else "contains control characters"
+        raise SettingsError(f"{what} {path}: {problem}; it must hold only the user name, on one line")
     return text
 
 
@@ -133,7 +169,8 @@ def read_secret_env(var: str, what: str, environ: Mapping[str, str]) -> str:
 
 
 def _credential(creds: Mapping[str, Any], field_name: str, environ: Mapping[str, str], default_env: str,
-                allow_inline: bool) -> str:
+                allow_inline: bool) -> tuple[str, str | None]:
+    """The value and, when it was read from a file, the file's path."""
     inline = _get(creds, field_name)
     env = _get(creds, field_name + "Env")
     path = _get(creds, field_name + "File")
@@ -145,13 +182,13 @@ def _credential(creds: Mapping[str, Any], field_name: str, environ: Mapping[str,
             # Never echo the value.
             raise SettingsError(f"credentials.{field_name}: inline secrets are not allowed in spec documents; "
                                 f"use credentials.{field_name}Env or credentials.{field_name}File")
-        return str(inline)
+        return str(inline), None
     if env:
-        return read_secret_env(str(env), f"credentials.{field_name}Env", environ)
+        return read_secret_env(str(env), f"credentials.{field_name}Env", environ), None
     if path:
-        return read_secret_file(str(path), f"credentials.{field_name}File")
+        return read_secret_file(str(path), f"credentials.{field_name}File", one_line=field_name == "username"), str(path)
     if environ.get(default_env):
-        return environ[default_env]
+        return environ[default_env], None
     raise SettingsError(f"credentials: no {field_name} given; set credentials.{field_name}Env or "
                         f"credentials.{field_name}File (or the environment variable {default_env})")
 
@@ -171,17 +208,19 @@ def settings_from_spec(name: str, spec: Mapping[str, Any], environ: Mapping[str,
             raise SettingsError("spec.server is required")
         host, port = parse_server(str(server))
         creds = _as_mapping(_get(spec, "credentials"), "spec.credentials")
-        username = _credential(creds, "username", environ, ENV_USERNAME, allow_inline=True)
-        password = _credential(creds, "password", environ, ENV_PASSWORD, allow_inline=False)
+        username, username_file = _credential(creds, "username", environ, ENV_USERNAME, allow_inline=True)
+        password, _ = _credential(creds, "password", environ, ENV_PASSWORD, allow_inline=False)
         tls = _as_mapping(_get(spec, "tls"), "spec.tls")
         verify = _get(tls, "verify")
         ca_file = _get(tls, "caFile")
         thumbprint = _get(tls, "thumbprint")
+        if ca_file:
+            check_allowed_file(str(ca_file), "tls.caFile")
         settings = ConnectionSettings(
             name=name, host=host, port=port, username=username, password=SecretStr(password),
             verify=True if verify is None else bool(verify),
             ca_file=str(ca_file) if ca_file else None,
-            thumbprint=normalize_thumbprint(str(thumbprint)) if thumbprint else None,
+            thumbprint=normalize_thumbprint(str(thumbprint)) if thumbprint else None, username_file=username_file,
         )
     except SettingsError as exc:
         raise SettingsError(f"VCenter/{name}: {exc}") from None
@@ -197,6 +236,8 @@ def settings_from_cli(server: str | None, username: str | None, password_file: s
     if not server:
         raise SettingsError(f"no server: pass --server or set {ENV_SERVER} (or give a VCenter document)")
     host, port = parse_server(server)
+    if ca_file:
+        check_allowed_file(ca_file, "--ca-file")
     username = username or environ.get(ENV_USERNAME)
     if not username:
         raise SettingsError(f"no username: pass --username or set {ENV_USERNAME}")

@@ -42,8 +42,13 @@ def build_context(settings: ConnectionSettings) -> ssl.SSLContext:
             raise SettingsError(f"tls.caFile {settings.ca_file}: file not found") from None
         except PermissionError:
             raise SettingsError(f"tls.caFile {settings.ca_file}: permission denied") from None
-        except (ssl.SSLError, OSError) as exc:
-            raise SettingsError(f"tls.caFile {settings.ca_file}: not a PEM certificate bundle ({exc})") from None
+        except ssl.SSLError as exc:  # the reason code only: OpenSSL's text may quote the file
+            reason = f" ({exc.reason})" if isinstance(exc.reason, str) and exc.reason.isupper() else ""
+            raise SettingsError(f"tls.caFile {settings.ca_file}: not a PEM certificate bundle{reason}") from None
+        except OSError as exc:
+            raise SettingsError(f"tls.caFile {settings.ca_file}: cannot read ({exc.strerror or 'error'})") from None
+        except (UnicodeDecodeError, ValueError):
+            raise SettingsError(f"tls.caFile {settings.ca_file}: not a PEM certificate bundle") from None
         if not settings.verify and not settings.thumbprint:
             _warn_insecure(settings)
             ctx.check_hostname = False

@@ -329,3 +329,41 @@ def test_spec_shard_pins_a_vcenter_to_its_shard(daemon_factory, tmp_path):
         wait_for(lambda d=d: d.get("/readyz")[0] == 200, 20, f"ready\n{d.log.read_text()}")
     wait_for(lambda: [vc["name"] for vc in owner.status()["vcenters"]] == ["lab"], 20, "lab owned by the pinned shard")
     assert hashed.status()["vcenters"] == []
+
+
+def test_a_log_file_written_into_the_spec_directory_does_not_postpone_reloads(fresh_sim, daemon_factory, tmp_path):
+    """Issue 12 item 11: only spec files count, and a burst is fired at most max_wait after its first change. On
+    the old watcher any file counted and every write restarted the debounce, so this edit was never loaded."""
+    d = daemon_factory()
+    (d.specs / "vc.yaml").write_text(vcenter_doc(fresh_sim, "sim", tmp_path / "creds"))
+    policy = d.specs / "syslog.yaml"
+    template = ("apiVersion: vsr.dev/v1alpha1\nkind: HostSecurityPolicy\nmetadata: {name: syslog}\nspec:\n"
+                "  selector: {hosts: [\"*\"]}\n  advancedSettings: {Syslog.global.logHost: \"%s\"}\n")
+    policy.write_text(template % "udp://10.0.0.1:514")
+    d.start().wait_ready()
+    si = fresh_sim.connect()
+
+    def log_host():
+        return host(si, HOST).configManager.advancedOption.QueryOptions(name="Syslog.global.logHost")[0].value
+
+    wait_for(lambda: log_host() == "udp://10.0.0.1:514", 10, "first value applied")
+    stop = threading.Event()
+
+    def write_log():  # something (a sidecar, a careless script) logs into the spec directory every 100 ms
+        with (d.specs / "sync.log").open("a") as fh:
+            while not stop.is_set():
+                fh.write(f"{time.time()} synced\n")
+                fh.flush()
+                stop.wait(0.1)
+
+    writer = threading.Thread(target=write_log, daemon=True)
+    writer.start()
+    try:
+        time.sleep(0.5)
+        started = time.monotonic()
+        policy.write_text(template % "udp://10.0.0.2:514")
+        wait_for(lambda: log_host() == "udp://10.0.0.2:514", 8, "edit applied while a log file is written")
+        print(f"spec edit applied in {time.monotonic() - started:.2f} s with a log written every 100 ms")
+    finally:
+        stop.set()
+        writer.join()

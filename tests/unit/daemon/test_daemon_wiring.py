@@ -33,7 +33,7 @@ def get_json(server: HealthServer, path: str) -> tuple[int, dict]:
 
 
 def test_spec_edit_flows_through_queue_workers_status_and_metrics(tmp_path):
-    spec = tmp_path / "specs" / "policy.txt"
+    spec = tmp_path / "specs" / "policy.yaml"  # only *.yaml/*.yml files count as specs
     spec.parent.mkdir()
     spec.write_text("ssh=off\n")
     live = {("lab", f"host-{i}"): "on" for i in range(5)}  # the "estate"
