@@ -37,7 +37,12 @@ class ConnectionFacts:
     is_vcenter: bool
     username: str
     local_address: str | None
+    user_label: str = ""  # how messages name the user: "the user in FILE" when it was read from a file
 
+    @property
+    def who(self) -> str:
+        """The user for messages: never the content of a file a spec names."""
+        return self.user_label if self.user_label and self.user_label != self.username else repr(self.username)
 
 
 class Controller(ABC):

@@ -62,13 +62,15 @@ def admitted(login: str, exceptions: Iterable[str]) -> bool:
     return any(same_account(login, entry) for entry in exceptions)
 
 
-def why_not(login: str) -> str:
-    """What to tell the operator when `login` is admitted by no exception entry, beyond "add it"."""
+def why_not(login: str, label: str | None = None) -> str:
+    """What to tell the operator when `login` is admitted by no exception entry, beyond "add it". `label` names
+    the login in the message instead of its text (a user name read from a file is never echoed)."""
     account = parse(login)
+    who = label or repr(login)
     if account is None:
-        return f"{login!r} is not a name ESXi lists as an exception user"
+        return f"{who} is not a name ESXi lists as an exception user"
     if account.kind == "upn":
-        return (f"{login!r} is a user@domain name; ESXi lists domain exception users as DOMAIN\\user and vsr cannot "
+        return (f"{who} is a user@domain name; ESXi lists domain exception users as DOMAIN\\user and vsr cannot "
                 "tell which entry is that account, so log in as DOMAIN\\user")
     if account.kind == "local":
         return "local account names must match exactly (case-sensitive, no domain)"

@@ -68,20 +68,20 @@ class HostLockdown(Controller):
             return None
         if mode is None:
             return (f"refusing to change lockdown exception users: the host's lockdown mode is unknown and the "
-                    f"reconciler connects directly to it as {facts.username!r}")
+                    f"reconciler connects directly to it as {facts.who}")
         if users is None:
             return (f"refusing lockdown mode {mode!r}: the host's lockdown exception users could not be read, so "
-                    f"vsr cannot tell whether {facts.username!r} keeps its direct access")
+                    f"vsr cannot tell whether {facts.who} keeps its direct access")
         if esx_users.admitted(facts.username, users):
             return None
-        hint = _near_miss(facts.username, users)
+        hint = _near_miss(facts.username, users, facts.who)
         if diff.path == USERS:
             stays = "stays" if mode == _current_mode(state) else "would be"
             return (f"refusing lockdown exception users {sorted(set(users))}: the host {stays} in lockdown mode "
-                    f"{mode!r} and the reconciler connects directly to it as {facts.username!r}, which that list "
+                    f"{mode!r} and the reconciler connects directly to it as {facts.who}, which that list "
                     f"does not admit; keep it in lockdown.exceptionUsers or connect through vCenter{hint}")
         return (f"refusing lockdown mode {mode!r}: the reconciler connects directly to this host as "
-                f"{facts.username!r}, which is not a lockdown exception user; add it to "
+                f"{facts.who}, which is not a lockdown exception user; add it to "
                 f"lockdown.exceptionUsers or connect through vCenter{hint}")
 
     def apply(self, conn: Any, state: ObjectState, diffs: list[FieldDiff],
@@ -104,10 +104,10 @@ def apply_order(diffs: list[FieldDiff]) -> list[FieldDiff]:
     return [by_path[p] for p in order if p in by_path]
 
 
-def _near_miss(login: str, users: list[str]) -> str:
+def _near_miss(login: str, users: list[str], who: str) -> str:
     """A hint when an entry looks like the login but is not the same account (case, domain)."""
     mine = (esx_users.parse(login) or esx_users.Account("local", login)).user.lower()
     similar = sorted(u for u in users if (esx_users.parse(u) or esx_users.Account("local", u)).user.lower() == mine)
     if not similar:
         return ""
-    return f" ({', '.join(map(repr, similar))} is not the same account: {esx_users.why_not(login)})"
+    return f" ({', '.join(map(repr, similar))} is not the same account: {esx_users.why_not(login, who)})"

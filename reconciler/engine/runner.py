@@ -88,6 +88,7 @@ def connection_settings(specs: CompiledSpecs, cli: CliConnection | None,
 
 def facts_of(conn: Connection, name: str) -> ConnectionFacts:
     return ConnectionFacts(vcenter=name, is_vcenter=conn.is_vcenter, username=conn.username,
+                           user_label=conn.settings.user_label,
                            local_address=conn.local_address)
 
 

@@ -14,7 +14,7 @@ from typing import Any, Protocol
 
 from reconciler.engine import recording
 from reconciler.engine.planner import VCenterPlan
-from reconciler.engine.types import Change, Outcome
+from reconciler.engine.types import Change, Outcome, render_path
 from reconciler.events import model as ev
 from reconciler.events.journal import Intent, Journal, JournalError, new_intent_id
 
