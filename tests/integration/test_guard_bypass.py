@@ -69,8 +69,10 @@ def refused(run, path: str, name: str = ESX) -> str:
     return change["message"]
 
 
-def not_admitted(user: str) -> str:
-    return (f"refusing lockdown mode 'normal': the reconciler connects directly to this host as {user!r}, which is "
+def not_admitted(esx) -> str:
+    """The refusal for vsr's own login; the user name comes from a file, so the message names the file."""
+    return (f"refusing lockdown mode 'normal': the reconciler connects directly to this host as the user in "
+            f"{esx.username_file}, which is "
             "not a lockdown exception user; add it to lockdown.exceptionUsers or connect through vCenter")
 
 
@@ -90,7 +92,7 @@ def test_waived_exception_users_cannot_admit_lockdown(sim_factory, tmp_path, cap
     ws.write("waiver.yaml", waiver("users", "lockdown.exceptionUsers"))
     run = apply(ws, capsys)
     assert one(run, "lockdown.exceptionUsers")["reason"] == "waived"
-    assert refused(run, "lockdown.mode") == not_admitted(esx.username)
+    assert refused(run, "lockdown.mode") == not_admitted(esx)
     assert lockdown_state(host(esx.connect(), ESX)) == ("lockdownDisabled", [])
     assert [e for e in ws.events("RemediationBlocked") if e.path == "lockdown.mode"]
 
@@ -104,7 +106,7 @@ def test_audit_policy_holding_exception_users_cannot_admit_lockdown(sim_factory,
     run = apply(ws, capsys)
     users = one(run, "lockdown.exceptionUsers")
     assert users["reason"] == "audit" and users["policy"] == "audit"
-    assert refused(run, "lockdown.mode") == not_admitted(esx.username)
+    assert refused(run, "lockdown.mode") == not_admitted(esx)
     assert lockdown_state(host(esx.connect(), ESX)) == ("lockdownDisabled", [])
 
 
@@ -128,7 +130,7 @@ def test_unreadable_exception_users_refuse_lockdown(sim_factory, tmp_path, capsy
     run = ws.vsr(capsys, "apply")
     message = refused(run, "lockdown.mode")
     assert message == ("refusing lockdown mode 'normal': the host's lockdown exception users could not be read, "
-                       f"so vsr cannot tell whether {esx.username!r} keeps its direct access")
+                       f"so vsr cannot tell whether the user in {esx.username_file} keeps its direct access")
     assert str(host(esx.connect(), ESX).configManager.hostAccessManager.lockdownMode) == "lockdownDisabled"
 
 
@@ -151,7 +153,7 @@ def test_refusal_is_judged_again_right_before_writing(sim_factory, tmp_path):
         conn.close()
     (mode,) = [c for c in vplan.plan.changes if c.path == ("lockdown", "mode")]
     assert mode.reason is Skip.GUARD and mode.outcome is Outcome.SKIPPED
-    assert mode.message == not_admitted(esx.username)
+    assert mode.message == not_admitted(esx)
     events = recording.outcome_events(vplan.plan.changes)
     assert [e.reason for e in events if e.path == "lockdown.mode"] == ["RemediationBlocked"]
     assert lockdown_state(host(esx.connect(), ESX)) == ("lockdownDisabled", [])
@@ -168,7 +170,7 @@ def test_exception_users_match_by_domain_and_case(sim_factory, tmp_path, capsys)
         ws.policy("lockdown", ALL + f'lockdown: {{mode: normal, exceptionUsers: ["{entry}"]}}')
         run = apply(ws, capsys)
         message = refused(run, "lockdown.mode")
-        assert message.startswith(not_admitted(esx.username)), (entry, message)
+        assert message.startswith(not_admitted(esx)), (entry, message)
         assert refused(run, "lockdown.exceptionUsers").startswith("refusing lockdown exception users ")
         assert lockdown_state(h()) == ("lockdownDisabled", []), entry
     assert "is not the same account: local account names must match exactly" in message
@@ -188,7 +190,7 @@ def test_exception_user_only_change_on_a_locked_host(sim_factory, tmp_path, caps
         message = refused(run, "lockdown.exceptionUsers")
         assert message.startswith("refusing lockdown exception users ") and \
             f"the host stays in lockdown mode 'normal' and the reconciler connects directly to it as " \
-            f"{esx.username!r}, which that list does not admit" in message, message
+            f"the user in {esx.username_file}, which that list does not admit" in message, message
         assert lockdown_state(host(esx.connect(), ESX)) == ("lockdownNormal", [esx.username])
     # control: adding a user while keeping vsr's is applied
     ws.policy("users", ALL + f"lockdown: {{exceptionUsers: [{esx.username}, backup-agent]}}")

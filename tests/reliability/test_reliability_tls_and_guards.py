@@ -125,7 +125,8 @@ def test_guards_on_a_directly_connected_host(sim_factory, tmp_path, capsys):
     name = "localhost.localdomain"
     _, msgs = guarded(ws, capsys, "lockdown", 'selector: {hosts: ["*"]}\nlockdown: {mode: normal}', name)
     assert msgs["lockdown.mode"] == (
-        f"refusing lockdown mode 'normal': the reconciler connects directly to this host as {esx.username!r}, which "
+        f"refusing lockdown mode 'normal': the reconciler connects directly to this host as the user in "
+        f"{esx.username_file}, which "
         "is not a lockdown exception user; add it to lockdown.exceptionUsers or connect through vCenter")
     _, msgs = guarded(ws, capsys, "strict", 'selector: {hosts: ["*"]}\nlockdown: {mode: strict, '
                       'exceptionUsers: [someone-else]}', name)
