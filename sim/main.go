@@ -175,7 +175,6 @@ func main() {
 	model, err := buildModel(cfg)
 	debug.SetGCPercent(gc)
 	debug.FreeOSMemory()
-	pprof.StopCPUProfile()
 	if err != nil {
 		fatal("creating inventory: %s", err)
 	}
@@ -201,6 +200,7 @@ func main() {
 		sim.applyRestricted()
 	}
 	sim.indexOwners()
+	pprof.StopCPUProfile() // the profile covers inventory creation and installing the extensions
 
 	model.Service.TLS = tlsConfig
 	model.Service.RegisterEndpoints = !cfg.esx // PBM and vAPI are vCenter services
