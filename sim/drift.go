@@ -73,22 +73,3 @@ func (s *Sim) applyDrift() {
 		}
 	}
 }
-
-// applyRestricted makes the licence look like free ESXi (vSphere Hypervisor); the middleware answers every
-// write with RestrictedVersion.
-func (s *Sim) applyRestricted() {
-	for _, obj := range []string{"LicenseManager", "ha-license-manager"} {
-		ref := types.ManagedObjectReference{Type: "LicenseManager", Value: obj}
-		if lm, ok := simulator.Map.Get(ref).(*simulator.LicenseManager); ok {
-			lm.Licenses = []types.LicenseManagerLicenseInfo{{
-				LicenseKey: "00000-00000-00000-00000-00000",
-				EditionKey: "esx.hypervisor.cpuPackageCoreLimited",
-				Name:       "VMware vSphere 7 Hypervisor",
-				Total:      0,
-				CostUnit:   "cpuPackage",
-				Properties: []types.KeyAnyValue{{Key: "ProductName", Value: "VMware ESX Server"},
-					{Key: "ProductVersion", Value: "7.0"}},
-			}}
-		}
-	}
-}

@@ -7,7 +7,6 @@ import (
 	"flag"
 	"fmt"
 	"io"
-	"io/ioutil"
 	"log"
 	"net/url"
 	"os"
@@ -40,6 +39,8 @@ type config struct {
 	esx         bool
 	apiVersion  string
 	methodDelay string
+	delay       int
+	delayJitter int
 	fail        string
 	drift       bool
 	restricted  bool
@@ -55,7 +56,7 @@ func secretValue(v string) string {
 		return v
 	}
 	if st, err := os.Stat(v); err == nil && st.Mode().IsRegular() {
-		b, err := ioutil.ReadFile(v)
+		b, err := os.ReadFile(v)
 		if err == nil {
 			return strings.TrimRight(string(b), "\r\n")
 		}
@@ -81,6 +82,8 @@ func parseFlags(args []string) (*config, error) {
 	fs.BoolVar(&c.esx, "esx", false, "simulate a standalone ESXi host instead of vCenter")
 	fs.StringVar(&c.apiVersion, "api-version", "7.0.3.0", "vSphere API version served")
 	fs.StringVar(&c.methodDelay, "method-delay", "", "per-method delays: Method:ms,Method:ms")
+	fs.IntVar(&c.delay, "delay", 0, "milliseconds added to every SOAP call (LAN round trip + service time)")
+	fs.IntVar(&c.delayJitter, "delay-jitter", 0, "up to this many more milliseconds per SOAP call, uniformly random")
 	fs.StringVar(&c.fail, "fail", "", "fault injection: Method[@object]:rate|/N[:Fault],...")
 	fs.BoolVar(&c.drift, "drift", false, "start part of the estate insecure (see docs/simulator.md)")
 	fs.BoolVar(&c.restricted, "restricted", false, "free-ESXi licensing: every write faults with RestrictedVersion")
@@ -106,6 +109,9 @@ func parseFlags(args []string) (*config, error) {
 		if n < 0 {
 			return nil, fmt.Errorf("inventory counts must be >= 0")
 		}
+	}
+	if c.delay < 0 || c.delayJitter < 0 {
+		return nil, fmt.Errorf("-delay and -delay-jitter must be >= 0 (ms)")
 	}
 	if c.plain && c.drift {
 		return nil, fmt.Errorf("-drift needs the extensions (not with -plain)")
@@ -143,6 +149,10 @@ func main() {
 	if err != nil {
 		fatal("-fail: %s", err)
 	}
+	callDelay, err := newCallDelay(cfg.delay, cfg.delayJitter)
+	if err != nil {
+		fatal("%s", err)
+	}
 
 	var tlsConfig *tls.Config
 	if cfg.useTLS {
@@ -158,18 +168,13 @@ func main() {
 			defer pprof.StopCPUProfile()
 		}
 	}
-	// Inventory creation writes small files for every VM (the library's datastores are temp dirs): keep
-	// them in memory when possible, and let the heap grow while building.
-	if os.Getenv("TMPDIR") == "" {
-		if st, err := os.Stat("/dev/shm"); err == nil && st.IsDir() && syscall.Access("/dev/shm", 2) == nil {
-			_ = os.Setenv("TMPDIR", "/dev/shm")
-		}
-	}
+	// Inventory creation writes small files for every VM: keep them in memory when there is room (tmpdir.go),
+	// and let the heap grow while building.
+	useShmForDatastores(vmCount(cfg))
 	gc := debug.SetGCPercent(400)
 	model, err := buildModel(cfg)
 	debug.SetGCPercent(gc)
 	debug.FreeOSMemory()
-	pprof.StopCPUProfile()
 	if err != nil {
 		fatal("creating inventory: %s", err)
 	}
@@ -181,7 +186,7 @@ func main() {
 	default:
 	}
 
-	sim := &Sim{cfg: cfg, rules: rules}
+	sim := &Sim{cfg: cfg, rules: rules, delay: callDelay}
 	if !cfg.plain {
 		if err := sim.install(); err != nil {
 			model.Remove()
@@ -195,6 +200,7 @@ func main() {
 		sim.applyRestricted()
 	}
 	sim.indexOwners()
+	pprof.StopCPUProfile() // the profile covers inventory creation and installing the extensions
 
 	model.Service.TLS = tlsConfig
 	model.Service.RegisterEndpoints = !cfg.esx // PBM and vAPI are vCenter services

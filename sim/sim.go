@@ -1,0 +1,30 @@
+package main
+
+import (
+	"math/rand"
+	"sync"
+
+	"github.com/vmware/govmomi/vim25/mo"
+	"github.com/vmware/govmomi/vim25/types"
+)
+
+// Sim holds the launcher's state: configuration, fault rules, known sessions and method overrides.
+type Sim struct {
+	cfg   *config
+	rules []*failRule // -fail (faults.go)
+	delay *callDelay  // -delay, -delay-jitter (delay.go)
+
+	mu       sync.Mutex
+	sessions map[string]bool                         // live session cookies (sessions.go)
+	owners   map[types.ManagedObjectReference]string // moref -> object name used by -fail Method@name
+
+	// overrides: managed object type -> method names served by a proxy object (type "Vsr"+type; proxy.go)
+	overrides map[string]map[string]bool
+	proxies   map[string]func(ref types.ManagedObjectReference) mo.Reference
+
+	hosts map[string]*hostExt
+	kms   *CryptoManagerKmip
+
+	rnd   *rand.Rand
+	rndMu sync.Mutex
+}
