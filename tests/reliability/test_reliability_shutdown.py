@@ -4,6 +4,7 @@ fails, naming the loop, when a vCenter loop stops making progress."""
 
 from __future__ import annotations
 
+import json
 import os
 import random
 import signal
@@ -237,7 +238,11 @@ def test_quickstart_ctrl_c_twice_stops_everything_and_shows_the_journal(tmp_path
     proc = subprocess.Popen([sys.executable, str(script)], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                             stdin=subprocess.DEVNULL, env=env, start_new_session=True, text=True)
     try:
-        wait_for(lambda: http_get(port, "/readyz")[0] == 200 or proc.poll() is not None, 60, "the daemon ready")
+        def settled() -> bool:  # ready means started; remediations are in the journal once the first pass is done
+            code, body = http_get(port, "/status")
+            return proc.poll() is not None or (code == 200 and json.loads(body).get("firstPassDone") is True)
+
+        wait_for(settled, 60, "the daemon's first pass done")
         assert proc.poll() is None
         os.killpg(proc.pid, signal.SIGINT)
         time.sleep(0.05)
