@@ -10,38 +10,18 @@ from __future__ import annotations
 
 from abc import ABC, abstractmethod
 from collections.abc import Mapping
-from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
 from reconciler.api import fields as shape
-from reconciler.engine.types import FieldDiff, FieldPath, ObjectRef
-
-
-@dataclass
-class ObjectState:
-    """What the engine observed of one managed object: the bulk-fetched properties plus extras that
-    controllers fetched in bulk in `prefetch` (host options, lockdown exceptions)."""
-
-    ref: ObjectRef
-    props: Mapping[str, Any]
-    mo: Any = None  # the pyvmomi managed object, used by apply only
-    extra: dict[str, Any] = field(default_factory=dict)
-    facts: Mapping[str, Any] = field(default_factory=dict)  # datacenter, cluster, folder, power state ...
-
-
-@dataclass(frozen=True)
-class ConnectionFacts:
-    """What guards need to know about how the reconciler reaches the estate."""
-
-    vcenter: str
-    is_vcenter: bool
-    username: str
-    local_address: str | None
-
+from reconciler.controllers.contract import ConnectionFacts, FieldDiff, FieldPath, ObjectState
 
 
 class Controller(ABC):
+    """Subclass it in a module of `reconciler.controllers` and the registry finds it (`reconciler.controllers.ALL`),
+    ordered by `order`: the apply order among the controllers of one object."""
+
     name: ClassVar[str]
+    order: ClassVar[int]  # apply order (ascending); see reconciler.controllers for the values in use
     spec_key: ClassVar[str]
     managed_type: ClassVar[str]  # "HostSystem" | "VirtualMachine" | "DistributedVirtualPortgroup"
     policy_kind: ClassVar[str]  # "HostSecurityPolicy" | "VMSecurityPolicy"

@@ -13,8 +13,8 @@ from typing import Any
 from pyVmomi import VmomiSupport, vim
 
 from reconciler.catalog import aliases
-from reconciler.controllers.base import Controller, ObjectState
-from reconciler.engine.types import FieldDiff, FieldPath, Skip
+from reconciler.controllers.base import Controller
+from reconciler.controllers.contract import FieldDiff, FieldPath, ObjectState, Skip
 from reconciler.vsphere import inventory
 
 _TRUE = {"true", "1", "yes", "on"}
@@ -110,6 +110,7 @@ def host_key(state: ObjectState, key: str) -> str:
 
 class HostAdvancedSettings(Controller):
     name = "advancedSettings"
+    order = 30
     spec_key = "advancedSettings"
     managed_type = "HostSystem"
     policy_kind = "HostSecurityPolicy"

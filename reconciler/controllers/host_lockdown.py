@@ -9,8 +9,8 @@ from collections.abc import Mapping
 from typing import Any
 
 from reconciler.controllers import esx_users
-from reconciler.controllers.base import ConnectionFacts, Controller, ObjectState
-from reconciler.engine.types import FieldDiff, FieldPath, Impact
+from reconciler.controllers.base import Controller
+from reconciler.controllers.contract import ConnectionFacts, FieldDiff, FieldPath, Impact, ObjectState
 
 MODES = {"disabled": "lockdownDisabled", "normal": "lockdownNormal", "strict": "lockdownStrict"}
 SPEC_MODES = {v: k for k, v in MODES.items()}
@@ -26,6 +26,7 @@ def _current_mode(state: ObjectState) -> str | None:
 
 class HostLockdown(Controller):
     name = "lockdown"
+    order = 90  # last among host controllers: lockdown after every other host setting (STIG order)
     spec_key = "lockdown"
     managed_type = "HostSystem"
     policy_kind = "HostSecurityPolicy"

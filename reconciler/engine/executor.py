@@ -18,13 +18,13 @@ from typing import Any
 
 import structlog
 
-from reconciler.controllers import vm_common, vm_power
-from reconciler.controllers.base import Controller, ObjectState
+from reconciler.controllers.base import Controller
+from reconciler.controllers.contract import FieldDiff, Impact, ObjectState, Skip, power_mode, powered_on
 from reconciler.engine import guards, planner
 from reconciler.engine.planner import PlannedObject, VCenterPlan
-from reconciler.engine.types import Change, FieldDiff, Impact, ObjectProblem, Outcome, Skip
+from reconciler.engine.types import Change, ObjectProblem, Outcome
 from reconciler.engine.writeahead import NoJournal, WriteJournal
-from reconciler.vsphere import faults, inventory
+from reconciler.vsphere import faults, inventory, power
 
 log = structlog.get_logger("vsr.apply")
 
@@ -62,9 +62,9 @@ def apply_plan(conn: Any, vplan: VCenterPlan, concurrency: int = 8,
 
 def needs_power_cycle(po: PlannedObject) -> bool:
     """A running VM whose policy allows power cycles and that has changes needing power-off."""
-    if po.state.ref.type != "VirtualMachine" or not vm_common.powered_on(po.state):
+    if po.state.ref.type != "VirtualMachine" or not powered_on(po.state):
         return False
-    modes = {vm_common.power_mode(planner.plain(d)) for d in po.desired.values()}
+    modes = {power_mode(planner.plain(d)) for d in po.desired.values()}
     return "Allowed" in modes and any(c.actionable and c.impact is Impact.POWER_CYCLE for c in po.changes)
 
 
@@ -94,8 +94,8 @@ def _apply_with_power(conn: Any, vplan: VCenterPlan, po: PlannedObject, controll
         _mark_unwritten(po)
         return [problem]
     try:
-        vm_power.shutdown_guest(conn, po.state.mo)
-    except vm_power.PowerCycleError as exc:
+        power.shutdown_guest(conn, po.state.mo)
+    except power.PowerCycleError as exc:
         po.changes = [c.with_(outcome=Outcome.FAILED, error=str(exc))
                       if c.actionable and c.impact is Impact.POWER_CYCLE else c for c in po.changes]
         return [ObjectProblem(po.state.ref, str(exc))] + _apply_object(conn, vplan, po, controllers, today,
@@ -106,7 +106,7 @@ def _apply_with_power(conn: Any, vplan: VCenterPlan, po: PlannedObject, controll
         return _apply_object(conn, vplan, po, controllers, today, journal)
     finally:
         try:
-            vm_power.power_on(conn, po.state.mo)
+            power.power_on(conn, po.state.mo)
         except Exception as exc:  # noqa: BLE001
             log.error("could not power the VM on again", object=po.state.ref.name, error=str(exc))
 

@@ -15,16 +15,16 @@ from typing import Any
 from pyVmomi import vim
 
 from reconciler import catalog
-from reconciler.api import fields as shape
 from reconciler import controllers as registry
-from reconciler.controllers.base import ConnectionFacts, Controller, ObjectState
+from reconciler.api import fields as shape
+from reconciler.controllers.base import Controller
+from reconciler.controllers.contract import ConnectionFacts, FieldDiff, FieldPath, ObjectState, Skip
 from reconciler.engine import guards, selection, waivers
 from reconciler.engine.merge import merge
 from reconciler.engine.placement import Placement, from_entity
 from reconciler.engine.policies import CompiledPolicy
-from reconciler.engine.types import (
-    Change, DesiredValue, FieldDiff, FieldPath, ObjectProblem, ObjectRef, Plan, Skip,
-)
+from reconciler.engine.types import Change, DesiredValue, ObjectProblem, Plan
+from reconciler.events.model import ObjectRef
 from reconciler.vsphere import faults, inventory
 
 VIM_TYPES: dict[str, type] = {

@@ -19,15 +19,16 @@ from typing import Any
 import structlog
 from pyVmomi import vim
 
-from reconciler.controllers.base import ConnectionFacts
+from reconciler.controllers.contract import ConnectionFacts, Skip
+from reconciler.daemon.flaps import FlapDetector
 from reconciler.daemon.metrics import Metrics
+from reconciler.daemon.specstore import SpecStore
 from reconciler.daemon.status import Heartbeat, StatusBoard
-from reconciler.daemon.workqueue import FlapDetector, WorkQueue, default_controller_rate_limiter, run_workers
+from reconciler.daemon.workqueue import WorkQueue, default_controller_rate_limiter, run_workers
 from reconciler.engine import executor, guards, planner, recording, writeahead
 from reconciler.engine.policies import policies_for
 from reconciler.engine.runner import facts_of, remediation_times
-from reconciler.engine.specstore import SpecStore
-from reconciler.engine.types import Change, Outcome, Skip
+from reconciler.engine.types import Change, Outcome
 from reconciler.events import model as ev
 from reconciler.events.journal import Journal, JournalError
 from reconciler.events.vcenter import VCenterMirror

@@ -15,8 +15,8 @@ import structlog
 
 from reconciler.api import load_specs
 from reconciler.api.lkg import last_known_good
-from reconciler.daemon.specwatch import git_revision
 from reconciler.engine.policies import CompiledSpecs, compile_documents
+from reconciler.gitrev import git_revision
 
 log = structlog.get_logger("vsr.specs")
 
