@@ -1,7 +1,8 @@
 """The controller contract: one small class per kind of setting.
 
-A controller declares the managed-object type and the property paths it reads (so the engine fetches all of
-them in one bulk call), flattens its spec section into field paths, diffs desired against observed state with a
+A controller declares the managed-object type and where its observed state comes from: the object's property
+paths (`properties`), related managed objects with their properties (`related`), and polled sources (`polled`);
+the engine fetches all of them in bulk and the daemon watches or polls them. It flattens its spec section into field paths, diffs desired against observed state with a
 pure function, guards against lock-outs, and applies changes through pyvmomi. The engine reads back after
 apply by fetching the same properties again and re-running `diff`.
 """
@@ -13,7 +14,7 @@ from collections.abc import Mapping
 from typing import Any, ClassVar
 
 from reconciler.api import fields as shape
-from reconciler.controllers.contract import ConnectionFacts, FieldDiff, FieldPath, ObjectState
+from reconciler.controllers.contract import ConnectionFacts, FieldDiff, FieldPath, ObjectState, Polled, Related
 
 
 class Controller(ABC):
@@ -25,7 +26,17 @@ class Controller(ABC):
     spec_key: ClassVar[str]
     managed_type: ClassVar[str]  # "HostSystem" | "VirtualMachine" | "DistributedVirtualPortgroup"
     policy_kind: ClassVar[str]  # "HostSecurityPolicy" | "VMSecurityPolicy"
-    properties: ClassVar[tuple[str, ...]]
+    properties: ClassVar[tuple[str, ...]]  # of the managed object
+    related: ClassVar[tuple[Related, ...]] = ()
+    polled: ClassVar[tuple[Polled, ...]] = ()
+
+    @classmethod
+    def object_paths(cls) -> tuple[str, ...]:
+        """Every property path of the managed object this controller reads: its `properties`, the references
+        to its related objects and polled sources, and the static keys."""
+        paths = [*cls.properties, *(r.via for r in cls.related), *(r.static_key for r in cls.related if r.static_key),
+                 *(p.via for p in cls.polled)]
+        return tuple(dict.fromkeys(paths))
 
     @property
     def parameters(self) -> frozenset[str]:
@@ -44,9 +55,13 @@ class Controller(ABC):
         `name`? Selectors decide first; a controller narrows further when its section names objects itself."""
         return True
 
+    def observe(self, state: ObjectState) -> None:
+        """Pure: derive this controller's extras from the declared sources the engine read into `state`
+        (`state.related`, `state.polled`). Runs after every read, before `diff`."""
+
     def prefetch(self, conn: Any, states: list[ObjectState], desired: Mapping[str, Mapping[FieldPath, Any]]) -> None:
-        """Fetch extras in bulk for all objects that have desired fields of this controller. `desired` maps moid
-        to that object's desired values of this controller."""
+        """Reads no declaration covers (vCenter-wide ones, such as key providers), in bulk for all objects that
+        have desired fields of this controller. `desired` maps moid to that object's desired values."""
 
     @abstractmethod
     def diff(self, desired: Mapping[FieldPath, Any], state: ObjectState) -> list[FieldDiff]:

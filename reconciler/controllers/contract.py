@@ -7,10 +7,11 @@ advanced setting keys contain dots, so the tuple is the identity and the dotted 
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+import datetime as dt
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from enum import Enum
-from typing import Any
+from typing import Any, TypeVar
 
 from reconciler.api.fields import FieldPath
 from reconciler.events.model import ObjectRef
@@ -60,16 +61,90 @@ class FieldDiff:
     message: str = ""
 
 
+# -- where a controller's observed state comes from (declared; the engine reads, the daemon watches or polls) --
+
+#: the default interval of a polled source (DESIGN.md: "default 10 min")
+DEFAULT_POLL_INTERVAL = 600.0
+
+
+@dataclass(frozen=True)
+class Related:
+    """A related managed object reached through a reference property of the managed object (`via`), with the
+    `properties` to read (in bulk, one call per type; watched by the daemon) and `static` properties that depend
+    only on `static_key` of the managed object (e.g. the ESXi build): read once per value, from one object."""
+
+    via: str
+    type: str
+    properties: tuple[str, ...]
+    static: tuple[str, ...] = ()
+    static_key: str | None = None
+
+    def __post_init__(self) -> None:
+        if self.static and not self.static_key:
+            raise ValueError(f"Related({self.via}): static properties need a static_key")
+
+
+@dataclass(frozen=True)
+class Polled:
+    """A source with no property updates: a method of a related object (`via`), read per object on its
+    `interval` (spread over the interval), and again right after vsr's own writes. `name` keys the value in
+    `ObjectState.polled`."""
+
+    name: str
+    via: str
+    method: str
+    interval: float = DEFAULT_POLL_INTERVAL
+
+
+T = TypeVar("T")
+
+
+@dataclass
+class Shared:
+    """Static values of related objects that every managed object with the same `key` (ESXi build) shares:
+    read once per key; `derived` memoises what a controller computes from them (option types)."""
+
+    key: str
+    props: Mapping[str, Any]
+    _derived: dict[str, Any] = field(default_factory=dict, repr=False)
+
+    def derived(self, name: str, compute: Callable[[Mapping[str, Any]], T]) -> T:
+        if name not in self._derived:
+            self._derived[name] = compute(self.props)
+        value: T = self._derived[name]
+        return value
+
+
+@dataclass
+class RelatedState:
+    """One related object as read: its moid, the declared properties, the shared static values."""
+
+    moid: str
+    props: Mapping[str, Any]
+    shared: Shared | None = None
+
+
+@dataclass(frozen=True)
+class PolledValue:
+    """A polled source's value and when it was read (UTC)."""
+
+    value: Any
+    read_at: dt.datetime
+
+
 @dataclass
 class ObjectState:
-    """What the engine observed of one managed object: the bulk-fetched properties plus extras that
-    controllers fetched in bulk in `prefetch` (host options, lockdown exceptions)."""
+    """What the engine observed of one managed object: the bulk-fetched properties, the declared related objects
+    (by `via`) and polled values (by name), plus extras a controller derives in `observe` or fetches in
+    `prefetch` (vCenter-wide reads such as key providers)."""
 
     ref: ObjectRef
     props: Mapping[str, Any]
     mo: Any = None  # the pyvmomi managed object, used by apply only
     extra: dict[str, Any] = field(default_factory=dict)
     facts: Mapping[str, Any] = field(default_factory=dict)  # datacenter, cluster, folder, power state ...
+    related: dict[str, RelatedState] = field(default_factory=dict)
+    polled: dict[str, PolledValue] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -92,5 +167,6 @@ def power_mode(desired: Mapping[FieldPath, Any]) -> str:
     return str(desired.get(POWER_CYCLE, "IfPoweredOff"))
 
 
-__all__ = ["POWER_CYCLE", "ConnectionFacts", "FieldDiff", "FieldPath", "Impact", "ObjectRef", "ObjectState", "Skip",
-           "power_mode", "powered_on"]
+__all__ = ["DEFAULT_POLL_INTERVAL", "POWER_CYCLE", "ConnectionFacts", "FieldDiff", "FieldPath", "Impact", "ObjectRef",
+           "ObjectState", "Polled", "PolledValue", "Related", "RelatedState", "Shared", "Skip", "power_mode",
+           "powered_on"]

@@ -25,7 +25,7 @@ from reconciler.daemon.metrics import Metrics
 from reconciler.daemon.specstore import SpecStore
 from reconciler.daemon.status import Heartbeat, StatusBoard
 from reconciler.daemon.workqueue import WorkQueue, default_controller_rate_limiter, run_workers
-from reconciler.engine import executor, guards, planner, recording, writeahead
+from reconciler.engine import executor, guards, planner, recording, sources, writeahead
 from reconciler.engine.policies import policies_for
 from reconciler.engine.runner import facts_of, remediation_times
 from reconciler.engine.types import Change, Outcome
@@ -62,6 +62,7 @@ class LoopOptions:
     flap_window: float = 600.0
     reconnect_cap: float = 60.0
     mirror_events: bool = False  # also post each object's events into vCenter's event history (PostEvent)
+    poll_concurrency: int = 4  # polled sources read at the same time, per vCenter
 
 
 class VCenterLoop:
@@ -87,10 +88,9 @@ class VCenterLoop:
         self.facts: ConnectionFacts | None = None
         self.cache: dict[str, inventory.ObservedObject] = {}  # moid -> watched object
         self.stale: set[str] = set()  # objects whose cached props may be incomplete: refetch before planning
-        self.options_cache: dict[str, dict[str, Any]] = {}  # OptionManager moid -> {key: value}
-        self.option_owner: dict[str, str] = {}  # OptionManager moid -> host moid
+        self.sources = sources.SourceCache(poll_concurrency=options.poll_concurrency)  # declared sources' values
+        self.related_owner: dict[str, str] = {}  # related object moid -> the managed object it belongs to
         self.entities: dict[str, Any] = {}
-        self.types_by_build: dict[str, dict[str, Any]] = {}  # ESXi build -> option definitions (static per build)
         self._watch: PropertyWatch | None = None
         self.remediated: dict[tuple[str, tuple[str, ...]], dt.datetime] = {}  # (moid, path) -> when vsr changed it
         self.unsupported: dict[str, dict[str, str]] = {}  # moid -> controller -> why (learnt from apply faults)
@@ -190,6 +190,7 @@ class VCenterLoop:
             self.unsupported.clear()  # the target may have been upgraded
             self.remediated = remediation_times(self.journal, self.name)
             self.clean.clear()
+            self.sources = sources.SourceCache(poll_concurrency=self.options.poll_concurrency)  # static per session
             try:  # an interrupted run left intents without outcome: verify each object at its first reconcile
                 self.unverified = {i.object.moid for i in self.journal.intents(vcenter=self.name)}
             except JournalError as exc:
@@ -209,7 +210,6 @@ class VCenterLoop:
                     if generation != -1:  # a spec edit: give flapping fields another chance
                         self.flaps = FlapDetector(self.options.flap_threshold, self.options.flap_window)
                     generation = snapshot.generation
-                    self._handle(watches[0].poll(max_wait=0), initial=True)
                     for extra in watches[1:]:
                         self._handle(extra.poll(max_wait=0), initial=True)
                     self.enqueue_all(first=True)
@@ -235,14 +235,10 @@ class VCenterLoop:
         return policies_for(self.store.current.specs, self.name)
 
     def _build_watches(self, conn: Connection) -> list[PropertyWatch]:
-        """The main watch over managed objects, and one over the hosts' option managers when advanced settings
-        are managed (their values live there, not on the host)."""
+        """The main watch over the managed objects (its first answer is handled here), then one over the related
+        objects the active controllers declare, found through the references the main watch delivered."""
         controllers = planner.active_controllers([p for p in self._policies() if not p.suspended])
-        specs: dict[type, list[str]] = {}
-        for controller in controllers:
-            paths = specs.setdefault(planner.VIM_TYPES[controller.managed_type],
-                                     ["name", *planner.BASE_PROPERTIES[controller.managed_type]])
-            paths.extend(p for p in controller.properties if p not in paths)
+        specs = sources.property_specs(controllers, with_name=True)
         for vim_type in (vim.HostSystem, vim.VirtualMachine):  # always watched: unmanaged objects, new VMs
             specs.setdefault(vim_type, ["name"])
         self.entities = inventory.entity_paths(conn)
@@ -250,28 +246,42 @@ class VCenterLoop:
         with self.lock:
             self.cache.clear()
             self.stale.clear()
+            self.related_owner = {}
+            self.sources.related.clear()
         main = PropertyWatch(conn, specs).start()
         self._watch = main
+        self._handle(main.poll(max_wait=0), initial=True)
         watches = [main]
-        if any(c.name == "advancedSettings" for c in controllers):
-            hosts = inventory.fetch(conn, vim.HostSystem, ["configManager.advancedOption"])
-            refs = [h.props["configManager.advancedOption"] for h in hosts.values()
-                    if h.props.get("configManager.advancedOption") is not None]
-            self.option_owner = {r._moId: moid for moid, h in hosts.items()
-                                 for r in [h.props.get("configManager.advancedOption")] if r is not None}
-            watches.append(PropertyWatch(conn, {vim.option.OptionManager: ["setting"]}, refs=refs).start())
+        related = self._watch_related(conn, sources.related_declarations(controllers).values())
+        if related is not None:
+            watches.append(related)
         return watches
+
+    def _watch_related(self, conn: Connection, declared: Any) -> PropertyWatch | None:
+        """One watch over every declared related object of the cached managed objects (generic: the owner map
+        says whose input each related object is)."""
+        refs: dict[str, Any] = {}
+        specs: dict[type, list[str]] = {}
+        with self.lock:
+            for r in declared:
+                for moid, obj in self.cache.items():
+                    ref = obj.props.get(r.via)
+                    if ref is None:
+                        continue
+                    refs[ref._moId] = ref
+                    self.related_owner[ref._moId] = moid
+                    paths = specs.setdefault(type(ref), [])
+                    paths.extend(p for p in r.properties if p not in paths)
+        if not refs:
+            return None
+        return PropertyWatch(conn, specs, refs=list(refs.values())).start()
 
     def _handle(self, updates: list[Update], initial: bool = False) -> None:
         structural = False
         for update in updates:
-            if update.type == "OptionManager":
-                self.options_cache[update.moid] = {o.key: o.value for o in update.changes.get("setting") or []}
-                owner = self.option_owner.get(update.moid)
-                if owner:
-                    self._bump(owner)
-                    if not initial:
-                        self.queue.add(owner)
+            owner = self.related_owner.get(update.moid)
+            if owner is not None:
+                self._related_update(owner, update, initial)
                 continue
             with self.lock:
                 if update.kind == "leave":
@@ -295,6 +305,18 @@ class VCenterLoop:
                 self.queue.add(update.moid)
         if structural and self.conn is not None:
             self.entities = inventory.entity_paths(self.conn)  # a VM or host came or went: placements change
+
+    def _related_update(self, owner: str, update: Update, initial: bool) -> None:
+        """A watched related object changed: cache its properties (a partial array update drops them, so the engine
+        reads them afresh) and reconcile its owner."""
+        with self.sources.lock:
+            if update.kind == "leave" or any("[" in path for path in update.changes):
+                self.sources.related.pop(update.moid, None)
+            else:
+                self.sources.related.setdefault(update.moid, {}).update(update.changes)
+        self._bump(owner)
+        if not initial:
+            self.queue.add(owner)
 
     def _bump(self, moid: str) -> None:
         with self.lock:
@@ -353,23 +375,14 @@ class VCenterLoop:
             self.stale.discard(moid)
         return obj
 
-    def _extras(self, obj: inventory.ObservedObject) -> dict[str, Any]:
-        manager = obj.props.get("configManager.advancedOption")
-        if manager is not None and manager._moId in self.options_cache:
-            return {"options": self.options_cache[manager._moId]}  # types still come from prefetch (per build)
-        return {}
-
     def _plan(self, conn: Connection, facts: ConnectionFacts, moid: str, obj: inventory.ObservedObject,
-              cached_options: bool) -> planner.VCenterPlan:
+              fresh: bool) -> planner.VCenterPlan:
         snapshot = self.store.current
         policies = policies_for(snapshot.specs, self.name)
         observed = inventory.ObservedObject(obj.type, obj.moid, obj.name, dict(obj.props), ref=obj.ref)
-        extras = self._extras(obj) if cached_options else {}
-        if extras:
-            extras = {**extras, "option_types": self._option_types(conn, obj)}
         remediated = self.remediated if obj.type == "VirtualMachine" else {}
         vplan = planner.plan_objects(conn, facts, policies, snapshot.specs.waivers, {moid: observed},
-                                     self.entities, dt.date.today(), remediated, {moid: extras} if extras else None)
+                                     self.entities, dt.date.today(), remediated, self.sources, fresh=fresh)
         self._mark_flapping(vplan)
         self._mark_known_unsupported(vplan)
         guards.guard_plan(vplan)  # held-back changes leave the old values in effect: judge the guards again
@@ -398,10 +411,10 @@ class VCenterLoop:
             fingerprint_before = self._fingerprint(moid) if not stale else None
         if stale:
             obj = self._refetch(conn, moid, obj)
-        vplan = self._plan(conn, facts, moid, obj, cached_options=True)
+        vplan = self._plan(conn, facts, moid, obj, fresh=False)
         if any(c.actionable for po in vplan.objects for c in po.changes) and not stale:
             obj = self._refetch(conn, moid, obj)
-            vplan = self._plan(conn, facts, moid, obj, cached_options=False)
+            vplan = self._plan(conn, facts, moid, obj, fresh=True)
         events = recording.detection_events(vplan.plan.changes)
         writer = writeahead.JournalWriter(self.journal, on_error=self._journal_failed)
         journal_ok = self._settle_open_intents(moid, vplan)
@@ -446,7 +459,15 @@ class VCenterLoop:
         for controller in {c.controller for c in vplan.plan.changes} or {"none"}:
             failed = any(c.controller == controller and c.outcome is Outcome.FAILED for c in vplan.plan.changes)
             self.metrics.observe_reconcile(controller, "error" if failed else "success", time.monotonic() - started)
+        self._schedule_polls(moid, vplan)
         return not vplan.plan.problems and writer.error is None and journal_ok
+
+    def _schedule_polls(self, moid: str, vplan: planner.VCenterPlan) -> None:
+        """Requeue the object when its next polled source is due (spread over the source's interval)."""
+        polled = [s for c in planner.active_controllers_for(vplan.objects) for s in c.polled]
+        due = self.sources.next_due(moid, polled) if polled else None
+        if due is not None:
+            self.queue.add_after(moid, max(0.0, (due - sources.now_utc()).total_seconds()))
 
     # -- write-ahead journal --------------------------------------------------------------------------------
     def _settle_open_intents(self, moid: str, vplan: planner.VCenterPlan) -> bool:
@@ -475,17 +496,6 @@ class VCenterLoop:
 
     def _journal_ok(self) -> None:
         self.board.set_journal_error(None)
-
-    def _option_types(self, conn: Connection, obj: inventory.ObservedObject) -> dict[str, Any]:
-        """Option definitions per ESXi build, read once per session from one host of that build."""
-        from reconciler.controllers.host_advanced import option_type
-        build = str(obj.props.get("config.product.build"))
-        cache = self.types_by_build
-        if build not in cache:
-            manager = obj.props["configManager.advancedOption"]
-            fetched = inventory.fetch_objects(conn, [manager], ["supportedOption"])[manager._moId]
-            cache[build] = {d.key: option_type(d) for d in fetched.get("supportedOption") or []}
-        return cache[build]
 
     def _mark_flapping(self, vplan: planner.VCenterPlan) -> None:
         for po in vplan.objects:

@@ -20,7 +20,7 @@ import structlog
 
 from reconciler.controllers.base import Controller
 from reconciler.controllers.contract import FieldDiff, Impact, ObjectState, Skip, power_mode, powered_on
-from reconciler.engine import guards, planner
+from reconciler.engine import guards, planner, sources
 from reconciler.engine.planner import PlannedObject, VCenterPlan
 from reconciler.engine.types import Change, ObjectProblem, Outcome
 from reconciler.engine.writeahead import NoJournal, WriteJournal
@@ -183,12 +183,18 @@ def _mark(po: PlannedObject, controller: str | None, **fields: Any) -> None:
 def read_back(conn: Any, vplan: VCenterPlan, po: PlannedObject, touched: list[Controller],
               today: dt.date) -> list[ObjectProblem]:
     """Fetch the touched controllers' properties of this object again, re-diff, and settle each change."""
-    paths = sorted({p for c in touched for p in c.properties} | set(planner.BASE_PROPERTIES[po.state.ref.type]))
+    paths = sorted({p for c in touched for p in c.object_paths()} | set(sources.BASE_PROPERTIES[po.state.ref.type]))
     try:
         fresh = inventory.fetch_objects(conn, [po.state.mo], paths)[po.state.ref.moid]
         state = ObjectState(po.state.ref, {**po.state.props, **fresh}, mo=po.state.mo, facts=po.state.facts)
+        targets = [(c, state) for c in touched]
+        failed = sources.read(conn, targets, vplan.cache, fresh=True)  # vsr just wrote: re-read polled sources too
+        if failed:
+            raise next(iter(failed.values()))
+        sources.observe(targets, {})
         for controller in touched:
-            controller.prefetch(conn, [state], {state.ref.moid: planner.plain(po.desired[controller.name])})
+            if type(controller).prefetch is not Controller.prefetch:
+                controller.prefetch(conn, [state], {state.ref.moid: planner.plain(po.desired[controller.name])})
     except Exception as exc:  # noqa: BLE001
         message = f"read-back failed: {faults.fault_name(exc)}: {faults.fault_message(exc)}"
         names = {c.name for c in touched}

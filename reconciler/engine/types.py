@@ -6,6 +6,7 @@ The controller contract (field paths, `FieldDiff`, `Impact`, `Skip`, `ObjectStat
 
 from __future__ import annotations
 
+import datetime as dt
 from dataclasses import dataclass, field, replace
 from enum import Enum
 from typing import Any
@@ -53,6 +54,7 @@ class Change:
     message: str = ""
     outcome: Outcome = Outcome.PLANNED
     error: str = ""
+    read_at: dt.datetime | None = None  # when the polled source this field's current value comes from was read
 
     @property
     def actionable(self) -> bool:
@@ -82,6 +84,7 @@ class Change:
             "controls": list(self.controls),
             "outcome": self.outcome.value,
             "error": self.error or None,
+            **({"readAt": self.read_at.isoformat().replace("+00:00", "Z")} if self.read_at else {}),
         }
 
 
