@@ -19,19 +19,17 @@ from typing import Any
 import structlog
 from pyVmomi import vim
 
-from reconciler.controllers.contract import ConnectionFacts, Skip
+from reconciler.controllers.contract import ConnectionFacts
 from reconciler.daemon.flaps import FlapDetector
 from reconciler.daemon.metrics import Metrics
+from reconciler.daemon.reconcile import ObjectResult, Reconciler
 from reconciler.daemon.specstore import SpecStore
 from reconciler.daemon.status import Heartbeat, StatusBoard
 from reconciler.daemon.workqueue import WorkQueue, default_controller_rate_limiter, run_workers
-from reconciler.engine import executor, guards, planner, recording, sources, writeahead
+from reconciler.engine import planner, sources
 from reconciler.engine.policies import policies_for
 from reconciler.engine.runner import facts_of, remediation_times
-from reconciler.engine.types import Change, Outcome
-from reconciler.events import model as ev
 from reconciler.events.journal import Journal, JournalError
-from reconciler.events.vcenter import VCenterMirror
 from reconciler.vsphere import inventory
 from reconciler.vsphere.connection import Connection
 from reconciler.vsphere.faults import describe
@@ -43,13 +41,6 @@ log = structlog.get_logger("vsr.daemon")
 
 class LoopStopped(RuntimeError):
     """Raised out of a retry pause when the loop is stopping (ends the vSphere call in hand)."""
-
-
-@dataclass(frozen=True)
-class ObjectResult:
-    changes: list[Change]
-    policies: frozenset[str]  # the policies with desired fields on this object
-    field_policy: Mapping[str, str]  # rendered field path -> the policy whose value it has
 
 
 @dataclass(frozen=True)
@@ -101,6 +92,7 @@ class VCenterLoop:
         self._workers: Any = None
         self._pending_first: set[str] = set()
         self.unverified: set[str] = set()  # objects with open write-ahead intents: verified at their next reconcile
+        self.reconciler = Reconciler(self)
 
     # -- lifecycle ----------------------------------------------------------------------------------------
     def start(self) -> None:
@@ -194,7 +186,7 @@ class VCenterLoop:
             try:  # an interrupted run left intents without outcome: verify each object at its first reconcile
                 self.unverified = {i.object.moid for i in self.journal.intents(vcenter=self.name)}
             except JournalError as exc:
-                self._journal_failed(str(exc))
+                self.journal_failed(str(exc))
         self.board.set_vcenter(self.name, True)
         self.metrics.set_vcenter_connected(self.name, True)
         watches: list[PropertyWatch] = []
@@ -322,7 +314,7 @@ class VCenterLoop:
         with self.lock:
             self.versions[moid] = self.versions.get(moid, 0) + 1
 
-    def _fingerprint(self, moid: str) -> tuple[int, int, dt.date]:
+    def fingerprint(self, moid: str) -> tuple[int, int, dt.date]:
         return (self.versions.get(moid, 0), self.store.current.generation, dt.date.today())
 
     def enqueue_all(self, first: bool = False) -> None:
@@ -332,7 +324,7 @@ class VCenterLoop:
         with self.lock:
             keys = list(self.cache)
             if not first:
-                keys = [k for k in keys if self.clean.get(k) != self._fingerprint(k)]
+                keys = [k for k in keys if self.clean.get(k) != self.fingerprint(k)]
         if first:
             self._pending_first = set(keys)
             if not keys:
@@ -351,7 +343,10 @@ class VCenterLoop:
                 return False  # disconnected: retried with backoff after reconnecting
             if obj is None:
                 return True  # gone
-            return self._reconcile(conn, facts, moid, obj)
+            result = self.reconciler.reconcile(conn, facts, moid, obj)
+            if result.requeue_after is not None:
+                self.queue.add_after(moid, result.requeue_after)
+            return result.ok
         finally:
             self._first_pass_progress(moid)
             elapsed = time.monotonic() - started
@@ -367,157 +362,24 @@ class VCenterLoop:
                 if not self._pending_first:
                     self.first_pass_done.set()
 
-    def _refetch(self, conn: Connection, moid: str, obj: inventory.ObservedObject) -> inventory.ObservedObject:
-        """Read the object's watched properties now (one call) and refresh the cache with them."""
-        fetched = inventory.fetch_objects(conn, [obj.ref], list(obj.props))[moid]
-        with self.lock:
-            obj.props.update(fetched)
-            self.stale.discard(moid)
-        return obj
 
-    def _plan(self, conn: Connection, facts: ConnectionFacts, moid: str, obj: inventory.ObservedObject,
-              fresh: bool) -> planner.VCenterPlan:
-        snapshot = self.store.current
-        policies = policies_for(snapshot.specs, self.name)
-        observed = inventory.ObservedObject(obj.type, obj.moid, obj.name, dict(obj.props), ref=obj.ref)
-        remediated = self.remediated if obj.type == "VirtualMachine" else {}
-        vplan = planner.plan_objects(conn, facts, policies, snapshot.specs.waivers, {moid: observed},
-                                     self.entities, dt.date.today(), remediated, self.sources, fresh=fresh)
-        self._mark_flapping(vplan)
-        self._mark_known_unsupported(vplan)
-        guards.guard_plan(vplan)  # held-back changes leave the old values in effect: judge the guards again
-        return vplan
 
-    def _mark_known_unsupported(self, vplan: planner.VCenterPlan) -> None:
-        """An API this object's target lacks (plain vcsim, old ESXi) is tried once per session, not per resync."""
-        for po in vplan.objects:
-            known = self.unsupported.get(po.state.ref.moid, {})
-            po.changes = [c.with_(reason=Skip.UNSUPPORTED, message=known[c.controller])
-                          if c.actionable and c.controller in known else c for c in po.changes]
-        vplan.collect_changes()
 
-    def _remember_unsupported(self, vplan: planner.VCenterPlan) -> None:
-        for change in vplan.plan.changes:
-            if change.reason is Skip.UNSUPPORTED and change.outcome is Outcome.SKIPPED:
-                self.unsupported.setdefault(change.object.moid, {})[change.controller] = change.message
 
-    def _reconcile(self, conn: Connection, facts: ConnectionFacts, moid: str, obj: inventory.ObservedObject) -> bool:
-        """Plan from the cache (no vSphere call when the object is converged); before changing anything, read
-        the object again and re-plan, because the watch may still be delivering intermediate states of an
-        earlier change."""
-        started = time.monotonic()
-        with self.lock:
-            stale = moid in self.stale
-            fingerprint_before = self._fingerprint(moid) if not stale else None
-        if stale:
-            obj = self._refetch(conn, moid, obj)
-        vplan = self._plan(conn, facts, moid, obj, fresh=False)
-        if any(c.actionable for po in vplan.objects for c in po.changes) and not stale:
-            obj = self._refetch(conn, moid, obj)
-            vplan = self._plan(conn, facts, moid, obj, fresh=True)
-        events = recording.detection_events(vplan.plan.changes)
-        writer = writeahead.JournalWriter(self.journal, on_error=self._journal_failed)
-        journal_ok = self._settle_open_intents(moid, vplan)
-        if journal_ok and any(c.actionable for po in vplan.objects for c in po.changes):
-            executor.apply_plan(conn, vplan, concurrency=1, journal=writer)
-            events += self._record_flaps(vplan)
-            self._remember_unsupported(vplan)
-            now = dt.datetime.now(dt.timezone.utc)
-            for change in vplan.plan.changes:
-                if change.outcome is Outcome.APPLIED and change.object.type == "VirtualMachine":
-                    self.remediated[(change.object.moid, change.path)] = now
-                if change.outcome is Outcome.UNKNOWN:
-                    self.unverified.add(change.object.moid)
-            with self.lock:  # the read-back is the newest state we know
-                for po in vplan.objects:
-                    obj.props.update({k: v for k, v in po.state.props.items() if k in obj.props})
-        try:
-            writer.record(events)
-        except JournalError:
-            pass  # counted and shown by _journal_failed; the object is retried
-        if writer.error is None and writer.recorded:
-            self._journal_ok()
-        with self.lock:
-            clean = not vplan.plan.problems and writer.error is None and journal_ok and not any(
-                c.actionable or c.outcome in (Outcome.FAILED, Outcome.NOT_EFFECTIVE, Outcome.UNKNOWN)
-                or c.reason is Skip.FLAPPING or c.reason is Skip.PENDING_POWER_CYCLE for c in vplan.plan.changes)
-            if clean and fingerprint_before is not None:
-                self.clean[moid] = fingerprint_before
-            else:
-                self.clean.pop(moid, None)
-            owners = {".".join(path): d.policy for po in vplan.objects for fields in po.desired.values()
-                      for path, d in fields.items()}
-            self.results[moid] = ObjectResult(list(vplan.plan.changes), frozenset(owners.values()), owners)
-        if writer.recorded:
-            for event in writer.recorded:
-                self.metrics.event(event.type, event.reason)
-            if self.options.mirror_events:
-                mirror = VCenterMirror(conn)
-                for event in writer.recorded:
-                    if event.object.moid == moid and event.reason != ev.REMEDIATION_STARTED:
-                        mirror.post(event, obj.ref)  # best effort: the journal is the record
-        for controller in {c.controller for c in vplan.plan.changes} or {"none"}:
-            failed = any(c.controller == controller and c.outcome is Outcome.FAILED for c in vplan.plan.changes)
-            self.metrics.observe_reconcile(controller, "error" if failed else "success", time.monotonic() - started)
-        self._schedule_polls(moid, vplan)
-        return not vplan.plan.problems and writer.error is None and journal_ok
 
-    def _schedule_polls(self, moid: str, vplan: planner.VCenterPlan) -> None:
-        """Requeue the object when its next polled source is due (spread over the source's interval)."""
-        polled = [s for c in planner.active_controllers_for(vplan.objects) for s in c.polled]
-        due = self.sources.next_due(moid, polled) if polled else None
-        if due is not None:
-            self.queue.add_after(moid, max(0.0, (due - sources.now_utc()).total_seconds()))
 
     # -- write-ahead journal --------------------------------------------------------------------------------
-    def _settle_open_intents(self, moid: str, vplan: planner.VCenterPlan) -> bool:
-        """Verify the open intents of `moid` (left by a crash or an unknown outcome) against the fresh plan and
-        close them. False when the journal cannot be used (then nothing is written for the object)."""
-        if moid not in self.unverified:
-            return True
-        try:
-            intents = self.journal.intents(vcenter=self.name, object=moid)
-            verdicts = writeahead.recover(self.journal, vplan, intents)
-        except JournalError as exc:
-            self._journal_failed(str(exc))
-            return False
-        for verdict in verdicts:
-            self.metrics.event(verdict.event.type, verdict.event.reason)
-        if verdicts:
-            log.info("settled open intents", vcenter=self.name, object=moid, summary=writeahead.summary(verdicts))
-        self.unverified.discard(moid)
-        return True
 
-    def _journal_failed(self, message: str) -> None:
+    def journal_failed(self, message: str) -> None:
         log.error("the journal cannot be written; no vSphere writes until it can", vcenter=self.name,
                   error=message)
         self.metrics.journal_write_failure()
         self.board.set_journal_error(message)
 
-    def _journal_ok(self) -> None:
+    def journal_ok_again(self) -> None:
         self.board.set_journal_error(None)
 
-    def _mark_flapping(self, vplan: planner.VCenterPlan) -> None:
-        for po in vplan.objects:
-            po.changes = [c.with_(reason=Skip.FLAPPING,
-                                  message="remediated again and again: no longer re-applied (DriftFlapping); "
-                                          "find what reverts it, then restart or edit the policy")
-                          if c.actionable and self.flaps.is_flapping(c.object.moid, ".".join(c.path)) else c
-                          for c in po.changes]
-        vplan.collect_changes()
 
-    def _record_flaps(self, vplan: planner.VCenterPlan) -> list[ev.Event]:
-        """Count remediations per field; a field that trips the detector is marked flapping from now on."""
-        out = []
-        for i, change in enumerate(vplan.plan.changes):
-            if change.outcome is Outcome.APPLIED and self.flaps.record(change.object.moid, ".".join(change.path)):
-                vplan.plan.changes[i] = change.with_(reason=Skip.FLAPPING)
-                out.append(ev.Event(type=ev.WARNING, reason=ev.DRIFT_FLAPPING, object=change.object,
-                                    path=change.path, policy=change.policy or None, source=change.source or None,
-                                    message=f"{'.'.join(change.path)} was remediated {self.options.flap_threshold} "
-                                            f"times within {self.options.flap_window:.0f} s; something reverts it; "
-                                            "vsr stops re-applying it"))
-        return out
 
     def flapping_by_policy(self) -> dict[str, int]:
         """Fields the flap detector currently holds back, counted per owning policy."""
