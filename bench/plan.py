@@ -29,7 +29,7 @@ from pyVmomi import vim, vmodl  # noqa: E402
 
 from reconciler.api import load_specs  # noqa: E402
 from reconciler.controllers import for_kind  # noqa: E402
-from reconciler.engine import planner  # noqa: E402
+from reconciler.engine import planner, sources  # noqa: E402
 from reconciler.engine.policies import compile_documents  # noqa: E402
 from reconciler.engine.runner import facts_of  # noqa: E402
 from reconciler.vsphere.connection import Connection  # noqa: E402
@@ -64,11 +64,8 @@ VM_DEVICES = "  devices: {floppy: absent, serial: absent, parallel: absent, usb:
 
 
 def paths_of(managed_type: str, controllers: list) -> list[str]:
-    paths: list[str] = ["name", *planner.BASE_PROPERTIES[managed_type]]
-    for controller in controllers:
-        if controller.managed_type == managed_type:
-            paths += [p for p in controller.properties if p not in paths]
-    return paths
+    mine = [c for c in controllers if c.managed_type == managed_type]
+    return sources.property_specs(mine, with_name=True)[sources.VIM_TYPES[managed_type]]
 
 
 def host_paths() -> list[str]:

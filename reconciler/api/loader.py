@@ -9,7 +9,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from .convert import DocumentChecker
+from .validate import DocumentChecker
 from .document import Document
 from .semantic import Declared, SemanticChecker
 from .issues import SourceRef, SpecIssue

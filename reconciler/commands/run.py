@@ -10,8 +10,8 @@ import threading
 
 from reconciler.commands._connection import add_connection_options, cli_connection
 from reconciler.daemon.liveness import DEFAULT_THRESHOLD
-from reconciler.engine.daemon import Daemon, DaemonError, DaemonOptions, parse_shard
-from reconciler.engine.vcenter_loop import LoopOptions
+from reconciler.daemon.supervisor import Daemon, DaemonError, DaemonOptions, parse_shard
+from reconciler.daemon.vcenter_loop import LoopOptions
 from reconciler.events.timeutil import parse_duration
 
 

@@ -1,37 +1,51 @@
-"""Controllers, one per kind of setting. `ALL` is the registry the engine iterates."""
+"""Controllers, one per kind of setting. `ALL` is the registry the engine iterates, in apply order.
+
+A controller registers itself: every concrete `Controller` subclass defined in a module of this package is found
+(the modules are imported with `pkgutil`) and ordered by its `order`. The values in use keep the apply order of the
+hardening guides:
+
+    host (HostSecurityPolicy): services 10, firewall 20, advancedSettings 30, vswitchSecurity 40,
+                               dvPortgroupSecurity 50, lockdown 90 (last: applied after every other host setting,
+                               as the STIG scripts do)
+    VM (VMSecurityPolicy):     vmAdvancedSettings 110, vmDevices 120 (before the hardware upgrade and encryption,
+                               as the SCG scripts order them), vmSecureBoot 130, vmHardwareVersion 140,
+                               vmEncryption 150
+"""
 
 from __future__ import annotations
 
-from reconciler.controllers.base import ConnectionFacts, Controller, ObjectState
-from reconciler.controllers.dvpg_security import DistributedPortgroupSecurity
-from reconciler.controllers.host_advanced import HostAdvancedSettings
-from reconciler.controllers.host_firewall import HostFirewall
-from reconciler.controllers.host_lockdown import HostLockdown
-from reconciler.controllers.host_network import HostNetworkSecurity
-from reconciler.controllers.host_services import HostServices
-from reconciler.controllers.vm_advanced import VMAdvancedSettings
-from reconciler.controllers.vm_boot import VMSecureBoot
-from reconciler.controllers.vm_devices import VMDevices
-from reconciler.controllers.vm_encryption import VMEncryption
-from reconciler.controllers.vm_hardware import VMHardwareVersion
+import importlib
+import inspect
+import pkgutil
 
-ALL: tuple[Controller, ...] = (
-    HostServices(),
-    HostFirewall(),
-    HostAdvancedSettings(),
-    HostNetworkSecurity(),
-    DistributedPortgroupSecurity(),
-    HostLockdown(),  # last: lockdown is applied after every other host setting, as the STIG scripts do
-    VMAdvancedSettings(),
-    VMDevices(),  # before the hardware upgrade and encryption, as the SCG scripts order them
-    VMSecureBoot(),
-    VMHardwareVersion(),
-    VMEncryption(),
-)
+from reconciler.controllers.base import Controller
+
+#: modules of this package that hold no controller (the contract and shared helpers)
+_NOT_CONTROLLERS = frozenset({"base", "contract"})
+
+
+def discover() -> tuple[Controller, ...]:
+    """One instance of every concrete controller class in this package, ordered by (`order`, `name`)."""
+    found: dict[str, type[Controller]] = {}
+    for module in pkgutil.iter_modules(__path__):
+        if module.name in _NOT_CONTROLLERS:
+            continue
+        loaded = importlib.import_module(f"{__name__}.{module.name}")
+        for _, cls in inspect.getmembers(loaded, inspect.isclass):
+            if issubclass(cls, Controller) and not inspect.isabstract(cls) and cls.__module__ == loaded.__name__:
+                found[cls.__qualname__] = cls
+    classes = list(found.values())
+    for cls in classes:
+        if not isinstance(getattr(cls, "order", None), int):
+            raise TypeError(f"controller {cls.__module__}.{cls.__qualname__} declares no `order: ClassVar[int]`")
+    return tuple(cls() for cls in sorted(classes, key=lambda c: (c.order, c.name)))
+
+
+ALL: tuple[Controller, ...] = discover()
 
 
 def for_kind(policy_kind: str) -> list[Controller]:
     return [c for c in ALL if c.policy_kind == policy_kind]
 
 
-__all__ = ["ALL", "ConnectionFacts", "Controller", "ObjectState", "for_kind"]
+__all__ = ["ALL", "Controller", "discover", "for_kind"]

@@ -1,7 +1,8 @@
 """The controller contract: one small class per kind of setting.
 
-A controller declares the managed-object type and the property paths it reads (so the engine fetches all of
-them in one bulk call), flattens its spec section into field paths, diffs desired against observed state with a
+A controller declares the managed-object type and where its observed state comes from: the object's property
+paths (`properties`), related managed objects with their properties (`related`), and polled sources (`polled`);
+the engine fetches all of them in bulk and the daemon watches or polls them. It flattens its spec section into field paths, diffs desired against observed state with a
 pure function, guards against lock-outs, and applies changes through pyvmomi. The engine reads back after
 apply by fetching the same properties again and re-running `diff`.
 """
@@ -10,47 +11,32 @@ from __future__ import annotations
 
 from abc import ABC, abstractmethod
 from collections.abc import Mapping
-from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
 from reconciler.api import fields as shape
-from reconciler.engine.types import FieldDiff, FieldPath, ObjectRef
-
-
-@dataclass
-class ObjectState:
-    """What the engine observed of one managed object: the bulk-fetched properties plus extras that
-    controllers fetched in bulk in `prefetch` (host options, lockdown exceptions)."""
-
-    ref: ObjectRef
-    props: Mapping[str, Any]
-    mo: Any = None  # the pyvmomi managed object, used by apply only
-    extra: dict[str, Any] = field(default_factory=dict)
-    facts: Mapping[str, Any] = field(default_factory=dict)  # datacenter, cluster, folder, power state ...
-
-
-@dataclass(frozen=True)
-class ConnectionFacts:
-    """What guards need to know about how the reconciler reaches the estate."""
-
-    vcenter: str
-    is_vcenter: bool
-    username: str
-    local_address: str | None
-    user_label: str = ""  # how messages name the user: "the user in FILE" when it was read from a file
-
-    @property
-    def who(self) -> str:
-        """The user for messages: never the content of a file a spec names."""
-        return self.user_label if self.user_label and self.user_label != self.username else repr(self.username)
+from reconciler.controllers.contract import ConnectionFacts, FieldDiff, FieldPath, ObjectState, Polled, Related
 
 
 class Controller(ABC):
+    """Subclass it in a module of `reconciler.controllers` and the registry finds it (`reconciler.controllers.ALL`),
+    ordered by `order`: the apply order among the controllers of one object."""
+
     name: ClassVar[str]
+    order: ClassVar[int]  # apply order (ascending); see reconciler.controllers for the values in use
     spec_key: ClassVar[str]
     managed_type: ClassVar[str]  # "HostSystem" | "VirtualMachine" | "DistributedVirtualPortgroup"
     policy_kind: ClassVar[str]  # "HostSecurityPolicy" | "VMSecurityPolicy"
-    properties: ClassVar[tuple[str, ...]]
+    properties: ClassVar[tuple[str, ...]]  # of the managed object
+    related: ClassVar[tuple[Related, ...]] = ()
+    polled: ClassVar[tuple[Polled, ...]] = ()
+
+    @classmethod
+    def object_paths(cls) -> tuple[str, ...]:
+        """Every property path of the managed object this controller reads: its `properties`, the references
+        to its related objects and polled sources, and the static keys."""
+        paths = [*cls.properties, *(r.via for r in cls.related), *(r.static_key for r in cls.related if r.static_key),
+                 *(p.via for p in cls.polled)]
+        return tuple(dict.fromkeys(paths))
 
     @property
     def parameters(self) -> frozenset[str]:
@@ -69,9 +55,13 @@ class Controller(ABC):
         `name`? Selectors decide first; a controller narrows further when its section names objects itself."""
         return True
 
+    def observe(self, state: ObjectState) -> None:
+        """Pure: derive this controller's extras from the declared sources the engine read into `state`
+        (`state.related`, `state.polled`). Runs after every read, before `diff`."""
+
     def prefetch(self, conn: Any, states: list[ObjectState], desired: Mapping[str, Mapping[FieldPath, Any]]) -> None:
-        """Fetch extras in bulk for all objects that have desired fields of this controller. `desired` maps moid
-        to that object's desired values of this controller."""
+        """Reads no declaration covers (vCenter-wide ones, such as key providers), in bulk for all objects that
+        have desired fields of this controller. `desired` maps moid to that object's desired values."""
 
     @abstractmethod
     def diff(self, desired: Mapping[FieldPath, Any], state: ObjectState) -> list[FieldDiff]:

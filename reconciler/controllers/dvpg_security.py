@@ -13,10 +13,9 @@ from typing import Any
 from pyVmomi import vim
 
 from reconciler.controllers import netsec
-from reconciler.controllers.base import Controller, ObjectState
-from reconciler.engine.types import FieldDiff, FieldPath, Skip
+from reconciler.controllers.base import Controller
+from reconciler.controllers.contract import FieldDiff, FieldPath, ObjectState, Skip
 from reconciler.vsphere import tasks
-
 
 UPLINK_TAG = "SYSTEM/DVS.UPLINKPG"
 
@@ -34,6 +33,7 @@ def _policy_value(security: Any, field: str) -> bool | None:
 
 class DistributedPortgroupSecurity(Controller):
     name = "dvPortgroupSecurity"
+    order = 50
     spec_key = netsec.SPEC_KEY
     managed_type = "DistributedVirtualPortgroup"
     policy_kind = "HostSecurityPolicy"

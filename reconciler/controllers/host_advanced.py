@@ -13,9 +13,8 @@ from typing import Any
 from pyVmomi import VmomiSupport, vim
 
 from reconciler.catalog import aliases
-from reconciler.controllers.base import Controller, ObjectState
-from reconciler.engine.types import FieldDiff, FieldPath, Skip
-from reconciler.vsphere import inventory
+from reconciler.controllers.base import Controller
+from reconciler.controllers.contract import FieldDiff, FieldPath, ObjectState, Related, Skip
 
 _TRUE = {"true", "1", "yes", "on"}
 _FALSE = {"false", "0", "no", "off"}
@@ -103,6 +102,13 @@ def wire_value(value: Any, t: OptionType) -> Any:
     return value
 
 
+OPTION_MANAGER = "configManager.advancedOption"
+
+
+def _option_types(static: Mapping[str, Any]) -> dict[str, OptionType]:
+    return {d.key: option_type(d) for d in static.get("supportedOption") or []}
+
+
 def host_key(state: ObjectState, key: str) -> str:
     """The spelling of an advanced setting this host has (renamed between ESXi releases, see catalog.aliases)."""
     return aliases.resolve(key, state.extra.get("option_types", {}).keys() | state.extra.get("options", {}).keys())
@@ -110,37 +116,26 @@ def host_key(state: ObjectState, key: str) -> str:
 
 class HostAdvancedSettings(Controller):
     name = "advancedSettings"
+    order = 30
     spec_key = "advancedSettings"
     managed_type = "HostSystem"
     policy_kind = "HostSecurityPolicy"
-    properties = ("configManager.advancedOption", "config.product.build")
+    properties = ()
+    related = (Related(via=OPTION_MANAGER, type="OptionManager", properties=("setting",),
+                       static=("supportedOption",), static_key="config.product.build"),)
 
-    def prefetch(self, conn: Any, states: list[ObjectState], desired: Mapping[str, Mapping[FieldPath, Any]]) -> None:
-        """Option values of all targeted hosts in one call, and option definitions (types, ranges) in a second
-        call from one host per ESXi build: definitions come with the build, and they are the largest part."""
-        managers = {s.ref.moid: s.props.get("configManager.advancedOption") for s in states
-                    if desired.get(s.ref.moid) and "options" not in s.extra}  # the daemon pre-fills from its watch
-        refs = [m for m in managers.values() if m is not None]
-        if not refs:
+    def observe(self, state: ObjectState) -> None:
+        """Option values of this host, and option definitions (types, ranges) of its ESXi build: definitions come
+        with the build (read from one host per build), and they are the largest part."""
+        manager = state.related.get(OPTION_MANAGER)
+        if manager is None:
             return
-        values = inventory.fetch_objects(conn, refs, ["setting"])
-        representative: dict[str, Any] = {}
-        for state in states:
-            if managers.get(state.ref.moid) is not None:
-                representative.setdefault(str(state.props.get("config.product.build")), managers[state.ref.moid])
-        definitions = inventory.fetch_objects(conn, list(representative.values()), ["supportedOption"])
-        types_by_build = {build: {d.key: option_type(d) for d in definitions.get(m._moId, {}).get("supportedOption") or []}
-                          for build, m in representative.items()}
-        for state in states:
-            manager = managers.get(state.ref.moid)
-            if manager is None:
-                continue
-            options = {o.key: o.value for o in values.get(manager._moId, {}).get("setting") or []}
-            types = dict(types_by_build.get(str(state.props.get("config.product.build")), {}))
-            for key, value in options.items():  # an option this host has and its representative lacks (a VIB's)
-                types.setdefault(key, type_of_value(value))
-            state.extra["options"] = options
-            state.extra["option_types"] = types
+        options = {o.key: o.value for o in manager.props.get("setting") or []}
+        types = dict(manager.shared.derived("option_types", _option_types)) if manager.shared is not None else {}
+        for key, value in options.items():  # an option this host has and its representative lacks (a VIB's)
+            types.setdefault(key, type_of_value(value))
+        state.extra["options"] = options
+        state.extra["option_types"] = types
 
     def diff(self, desired: Mapping[FieldPath, Any], state: ObjectState) -> list[FieldDiff]:
         options: dict[str, Any] = state.extra.get("options", {})
@@ -173,7 +168,7 @@ class HostAdvancedSettings(Controller):
     def apply(self, conn: Any, state: ObjectState, diffs: list[FieldDiff],
               desired: Mapping[FieldPath, Any]) -> None:
         types: dict[str, OptionType] = state.extra.get("option_types", {})
-        manager = state.props["configManager.advancedOption"]
+        manager = state.props[OPTION_MANAGER]
         keys = {d.path: host_key(state, d.path[1]) for d in diffs}
         changed = [vim.option.OptionValue(key=keys[d.path], value=wire_value(d.desired, types.get(keys[d.path], OptionType("string"))))
                    for d in diffs]

@@ -11,8 +11,8 @@ from typing import Any
 
 from pyVmomi import vim
 
-from reconciler.controllers.base import ConnectionFacts, Controller, ObjectState
-from reconciler.engine.types import FieldDiff, FieldPath, Skip
+from reconciler.controllers.base import Controller
+from reconciler.controllers.contract import ConnectionFacts, FieldDiff, FieldPath, ObjectState, Skip
 
 Network = ipaddress.IPv4Network | ipaddress.IPv6Network
 AllowList = str | frozenset[Network]  # "all" or a set of networks
@@ -106,6 +106,7 @@ def _rulesets(state: ObjectState) -> dict[str, Any]:
 
 class HostFirewall(Controller):
     name = "firewall"
+    order = 20
     spec_key = "firewall"
     managed_type = "HostSystem"
     policy_kind = "HostSecurityPolicy"

@@ -1,7 +1,7 @@
 """Lockdown mode and its exception users (HostAccessManager): `lockdown.mode`, `lockdown.exceptionUsers`.
 
-Exception users have no property: `QueryLockdownExceptions` is a method, called once per host and only for hosts
-whose policy manages lockdown."""
+Exception users have no property: `QueryLockdownExceptions` is a method, declared as a polled source (read per
+host whose policy manages lockdown, on the source's interval and right after vsr's writes)."""
 
 from __future__ import annotations
 
@@ -9,12 +9,14 @@ from collections.abc import Mapping
 from typing import Any
 
 from reconciler.controllers import esx_users
-from reconciler.controllers.base import ConnectionFacts, Controller, ObjectState
-from reconciler.engine.types import FieldDiff, FieldPath, Impact
+from reconciler.controllers.base import Controller
+from reconciler.controllers.contract import ConnectionFacts, FieldDiff, FieldPath, Impact, ObjectState, Polled
 
 MODES = {"disabled": "lockdownDisabled", "normal": "lockdownNormal", "strict": "lockdownStrict"}
 SPEC_MODES = {v: k for k, v in MODES.items()}
 
+ACCESS_MANAGER = "configManager.hostAccessManager"
+EXCEPTIONS = "lockdownExceptions"  # the polled source: HostAccessManager.QueryLockdownExceptions()
 MODE = ("lockdown", "mode")
 USERS = ("lockdown", "exceptionUsers")
 
@@ -26,20 +28,17 @@ def _current_mode(state: ObjectState) -> str | None:
 
 class HostLockdown(Controller):
     name = "lockdown"
+    order = 90  # last among host controllers: lockdown after every other host setting (STIG order)
     spec_key = "lockdown"
     managed_type = "HostSystem"
     policy_kind = "HostSecurityPolicy"
-    properties = ("config.lockdownMode", "configManager.hostAccessManager")
+    properties = ("config.lockdownMode",)
+    polled = (Polled(EXCEPTIONS, via=ACCESS_MANAGER, method="QueryLockdownExceptions"),)
 
-    def prefetch(self, conn: Any, states: list[ObjectState], desired: Mapping[str, Mapping[FieldPath, Any]]) -> None:
-        for state in states:
-            if not desired.get(state.ref.moid) or "lockdown_exceptions" in state.extra:
-                continue
-            manager = state.props.get("configManager.hostAccessManager")
-            if manager is None:
-                state.extra["lockdown_exceptions"] = None
-                continue
-            state.extra["lockdown_exceptions"] = sorted(conn.call(manager.QueryLockdownExceptions) or [])
+    def observe(self, state: ObjectState) -> None:
+        read = state.polled.get(EXCEPTIONS)
+        if read is not None:
+            state.extra["lockdown_exceptions"] = None if read.value is None else sorted(read.value or [])
 
     def diff(self, desired: Mapping[FieldPath, Any], state: ObjectState) -> list[FieldDiff]:
         diffs: list[FieldDiff] = []
@@ -86,7 +85,7 @@ class HostLockdown(Controller):
 
     def apply(self, conn: Any, state: ObjectState, diffs: list[FieldDiff],
               desired: Mapping[FieldPath, Any]) -> None:
-        manager = state.props["configManager.hostAccessManager"]
+        manager = state.props[ACCESS_MANAGER]
         for d in apply_order(diffs):
             if d.path == USERS:
                 conn.call(manager.UpdateLockdownExceptions, users=list(d.desired))

@@ -14,8 +14,8 @@ from typing import Any
 from pyVmomi import vim
 
 from reconciler.controllers import netsec
-from reconciler.controllers.base import Controller, ObjectState
-from reconciler.engine.types import FieldDiff, FieldPath, Skip
+from reconciler.controllers.base import Controller
+from reconciler.controllers.contract import FieldDiff, FieldPath, ObjectState, Skip
 
 
 def _security(policy: Any) -> Any:
@@ -24,6 +24,7 @@ def _security(policy: Any) -> Any:
 
 class HostNetworkSecurity(Controller):
     name = "vswitchSecurity"
+    order = 40
     spec_key = netsec.SPEC_KEY
     managed_type = "HostSystem"
     policy_kind = "HostSecurityPolicy"

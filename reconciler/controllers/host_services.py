@@ -5,8 +5,8 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from reconciler.controllers.base import ConnectionFacts, Controller, ObjectState
-from reconciler.engine.types import FieldDiff, FieldPath, Skip
+from reconciler.controllers.base import Controller
+from reconciler.controllers.contract import ConnectionFacts, FieldDiff, FieldPath, ObjectState, Skip
 
 #: services vCenter manages the host through (its agent); compared ignoring case
 MANAGEMENT_SERVICES_VIA_VCENTER = frozenset({"vpxa"})
@@ -19,6 +19,7 @@ def _services(state: ObjectState) -> dict[str, Any]:
 
 class HostServices(Controller):
     name = "services"
+    order = 10
     spec_key = "services"
     managed_type = "HostSystem"
     policy_kind = "HostSecurityPolicy"

@@ -7,7 +7,7 @@ from collections.abc import Iterable, Mapping
 from typing import Any
 
 from reconciler.api import fields as shape
-from reconciler.engine.types import FieldPath
+from reconciler.controllers.contract import FieldPath
 
 SPEC_KEY = "networkSecurity"
 #: the security settings (allowPromiscuous, macChanges, forgedTransmits), as the model declares them

@@ -14,9 +14,8 @@ from typing import Any
 
 from pyVmomi import vim
 
-from reconciler.controllers.base import ObjectState
-from reconciler.controllers.vm_common import VMController, config_spec, powered_on, reconfigure
-from reconciler.engine.types import FieldDiff, FieldPath, Impact, Skip
+from reconciler.controllers.contract import FieldDiff, FieldPath, Impact, ObjectState, Skip, powered_on
+from reconciler.controllers.vm_common import VMController, config_spec, reconfigure
 
 _BOOLS = {"true", "false"}
 
@@ -38,6 +37,7 @@ def same(current: Any, desired: Any) -> bool:
 
 class VMAdvancedSettings(VMController):
     name = "vmAdvancedSettings"
+    order = 110
     spec_key = "advancedSettings"
     properties = ("config.extraConfig", "runtime.powerState", "runtime.bootTime")
 

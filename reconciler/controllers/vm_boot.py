@@ -11,15 +11,15 @@ from typing import Any
 
 from pyVmomi import vim
 
-from reconciler.controllers.base import ObjectState
+from reconciler.controllers.contract import FieldDiff, FieldPath, Impact, ObjectState, Skip
 from reconciler.controllers.vm_common import ALLOW_FIRMWARE_CHANGE, VMController, config_spec, gate, reconfigure
-from reconciler.engine.types import FieldDiff, FieldPath, Impact, Skip
 
 SECURE_BOOT: FieldPath = ("secureBoot",)
 
 
 class VMSecureBoot(VMController):
     name = "vmSecureBoot"
+    order = 130
     spec_key = "secureBoot"
     properties = ("config.firmware", "config.bootOptions", "runtime.powerState")
 

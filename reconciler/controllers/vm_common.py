@@ -7,21 +7,12 @@ from typing import Any
 
 from pyVmomi import vim
 
-from reconciler.controllers.base import Controller, ObjectState
-from reconciler.engine.types import FieldDiff, FieldPath, Impact, Skip
+from reconciler.controllers.base import Controller
+from reconciler.controllers.contract import FieldDiff, FieldPath, Impact, ObjectState, Skip, power_mode, powered_on
 from reconciler.vsphere import tasks
 
-POWER_CYCLE: FieldPath = ("powerCycle",)
 ALLOW_FIRMWARE_CHANGE: FieldPath = ("allowFirmwareChange",)
 VM_PROPERTIES = ("runtime.powerState",)
-
-
-def powered_on(state: ObjectState) -> bool:
-    return str(state.props.get("runtime.powerState")) == "poweredOn"
-
-
-def power_mode(desired: Mapping[FieldPath, Any]) -> str:
-    return str(desired.get(POWER_CYCLE, "IfPoweredOff"))
 
 
 def gate(diff: FieldDiff, state: ObjectState, desired: Mapping[FieldPath, Any]) -> FieldDiff:

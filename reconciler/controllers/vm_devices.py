@@ -11,9 +11,8 @@ from typing import Any
 
 from pyVmomi import vim
 
-from reconciler.controllers.base import ObjectState
+from reconciler.controllers.contract import FieldDiff, FieldPath, Impact, ObjectState
 from reconciler.controllers.vm_common import VMController, config_spec, gate, reconfigure
-from reconciler.engine.types import FieldDiff, FieldPath, Impact
 
 KINDS: dict[str, tuple[type, ...]] = {
     "floppy": (vim.vm.device.VirtualFloppy,),
@@ -40,6 +39,7 @@ def connected(device: Any) -> bool:
 
 class VMDevices(VMController):
     name = "vmDevices"
+    order = 120  # before the hardware upgrade and encryption (SCG order)
     spec_key = "devices"
     properties = ("config.hardware.device", "runtime.powerState")
 

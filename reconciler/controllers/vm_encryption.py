@@ -12,9 +12,8 @@ from typing import Any
 
 from pyVmomi import vim
 
-from reconciler.controllers.base import ObjectState
+from reconciler.controllers.contract import FieldDiff, FieldPath, Impact, ObjectState, Skip
 from reconciler.controllers.vm_common import VMController, config_spec, gate, reconfigure
-from reconciler.engine.types import FieldDiff, FieldPath, Impact, Skip
 
 REQUIRED: FieldPath = ("encryption", "required")
 PROVIDER: FieldPath = ("encryption", "keyProvider")
@@ -35,6 +34,7 @@ def choose_provider(clusters: list[tuple[str, bool]], wanted: str | None) -> tup
 
 class VMEncryption(VMController):
     name = "vmEncryption"
+    order = 150
     spec_key = "encryption"
     properties = ("config.keyId", "runtime.powerState")
 

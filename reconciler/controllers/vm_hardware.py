@@ -7,9 +7,8 @@ import re
 from collections.abc import Mapping
 from typing import Any
 
-from reconciler.controllers.base import ObjectState
+from reconciler.controllers.contract import FieldDiff, FieldPath, Impact, ObjectState
 from reconciler.controllers.vm_common import VMController, gate
-from reconciler.engine.types import FieldDiff, FieldPath, Impact
 from reconciler.vsphere import tasks
 
 MIN_VERSION: FieldPath = ("minHardwareVersion",)
@@ -22,6 +21,7 @@ def version_number(text: Any) -> int | None:
 
 class VMHardwareVersion(VMController):
     name = "vmHardwareVersion"
+    order = 140
     spec_key = "minHardwareVersion"
     properties = ("config.version", "runtime.powerState")
 

@@ -1,16 +1,17 @@
 """Building blocks of the daemon (`vsr run`): work queue, spec watcher, metrics, status board, HTTP endpoints.
 
-Each module has one job and no dependency on the engine; the engine's loop wires them together.
+The building blocks have one job each and no dependency on the engine; `vcenter_loop` (one loop per vCenter),
+`supervisor` (`vsr run`) and `specstore` wire them to the engine. The engine never imports this package.
 See docs/daemon.md.
 """
 
+from reconciler.daemon.flaps import FlapDetector
 from reconciler.daemon.httpserver import HealthServer, parse_listen
 from reconciler.daemon.metrics import Metrics
-from reconciler.daemon.specwatch import SpecWatcher, git_revision
+from reconciler.daemon.specwatch import SpecWatcher
 from reconciler.daemon.status import Heartbeat, StatusBoard, derive_conditions, document_digest
 from reconciler.daemon.workqueue import (
     BucketRateLimiter,
-    FlapDetector,
     ItemExponentialFailureRateLimiter,
     MaxOfRateLimiter,
     RateLimiter,
@@ -19,6 +20,7 @@ from reconciler.daemon.workqueue import (
     default_controller_rate_limiter,
     run_workers,
 )
+from reconciler.gitrev import git_revision
 
 __all__ = [
     "BucketRateLimiter",

@@ -18,13 +18,13 @@ from typing import Any
 
 import structlog
 
-from reconciler.controllers import vm_common, vm_power
-from reconciler.controllers.base import Controller, ObjectState
-from reconciler.engine import guards, planner
+from reconciler.controllers.base import Controller
+from reconciler.controllers.contract import FieldDiff, Impact, ObjectState, Skip, power_mode, powered_on
+from reconciler.engine import guards, planner, sources
 from reconciler.engine.planner import PlannedObject, VCenterPlan
-from reconciler.engine.types import Change, FieldDiff, Impact, ObjectProblem, Outcome, Skip
+from reconciler.engine.types import Change, ObjectProblem, Outcome
 from reconciler.engine.writeahead import NoJournal, WriteJournal
-from reconciler.vsphere import faults, inventory
+from reconciler.vsphere import faults, inventory, power
 
 log = structlog.get_logger("vsr.apply")
 
@@ -62,9 +62,9 @@ def apply_plan(conn: Any, vplan: VCenterPlan, concurrency: int = 8,
 
 def needs_power_cycle(po: PlannedObject) -> bool:
     """A running VM whose policy allows power cycles and that has changes needing power-off."""
-    if po.state.ref.type != "VirtualMachine" or not vm_common.powered_on(po.state):
+    if po.state.ref.type != "VirtualMachine" or not powered_on(po.state):
         return False
-    modes = {vm_common.power_mode(planner.plain(d)) for d in po.desired.values()}
+    modes = {power_mode(planner.plain(d)) for d in po.desired.values()}
     return "Allowed" in modes and any(c.actionable and c.impact is Impact.POWER_CYCLE for c in po.changes)
 
 
@@ -94,8 +94,8 @@ def _apply_with_power(conn: Any, vplan: VCenterPlan, po: PlannedObject, controll
         _mark_unwritten(po)
         return [problem]
     try:
-        vm_power.shutdown_guest(conn, po.state.mo)
-    except vm_power.PowerCycleError as exc:
+        power.shutdown_guest(conn, po.state.mo)
+    except power.PowerCycleError as exc:
         po.changes = [c.with_(outcome=Outcome.FAILED, error=str(exc))
                       if c.actionable and c.impact is Impact.POWER_CYCLE else c for c in po.changes]
         return [ObjectProblem(po.state.ref, str(exc))] + _apply_object(conn, vplan, po, controllers, today,
@@ -106,7 +106,7 @@ def _apply_with_power(conn: Any, vplan: VCenterPlan, po: PlannedObject, controll
         return _apply_object(conn, vplan, po, controllers, today, journal)
     finally:
         try:
-            vm_power.power_on(conn, po.state.mo)
+            power.power_on(conn, po.state.mo)
         except Exception as exc:  # noqa: BLE001
             log.error("could not power the VM on again", object=po.state.ref.name, error=str(exc))
 
@@ -183,12 +183,18 @@ def _mark(po: PlannedObject, controller: str | None, **fields: Any) -> None:
 def read_back(conn: Any, vplan: VCenterPlan, po: PlannedObject, touched: list[Controller],
               today: dt.date) -> list[ObjectProblem]:
     """Fetch the touched controllers' properties of this object again, re-diff, and settle each change."""
-    paths = sorted({p for c in touched for p in c.properties} | set(planner.BASE_PROPERTIES[po.state.ref.type]))
+    paths = sorted({p for c in touched for p in c.object_paths()} | set(sources.BASE_PROPERTIES[po.state.ref.type]))
     try:
         fresh = inventory.fetch_objects(conn, [po.state.mo], paths)[po.state.ref.moid]
         state = ObjectState(po.state.ref, {**po.state.props, **fresh}, mo=po.state.mo, facts=po.state.facts)
+        targets = [(c, state) for c in touched]
+        failed = sources.read(conn, targets, vplan.cache, fresh=True)  # vsr just wrote: re-read polled sources too
+        if failed:
+            raise next(iter(failed.values()))
+        sources.observe(targets, {})
         for controller in touched:
-            controller.prefetch(conn, [state], {state.ref.moid: planner.plain(po.desired[controller.name])})
+            if type(controller).prefetch is not Controller.prefetch:
+                controller.prefetch(conn, [state], {state.ref.moid: planner.plain(po.desired[controller.name])})
     except Exception as exc:  # noqa: BLE001
         message = f"read-back failed: {faults.fault_name(exc)}: {faults.fault_message(exc)}"
         names = {c.name for c in touched}

@@ -19,8 +19,9 @@ from collections.abc import Iterable, Mapping
 from typing import Any
 
 from reconciler import controllers as registry
-from reconciler.controllers.base import ConnectionFacts, Controller
-from reconciler.engine.types import Change, DesiredValue, FieldDiff, FieldPath, Outcome, Skip
+from reconciler.controllers.base import Controller
+from reconciler.controllers.contract import ConnectionFacts, FieldDiff, FieldPath, Skip
+from reconciler.engine.types import Change, DesiredValue, Outcome
 
 
 def effective_values(desired: Mapping[FieldPath, DesiredValue], changes: Iterable[Change],

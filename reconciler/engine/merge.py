@@ -9,7 +9,8 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from reconciler.engine.types import DesiredValue, FieldPath
+from reconciler.controllers.contract import FieldPath
+from reconciler.engine.types import DesiredValue
 
 
 @dataclass(frozen=True)

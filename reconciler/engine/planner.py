@@ -1,8 +1,9 @@
 """Planning for one vCenter (or one directly connected ESXi host): snapshot in bulk, select, merge, diff.
 
 Round trips per plan, whatever the inventory size: one for the entity tree, one for the managed objects'
-properties (all types and all controllers' paths together), one per controller that needs extras in bulk
-(all hosts' option managers at once), and one per host only for lockdown exceptions (a method, not a property).
+properties (all types and all controllers' paths together), one per type of declared related object (all hosts'
+option managers at once) plus one for their static properties (one object per ESXi build), one per object only
+for polled sources (lockdown exceptions: a method, not a property), one per controller that prefetches.
 """
 
 from __future__ import annotations
@@ -12,32 +13,19 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from pyVmomi import vim
-
 from reconciler import catalog
-from reconciler.api import fields as shape
 from reconciler import controllers as registry
-from reconciler.controllers.base import ConnectionFacts, Controller, ObjectState
-from reconciler.engine import guards, selection, waivers
+from reconciler.api import fields as shape
+from reconciler.controllers.base import Controller
+from reconciler.controllers.contract import ConnectionFacts, FieldDiff, FieldPath, ObjectState, Skip
+from reconciler.engine import guards, selection, sources, waivers
 from reconciler.engine.merge import merge
 from reconciler.engine.placement import Placement, from_entity
 from reconciler.engine.policies import CompiledPolicy
-from reconciler.engine.types import (
-    Change, DesiredValue, FieldDiff, FieldPath, ObjectProblem, ObjectRef, Plan, Skip,
-)
+from reconciler.engine.types import Change, DesiredValue, ObjectProblem, Plan
+from reconciler.events.model import ObjectRef
 from reconciler.vsphere import faults, inventory
 
-VIM_TYPES: dict[str, type] = {
-    "HostSystem": vim.HostSystem,
-    "VirtualMachine": vim.VirtualMachine,
-    "DistributedVirtualPortgroup": vim.dvs.DistributedVirtualPortgroup,
-}
-#: properties the engine itself needs, beyond the controllers'
-BASE_PROPERTIES: dict[str, tuple[str, ...]] = {
-    "HostSystem": ("runtime.connectionState",),
-    "VirtualMachine": ("runtime.powerState", "config.template"),
-    "DistributedVirtualPortgroup": ("parent",),
-}
 POLICY_KIND_OF = {"HostSystem": "HostSecurityPolicy", "DistributedVirtualPortgroup": "HostSecurityPolicy",
                   "VirtualMachine": "VMSecurityPolicy"}
 UNSUPPORTED_FAULTS = frozenset({"ManagedObjectNotFound", "MethodNotFound", "NotSupported", "NotImplemented"})
@@ -59,6 +47,7 @@ class VCenterPlan:
     facts: ConnectionFacts
     objects: list[PlannedObject]
     plan: Plan
+    cache: sources.SourceCache = field(default_factory=lambda: sources.SourceCache())  # what the plan read
 
     def collect_changes(self) -> None:
         """Gather the objects' (relabelled) changes back into the plan; conflicts belong to no planned object."""
@@ -85,10 +74,7 @@ def snapshot(conn: Any, controllers: list[Controller]) -> tuple[dict[str, Any], 
     """The entity tree and every managed object the active controllers need, in two bulk calls. VMs enter the
     tree only when VM controllers are active (they are most of a large inventory)."""
     entities = inventory.entity_paths(conn, vms=any(c.managed_type == "VirtualMachine" for c in controllers))
-    specs: dict[type, list[str]] = {}
-    for controller in controllers:
-        paths = specs.setdefault(VIM_TYPES[controller.managed_type], list(BASE_PROPERTIES[controller.managed_type]))
-        paths.extend(p for p in controller.properties if p not in paths)
+    specs = sources.property_specs(controllers)
     objects = inventory.fetch_many(conn, specs) if specs else {}
     return entities, objects
 
@@ -134,9 +120,10 @@ def plan_objects(conn: Any, facts: ConnectionFacts, policies: list[CompiledPolic
                  waiver_rules: list[waivers.WaiverRule], objects: Mapping[str, inventory.ObservedObject],
                  entities: Mapping[str, Any], today: dt.date | None = None,
                  remediated: Mapping[tuple[str, FieldPath], dt.datetime] | None = None,
-                 extras: Mapping[str, Mapping[str, Any]] | None = None) -> VCenterPlan:
+                 cache: sources.SourceCache | None = None, fresh: bool = False) -> VCenterPlan:
     """Plan some objects whose properties are already known (a bulk snapshot, or the daemon's watch cache).
-    `extras` pre-fills controllers' extras per moid (cached option values), so their prefetch can skip them."""
+    Their controllers' declared sources are read in bulk (`sources.read`), reusing what `cache` knows unless
+    `fresh`; then controllers that read more than they declare `prefetch` it."""
     today = today or dt.date.today()
     remediated_by_moid: dict[str, dict[FieldPath, dt.datetime]] = {}
     for (moid, path), at in (remediated or {}).items():
@@ -151,7 +138,6 @@ def plan_objects(conn: Any, facts: ConnectionFacts, policies: list[CompiledPolic
         place = _placement(obj, entities)
         is_template = bool(obj.props.get("config.template"))
         state = ObjectState(ref, obj.props, mo=obj.ref, facts={"placement": place, "template": is_template})
-        state.extra.update((extras or {}).get(obj.moid, {}))
         state.extra["remediated_at"] = remediated_by_moid.get(obj.moid, {})
         matching = [p for p in live if p.kind == POLICY_KIND_OF[obj.type]
                     and selection.matches(p.selector, obj.type, ref.name, place, is_template)]
@@ -175,9 +161,15 @@ def plan_objects(conn: Any, facts: ConnectionFacts, policies: list[CompiledPolic
             continue
         planned.append(PlannedObject(state, desired))
 
+    cache = cache if cache is not None else sources.SourceCache()
+    declared = [(c, po.state) for c in controllers for po in planned if c.name in po.desired]
+    for (moid, controller_name), exc in sources.read(conn, declared, cache, fresh=fresh).items():
+        record_controller_fault(next(po.state for po in planned if po.state.ref.moid == moid), controller_name, exc)
+    sources.observe(declared, _faults(planned))
+
     for controller in controllers:
         targets = [po for po in planned if controller.name in po.desired]
-        if not targets:
+        if not targets or type(controller).prefetch is Controller.prefetch:
             continue
         try:
             controller.prefetch(conn, [po.state for po in targets],
@@ -192,7 +184,11 @@ def plan_objects(conn: Any, facts: ConnectionFacts, policies: list[CompiledPolic
         plan.changes.extend(po.changes)
     plan.objects_checked = len(planned)
     plan.changes.sort(key=lambda c: (c.object.type, c.object.name, c.controller, c.path, c.subject))
-    return VCenterPlan(facts.vcenter, facts, planned, plan)
+    return VCenterPlan(facts.vcenter, facts, planned, plan, cache)
+
+
+def _faults(planned: Iterable[PlannedObject]) -> dict[tuple[str, str], BaseException]:
+    return {(po.state.ref.moid, name): exc for po in planned for name, exc in po.state.extra.get("faults", {}).items()}
 
 
 def diff_object(po: PlannedObject, controllers: list[Controller], waiver_rules: list[waivers.WaiverRule],
@@ -209,9 +205,17 @@ def diff_object(po: PlannedObject, controllers: list[Controller], waiver_rules: 
         if fault is not None:
             changes.extend(_fault_changes(state, controller, desired, fault, waiver_rules, today))
             continue
+        read_at = polled_at(state, controller)
         for d in controller.diff(plain(desired), state):
-            changes.append(label(state, controller, d, desired, waiver_rules, today))
+            change = label(state, controller, d, desired, waiver_rules, today)
+            changes.append(change.with_(read_at=read_at) if read_at else change)
     return changes
+
+
+def polled_at(state: ObjectState, controller: Controller) -> dt.datetime | None:
+    """When the oldest of the controller's polled sources for this object was read (None: it polls nothing)."""
+    times = [state.polled[s.name].read_at for s in controller.polled if s.name in state.polled]
+    return min(times) if times else None
 
 
 def _fault_changes(state: ObjectState, controller: Controller, desired: Mapping[FieldPath, DesiredValue],

@@ -9,12 +9,11 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from reconciler import controllers
-from reconciler.controllers.base import Controller
 from reconciler.api import fields as shape
 from reconciler.api.models import POLICY_KINDS
+from reconciler.controllers.base import Controller
 from reconciler.engine import waivers
 from reconciler.engine.types import DesiredValue
-
 
 
 @dataclass

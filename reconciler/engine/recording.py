@@ -6,7 +6,8 @@ import json
 from collections.abc import Iterable
 from typing import Any
 
-from reconciler.engine.types import Change, Outcome, Skip, render_path
+from reconciler.controllers.contract import Skip
+from reconciler.engine.types import Change, Outcome, render_path
 from reconciler.events import model as ev
 
 _SKIP_EVENTS: dict[Skip, tuple[str, str]] = {

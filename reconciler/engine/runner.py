@@ -16,10 +16,10 @@ from typing import Any
 import structlog
 
 from reconciler.api import load_specs
-from reconciler.controllers.base import ConnectionFacts
+from reconciler.controllers.contract import ConnectionFacts
 from reconciler.engine import executor, planner, recording, writeahead
-from reconciler.engine.policies import CompiledSpecs, compile_documents, policies_for
 from reconciler.engine.planner import PlannedObject, VCenterPlan
+from reconciler.engine.policies import CompiledSpecs, compile_documents, policies_for
 from reconciler.events import model as ev
 from reconciler.events.journal import Journal, JournalError
 from reconciler.vsphere.connection import Connection

@@ -16,14 +16,15 @@ import hashlib
 import json
 import os
 import re
-import subprocess
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from reconciler.controllers.contract import Skip
 from reconciler.engine.planner import VCenterPlan
-from reconciler.engine.types import Change, Skip, jsonable, render_path
+from reconciler.engine.types import Change, jsonable, render_path
+from reconciler.gitrev import git_dirty, git_revision
 
 KIND = "vsr.plan/v1"
 _KIND_FIELD = re.compile(rb'"kind"\s*:\s*"vsr\.plan/v1"')
@@ -194,18 +195,11 @@ def spec_revision(paths: Iterable[str | os.PathLike[str]], documents: Iterable[A
 
 
 def _git_revision(path: Path) -> dict[str, Any]:
-    where = path if path.is_dir() else path.parent
-    try:
-        head = subprocess.run(["git", "-C", str(where), "rev-parse", "HEAD"], capture_output=True, text=True,
-                              timeout=10, check=False)
-        if head.returncode != 0:
-            return {}
-        status = subprocess.run(["git", "-C", str(where), "status", "--porcelain", "--", "."], capture_output=True,
-                                text=True, timeout=10, check=False)
-    except (OSError, subprocess.SubprocessError):
+    head = git_revision(path)
+    if head is None:
         return {}
-    out: dict[str, Any] = {"git": head.stdout.strip()}
-    if status.returncode == 0 and status.stdout.strip():
+    out: dict[str, Any] = {"git": head}
+    if git_dirty(path):
         out["dirty"] = True
     return out
 

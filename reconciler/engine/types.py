@@ -1,43 +1,19 @@
-"""Core value types of planning: field paths, desired values and changes.
+"""The engine's value types: desired values, changes, outcomes, problems and plans.
 
-A field path is a tuple of spec keys below `spec` (`("advancedSettings", "Mem.ShareForceSalting")`): advanced
-setting keys contain dots, so the tuple is the identity and `render_path` is only for people.
+The controller contract (field paths, `FieldDiff`, `Impact`, `Skip`, `ObjectState`) lives in
+`reconciler.controllers.contract`; `render_path` renders a field path for people.
 """
 
 from __future__ import annotations
 
+import datetime as dt
 from dataclasses import dataclass, field, replace
 from enum import Enum
 from typing import Any
 
-from reconciler.api.fields import FieldPath
 from reconciler.api.fields import render_field_path as render_path
+from reconciler.controllers.contract import FieldPath, Impact, Skip
 from reconciler.events.model import ObjectRef
-
-
-class Impact(str, Enum):
-    NONE = "none"
-    POWER_CYCLE = "powerCycle"
-    REBOOT = "reboot"
-    DISRUPTIVE = "disruptive"
-
-
-class Skip(str, Enum):
-    """Why a change is not applied. `None` on a Change means it will be (or was) applied."""
-
-    AUDIT = "audit"
-    WAIVED = "waived"
-    NEEDS_POWER_OFF = "needsPowerOff"
-    PENDING_POWER_CYCLE = "pendingPowerCycle"
-    NEEDS_FIRMWARE_CHANGE = "needsFirmwareChange"
-    UNSUPPORTED = "unsupported"
-    GUARD = "guard"
-    CONFLICT = "conflict"
-    INVALID = "invalid"
-    FLAPPING = "flapping"
-    SUSPENDED = "suspended"
-    STALE = "stale"                    # applying a saved plan: the live value is no longer the planned one
-    NOT_IN_SAVED_PLAN = "notInSavedPlan"  # applying a saved plan: this drift appeared after it was saved
 
 
 class Outcome(str, Enum):
@@ -62,22 +38,6 @@ class DesiredValue:
     priority: int = 0
 
 
-@dataclass(frozen=True)
-class FieldDiff:
-    """A controller's verdict on one field of one object, before policy bookkeeping is attached.
-
-    `subject` names the sub-object when one field applies to several (a vSwitch, a portgroup).
-    `skip` is set by the controller for reasons it alone can know (unsupported key, needs power-off)."""
-
-    path: FieldPath
-    current: Any
-    desired: Any
-    subject: str = ""
-    impact: Impact = Impact.NONE
-    skip: Skip | None = None
-    message: str = ""
-
-
 @dataclass
 class Change:
     object: ObjectRef
@@ -94,6 +54,7 @@ class Change:
     message: str = ""
     outcome: Outcome = Outcome.PLANNED
     error: str = ""
+    read_at: dt.datetime | None = None  # when the polled source this field's current value comes from was read
 
     @property
     def actionable(self) -> bool:
@@ -123,6 +84,7 @@ class Change:
             "controls": list(self.controls),
             "outcome": self.outcome.value,
             "error": self.error or None,
+            **({"readAt": self.read_at.isoformat().replace("+00:00", "Z")} if self.read_at else {}),
         }
 
 

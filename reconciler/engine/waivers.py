@@ -7,10 +7,10 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from reconciler.api.fields import field_matches
+from reconciler.controllers.contract import FieldPath
 from reconciler.engine import selection
 from reconciler.engine.placement import Placement
-from reconciler.api.fields import field_matches
-from reconciler.engine.types import FieldPath
 
 
 @dataclass(frozen=True)

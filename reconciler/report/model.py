@@ -18,7 +18,9 @@ from reconciler.catalog import Control
 from reconciler.controllers.dvpg_security import is_uplink
 from reconciler.engine.planner import PlannedObject, VCenterPlan
 from reconciler.engine.runner import RunResult
-from reconciler.engine.types import Change, FieldPath, ObjectRef, Skip, jsonable, render_path
+from reconciler.controllers.contract import FieldPath, Skip
+from reconciler.engine.types import Change, jsonable, render_path
+from reconciler.events.model import ObjectRef
 
 PASS, FAIL, WAIVED, UNSUPPORTED, PENDING = "pass", "fail", "waived", "unsupported", "pending"
 STATUSES = (FAIL, PENDING, UNSUPPORTED, WAIVED, PASS)  # worst first

@@ -24,10 +24,24 @@ from pyVmomi.VmomiSupport import versionIdMap
 
 from reconciler.vsphere import tls
 from reconciler.vsphere._log import log
-from reconciler.vsphere.faults import (ConnectError, FaultKind, ThumbprintMismatch, classify, describe,
-                                       fault_message, fault_name, is_transient)
-from reconciler.vsphere.settings import (ConnectionSettings, SettingsError, normalize_thumbprint, parse_server,
-                                         settings_from_cli, settings_from_spec)
+from reconciler.vsphere.faults import (
+    ConnectError,
+    FaultKind,
+    ThumbprintMismatch,
+    classify,
+    describe,
+    fault_message,
+    fault_name,
+    is_transient,
+)
+from reconciler.vsphere.settings import (
+    ConnectionSettings,
+    SettingsError,
+    normalize_thumbprint,
+    parse_server,
+    settings_from_cli,
+    settings_from_spec,
+)
 
 __all__ = ["Connection", "ConnectionSettings", "ConnectError", "RetryPolicy", "SettingsError",
            "normalize_thumbprint", "parse_server", "settings_from_cli", "settings_from_spec"]

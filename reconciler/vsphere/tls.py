@@ -13,7 +13,6 @@ import http.client
 import ssl
 from collections.abc import Callable
 
-
 from reconciler.vsphere._log import log
 from reconciler.vsphere.faults import ThumbprintMismatch
 from reconciler.vsphere.settings import ConnectionSettings, SettingsError

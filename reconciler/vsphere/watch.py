@@ -18,8 +18,8 @@ from typing import Any
 
 from pyVmomi import vim, vmodl
 
-from reconciler.vsphere.connection import Connection
 from reconciler.vsphere._log import log
+from reconciler.vsphere.connection import Connection
 from reconciler.vsphere.faults import FaultKind, classify, describe
 from reconciler.vsphere.inventory import type_name
 

@@ -292,7 +292,7 @@ def down_vcenter_doc(name: str, creds: Path, port: int, shard: int | None = None
 
 
 def test_a_shard_owning_no_vcenter_is_ready(fresh_sim, daemon_factory, tmp_path):
-    from reconciler.engine.daemon import shard_of
+    from reconciler.daemon.supervisor import shard_of
     other = next(i for i in range(3) if i != shard_of("sim", 3))
     d = daemon_factory(f"--shard={other}/3")
     (d.specs / "vc.yaml").write_text(vcenter_doc(fresh_sim, "sim", tmp_path / "creds"))
@@ -318,7 +318,7 @@ def test_ready_while_its_vcenter_is_down_and_status_says_so(daemon_factory, tmp_
 
 
 def test_spec_shard_pins_a_vcenter_to_its_shard(daemon_factory, tmp_path):
-    from reconciler.engine.daemon import shard_of
+    from reconciler.daemon.supervisor import shard_of
     pinned = next(i for i in range(3) if i != shard_of("lab", 3))  # not where hashing would put it
     owner = daemon_factory(f"--shard={pinned}/3", name="owner")
     hashed = daemon_factory(f"--shard={shard_of('lab', 3)}/3", name="hashed")

@@ -20,7 +20,8 @@ from reconciler.api import load_specs
 from reconciler.engine import executor, planner, recording
 from reconciler.engine.policies import compile_documents
 from reconciler.engine.runner import facts_of
-from reconciler.engine.types import Outcome, Skip
+from reconciler.controllers.contract import Skip
+from reconciler.engine.types import Outcome
 from reconciler.vsphere.connection import Connection
 from reconciler.vsphere.settings import settings_from_spec
 

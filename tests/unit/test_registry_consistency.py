@@ -3,6 +3,8 @@ generated JSON Schema. A control added to one place and forgotten in another fai
 
 from __future__ import annotations
 
+import ast
+import importlib
 import json
 from pathlib import Path
 
@@ -12,6 +14,7 @@ from reconciler import catalog
 from reconciler import controllers as registry
 from reconciler.api import fields as shape
 from reconciler.api.schema import stale_schemas
+from reconciler.engine import sources
 
 ROOT = Path(__file__).resolve().parents[2]
 KIND_OF_TYPE = {"HostSystem": "HostSecurityPolicy", "DistributedVirtualPortgroup": "HostSecurityPolicy",
@@ -23,7 +26,7 @@ def test_each_controller_owns_a_section_of_its_kind(controller):
     assert controller.spec_key in shape.sections(controller.policy_kind), (
         f"{controller.name}: {controller.policy_kind} has no section {controller.spec_key!r} in the model")
     assert KIND_OF_TYPE[controller.managed_type] == controller.policy_kind
-    assert controller.properties, f"{controller.name} declares no properties to read"
+    assert controller.object_paths(), f"{controller.name} declares no properties to read"
 
 
 @pytest.mark.parametrize("kind", shape.POLICY_KINDS)
@@ -75,3 +78,56 @@ def test_json_schema_has_every_section_and_leaf(kind):
 
 def test_committed_schema_is_current():
     assert not stale_schemas(ROOT / "specs" / "schema"), "run `make schema`"
+
+
+def _props_read(module) -> set[str]:
+    """Property paths a controller module reads from the managed object: `state.props.get(X)` and
+    `state.props[X]`, X a string literal or a module-level string constant."""
+    tree = ast.parse(Path(module.__file__).read_text())
+    out: set[str] = set()
+
+    def value(node: ast.AST) -> str | None:
+        if isinstance(node, ast.Constant) and isinstance(node.value, str):
+            return node.value
+        if isinstance(node, ast.Name) and isinstance(getattr(module, node.id, None), str):
+            return getattr(module, node.id)
+        return None
+
+    def is_state_props(node: ast.AST) -> bool:
+        return isinstance(node, ast.Attribute) and node.attr == "props" and isinstance(node.value, ast.Name) \
+            and node.value.id in ("state", "s")
+
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Subscript) and is_state_props(node.value):
+            key = value(node.slice)
+        elif isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute) and node.func.attr == "get" \
+                and is_state_props(node.func.value) and node.args:
+            key = value(node.args[0])
+        else:
+            continue
+        if key is not None:
+            out.add(key)
+    return out
+
+
+@pytest.mark.parametrize("controller", registry.ALL, ids=lambda c: c.name)
+def test_every_property_a_controller_reads_is_declared(controller):
+    """A property read but not declared is never fetched nor watched: the diff would see None and report drift."""
+    declared = set(controller.object_paths()) | set(sources.BASE_PROPERTIES[controller.managed_type])
+    module = importlib.import_module(type(controller).__module__)
+    helpers = [importlib.import_module(c.__module__) for c in type(controller).__mro__[1:]
+               if c.__module__.startswith("reconciler.controllers.") and c.__module__ != "reconciler.controllers.base"]
+    read = set().union(*(_props_read(m) for m in [module, *helpers]))
+    assert read, f"{controller.name}: no property read found (does it read state.props?)"
+    assert read <= declared, f"{controller.name} reads undeclared properties {sorted(read - declared)}"
+
+
+@pytest.mark.parametrize("controller", registry.ALL, ids=lambda c: c.name)
+def test_declared_sources_are_reachable(controller):
+    """Related objects and polled sources hang off a declared reference of the managed object."""
+    paths = set(controller.object_paths())
+    for r in controller.related:
+        assert r.via in paths and r.properties, f"{controller.name}: {r}"
+        assert not r.static or r.static_key in paths
+    for p in controller.polled:
+        assert p.via in paths and p.method and p.interval > 0, f"{controller.name}: {p}"

@@ -6,9 +6,9 @@ from __future__ import annotations
 from unittest import mock
 
 from reconciler.catalog import aliases
-from reconciler.controllers.base import ObjectState
+from reconciler.controllers.contract import ObjectState
 from reconciler.controllers.host_advanced import HostAdvancedSettings, OptionType
-from reconciler.engine.types import ObjectRef
+from reconciler.events.model import ObjectRef
 
 NEW = "Syslog.global.certificate.checkSSLCerts"
 OLD = "Syslog.global.logCheckSSLCerts"

@@ -75,10 +75,12 @@ def test_parse_path_round_trips(text, path):
 
 
 def test_plan_changes_carry_control_ids():
-    from reconciler.controllers.base import ObjectState
+    from reconciler.controllers.contract import ObjectState
     from reconciler.controllers.host_advanced import HostAdvancedSettings
     from reconciler.engine import planner
-    from reconciler.engine.types import DesiredValue, FieldDiff, ObjectRef
+    from reconciler.controllers.contract import FieldDiff
+    from reconciler.engine.types import DesiredValue
+    from reconciler.events.model import ObjectRef
 
     path = ("advancedSettings", "Mem.ShareForceSalting")
     state = ObjectState(ObjectRef("HostSystem", "host-1", "esx-01"), {})

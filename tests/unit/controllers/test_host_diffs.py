@@ -2,13 +2,13 @@
 
 from pyVmomi import vim
 
-from reconciler.controllers.base import ConnectionFacts, ObjectState
+from reconciler.controllers.contract import ConnectionFacts, ObjectState, Skip
 from reconciler.controllers.host_advanced import HostAdvancedSettings, OptionType, coerce
 from reconciler.controllers.host_firewall import HostFirewall
 from reconciler.controllers.host_lockdown import HostLockdown
 from reconciler.controllers.host_network import HostNetworkSecurity
 from reconciler.controllers.host_services import HostServices
-from reconciler.engine.types import ObjectRef, Skip
+from reconciler.events.model import ObjectRef
 
 REF = ObjectRef("HostSystem", "host-1", "esx-01", "lab")
 DIRECT = ConnectionFacts("lab", False, "root", "192.168.10.7")
@@ -173,7 +173,7 @@ def test_option_type_from_wire_value_when_no_definition():
 
 def test_lockdown_apply_order():
     from reconciler.controllers.host_lockdown import apply_order
-    from reconciler.engine.types import FieldDiff
+    from reconciler.controllers.contract import FieldDiff
     mode = lambda m: FieldDiff(("lockdown", "mode"), "x", m)  # noqa: E731
     users = FieldDiff(("lockdown", "exceptionUsers"), [], ["root"])
     assert [d.path[1] for d in apply_order([mode("normal"), users])] == ["exceptionUsers", "mode"]
@@ -233,7 +233,7 @@ def test_firewall_guard_refuses_unparsable_source_and_guards_heartbeats():
     (keep,) = c.diff({("firewall", "vpxHeartbeats", "allowedIPs"): ["10.0.0.9"]}, s)
     assert c.guard(keep, {}, s, VIA_VC) is None
     (case,) = c.diff({("firewall", "vSphereClient", "enabled"): False}, s)
-    from reconciler.engine.types import FieldDiff
+    from reconciler.controllers.contract import FieldDiff
     upper = FieldDiff(("firewall", "VSPHERECLIENT", "enabled"), True, False)
     assert c.guard(upper, {}, s, VIA_VC) == c.guard(case, {}, s, VIA_VC).replace("vSphereClient", "VSPHERECLIENT")
 
@@ -258,6 +258,6 @@ def test_services_guard_vpxa_on_a_vcenter_managed_host_and_key_case():
     s = state({**services(("vpxa", True, "on")), "summary.managementServerIp": "10.0.0.9"})
     (d,) = c.diff({("services", "vpxa", "policy"): "off"}, s)
     assert "vCenter manages this host" in c.guard(d, {}, s, DIRECT), "directly, but vCenter manages the host"
-    from reconciler.engine.types import FieldDiff
+    from reconciler.controllers.contract import FieldDiff
     assert "vCenter manages this host" in c.guard(FieldDiff(("services", "VPXA", "running"), True, False), {}, s,
                                                   VIA_VC)

@@ -4,13 +4,13 @@ import datetime as dt
 
 from pyVmomi import vim
 
-from reconciler.controllers.base import ObjectState
+from reconciler.controllers.contract import Impact, ObjectState, Skip
 from reconciler.controllers.vm_advanced import VMAdvancedSettings, same, to_vsphere
 from reconciler.controllers.vm_boot import VMSecureBoot
 from reconciler.controllers.vm_devices import VMDevices
 from reconciler.controllers.vm_encryption import VMEncryption, choose_provider
 from reconciler.controllers.vm_hardware import VMHardwareVersion
-from reconciler.engine.types import Impact, ObjectRef, Skip
+from reconciler.events.model import ObjectRef
 
 REF = ObjectRef("VirtualMachine", "vm-1", "web-01", "lab")
 BOOT = dt.datetime(2026, 11, 1, tzinfo=dt.timezone.utc)

@@ -11,7 +11,8 @@ from pathlib import Path
 
 import pytest
 
-from reconciler.daemon.specwatch import SpecWatcher, git_revision, is_noise_name, symlinks_on_path
+from reconciler.daemon.specwatch import SpecWatcher, is_noise_name, symlinks_on_path
+from reconciler.gitrev import git_revision
 
 DEBOUNCE = 0.2
 QUIET = 0.6  # how long "no further callback" is checked (debounce + watch latency, with margin)
@@ -314,7 +315,7 @@ def test_directory_deleted_and_recreated(tmp_path, watch):
 @needs_git
 def test_git_revision_falls_back_to_git_rev_parse(tmp_path, monkeypatch):
     """Ref storage vsr cannot read (e.g. reftable) -> `git rev-parse HEAD`; no git at all -> None."""
-    import reconciler.daemon.specwatch as sw
+    import reconciler.gitrev as sw
 
     repo = tmp_path / "repo"
     write(repo / "p.yaml", "v: 1\n")

@@ -10,10 +10,10 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from reconciler.daemon.flaps import FlapDetector
 from reconciler.daemon.metrics import Metrics
 from reconciler.daemon.workqueue import (
     BucketRateLimiter,
-    FlapDetector,
     ItemExponentialFailureRateLimiter,
     MaxOfRateLimiter,
     WorkQueue,

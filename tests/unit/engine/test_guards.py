@@ -3,11 +3,13 @@
 from typing import Any, ClassVar
 
 from reconciler import controllers as registry
-from reconciler.controllers.base import ConnectionFacts, Controller, ObjectState
+from reconciler.controllers.base import Controller
+from reconciler.controllers.contract import ConnectionFacts, ObjectState, Skip
 from reconciler.controllers.host_lockdown import HostLockdown
 from reconciler.engine import guards
 from reconciler.engine.planner import PlannedObject
-from reconciler.engine.types import Change, DesiredValue, ObjectRef, Outcome, Skip
+from reconciler.engine.types import Change, DesiredValue, Outcome
+from reconciler.events.model import ObjectRef
 
 REF = ObjectRef("HostSystem", "host-1", "esx-01", "lab")
 DIRECT = ConnectionFacts("lab", False, "root", "192.168.10.7")
@@ -118,7 +120,7 @@ def test_lockdown_guard_directly():
     c = HostLockdown()
     s = ObjectState(REF, {"config.lockdownMode": "lockdownDisabled"}, extra={})
     d = Change(REF, "lockdown", MODE, "disabled", "normal")
-    from reconciler.engine.types import FieldDiff
+    from reconciler.controllers.contract import FieldDiff
     diff = FieldDiff(d.path, d.current, d.desired)
     assert "could not be read" in c.guard(diff, {}, s, DIRECT), "unknown exception users refuse"
     unknown_mode = ObjectState(REF, {}, extra={"lockdown_exceptions": ["root"]})

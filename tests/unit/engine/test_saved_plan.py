@@ -10,10 +10,11 @@ import pytest
 
 from reconciler.api import load_text
 from reconciler.cli import main
-from reconciler.controllers.base import ConnectionFacts, ObjectState
+from reconciler.controllers.contract import ConnectionFacts, ObjectState, Skip
 from reconciler.engine import saved_plan
 from reconciler.engine.planner import PlannedObject, VCenterPlan
-from reconciler.engine.types import Change, ObjectRef, Plan, Skip
+from reconciler.engine.types import Change, Plan
+from reconciler.events.model import ObjectRef
 
 H0 = ObjectRef("HostSystem", "host-1", "esx-01", "vc1")
 H1 = ObjectRef("HostSystem", "host-2", "esx-02", "vc1")

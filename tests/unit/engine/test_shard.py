@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from reconciler.engine.daemon import in_shard, parse_shard, shard_of
+from reconciler.daemon.supervisor import in_shard, parse_shard, shard_of
 
 NAMES = [f"vc-{i:03d}" for i in range(300)] + ["lab", "prod.example.com", "vcsa-01", "ünïcödé", ""]
 
@@ -35,7 +35,7 @@ def test_assignment_is_rendezvous_sha256_and_stable_across_processes():
     expected = {name: rendezvous(name, 5) for name in NAMES}
     assert {name: shard_of(name, 5) for name in NAMES} == expected
     assert {name: next(i for i in range(5) if in_shard(name, (i, 5))) for name in NAMES} == expected
-    code = ("from reconciler.engine.daemon import in_shard\n"
+    code = ("from reconciler.daemon.supervisor import in_shard\n"
             f"names = {NAMES!r}\n"
             "print([next(i for i in range(5) if in_shard(n, (i, 5))) for n in names])")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True,

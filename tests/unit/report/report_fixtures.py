@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import datetime as dt
 
-from reconciler.controllers.base import ConnectionFacts, ObjectState
+from reconciler.controllers.contract import ConnectionFacts, Impact, ObjectState, Skip
 from reconciler.engine.planner import PlannedObject, VCenterPlan
 from reconciler.engine.runner import RunResult
-from reconciler.engine.types import Change, DesiredValue, Impact, ObjectProblem, ObjectRef, Plan, Skip
+from reconciler.engine.types import Change, DesiredValue, ObjectProblem, Plan
+from reconciler.events.model import ObjectRef
 
 HOST = ObjectRef("HostSystem", "host-1", "esx-01", "lab")
 VM = ObjectRef("VirtualMachine", "vm-1", "web-01", "lab")

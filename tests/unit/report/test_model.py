@@ -51,7 +51,9 @@ def test_subjects_and_uncatalogued_settings(report):
 
 
 def test_status_mapping():
-    from reconciler.engine.types import Change, ObjectRef, Skip
+    from reconciler.controllers.contract import Skip
+    from reconciler.engine.types import Change
+    from reconciler.events.model import ObjectRef
 
     ref = ObjectRef("HostSystem", "h", "h")
     expected = {None: "fail", Skip.AUDIT: "fail", Skip.GUARD: "fail", Skip.CONFLICT: "fail", Skip.INVALID: "fail",

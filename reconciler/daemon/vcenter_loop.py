@@ -19,18 +19,17 @@ from typing import Any
 import structlog
 from pyVmomi import vim
 
-from reconciler.controllers.base import ConnectionFacts
+from reconciler.controllers.contract import ConnectionFacts
+from reconciler.daemon.flaps import FlapDetector
 from reconciler.daemon.metrics import Metrics
+from reconciler.daemon.reconcile import ObjectResult, Reconciler
+from reconciler.daemon.specstore import SpecStore
 from reconciler.daemon.status import Heartbeat, StatusBoard
-from reconciler.daemon.workqueue import FlapDetector, WorkQueue, default_controller_rate_limiter, run_workers
-from reconciler.engine import executor, guards, planner, recording, writeahead
+from reconciler.daemon.workqueue import WorkQueue, default_controller_rate_limiter, run_workers
+from reconciler.engine import planner, sources
 from reconciler.engine.policies import policies_for
 from reconciler.engine.runner import facts_of, remediation_times
-from reconciler.engine.specstore import SpecStore
-from reconciler.engine.types import Change, Outcome, Skip
-from reconciler.events import model as ev
 from reconciler.events.journal import Journal, JournalError
-from reconciler.events.vcenter import VCenterMirror
 from reconciler.vsphere import inventory
 from reconciler.vsphere.connection import Connection
 from reconciler.vsphere.faults import describe
@@ -45,13 +44,6 @@ class LoopStopped(RuntimeError):
 
 
 @dataclass(frozen=True)
-class ObjectResult:
-    changes: list[Change]
-    policies: frozenset[str]  # the policies with desired fields on this object
-    field_policy: Mapping[str, str]  # rendered field path -> the policy whose value it has
-
-
-@dataclass(frozen=True)
 class LoopOptions:
     resync: float = 600.0
     concurrency: int = 4
@@ -61,6 +53,7 @@ class LoopOptions:
     flap_window: float = 600.0
     reconnect_cap: float = 60.0
     mirror_events: bool = False  # also post each object's events into vCenter's event history (PostEvent)
+    poll_concurrency: int = 4  # polled sources read at the same time, per vCenter
 
 
 class VCenterLoop:
@@ -86,10 +79,9 @@ class VCenterLoop:
         self.facts: ConnectionFacts | None = None
         self.cache: dict[str, inventory.ObservedObject] = {}  # moid -> watched object
         self.stale: set[str] = set()  # objects whose cached props may be incomplete: refetch before planning
-        self.options_cache: dict[str, dict[str, Any]] = {}  # OptionManager moid -> {key: value}
-        self.option_owner: dict[str, str] = {}  # OptionManager moid -> host moid
+        self.sources = sources.SourceCache(poll_concurrency=options.poll_concurrency)  # declared sources' values
+        self.related_owner: dict[str, str] = {}  # related object moid -> the managed object it belongs to
         self.entities: dict[str, Any] = {}
-        self.types_by_build: dict[str, dict[str, Any]] = {}  # ESXi build -> option definitions (static per build)
         self._watch: PropertyWatch | None = None
         self.remediated: dict[tuple[str, tuple[str, ...]], dt.datetime] = {}  # (moid, path) -> when vsr changed it
         self.unsupported: dict[str, dict[str, str]] = {}  # moid -> controller -> why (learnt from apply faults)
@@ -100,6 +92,7 @@ class VCenterLoop:
         self._workers: Any = None
         self._pending_first: set[str] = set()
         self.unverified: set[str] = set()  # objects with open write-ahead intents: verified at their next reconcile
+        self.reconciler = Reconciler(self)
 
     # -- lifecycle ----------------------------------------------------------------------------------------
     def start(self) -> None:
@@ -189,10 +182,11 @@ class VCenterLoop:
             self.unsupported.clear()  # the target may have been upgraded
             self.remediated = remediation_times(self.journal, self.name)
             self.clean.clear()
+            self.sources = sources.SourceCache(poll_concurrency=self.options.poll_concurrency)  # static per session
             try:  # an interrupted run left intents without outcome: verify each object at its first reconcile
                 self.unverified = {i.object.moid for i in self.journal.intents(vcenter=self.name)}
             except JournalError as exc:
-                self._journal_failed(str(exc))
+                self.journal_failed(str(exc))
         self.board.set_vcenter(self.name, True)
         self.metrics.set_vcenter_connected(self.name, True)
         watches: list[PropertyWatch] = []
@@ -208,7 +202,6 @@ class VCenterLoop:
                     if generation != -1:  # a spec edit: give flapping fields another chance
                         self.flaps = FlapDetector(self.options.flap_threshold, self.options.flap_window)
                     generation = snapshot.generation
-                    self._handle(watches[0].poll(max_wait=0), initial=True)
                     for extra in watches[1:]:
                         self._handle(extra.poll(max_wait=0), initial=True)
                     self.enqueue_all(first=True)
@@ -234,14 +227,10 @@ class VCenterLoop:
         return policies_for(self.store.current.specs, self.name)
 
     def _build_watches(self, conn: Connection) -> list[PropertyWatch]:
-        """The main watch over managed objects, and one over the hosts' option managers when advanced settings
-        are managed (their values live there, not on the host)."""
+        """The main watch over the managed objects (its first answer is handled here), then one over the related
+        objects the active controllers declare, found through the references the main watch delivered."""
         controllers = planner.active_controllers([p for p in self._policies() if not p.suspended])
-        specs: dict[type, list[str]] = {}
-        for controller in controllers:
-            paths = specs.setdefault(planner.VIM_TYPES[controller.managed_type],
-                                     ["name", *planner.BASE_PROPERTIES[controller.managed_type]])
-            paths.extend(p for p in controller.properties if p not in paths)
+        specs = sources.property_specs(controllers, with_name=True)
         for vim_type in (vim.HostSystem, vim.VirtualMachine):  # always watched: unmanaged objects, new VMs
             specs.setdefault(vim_type, ["name"])
         self.entities = inventory.entity_paths(conn)
@@ -249,28 +238,42 @@ class VCenterLoop:
         with self.lock:
             self.cache.clear()
             self.stale.clear()
+            self.related_owner = {}
+            self.sources.related.clear()
         main = PropertyWatch(conn, specs).start()
         self._watch = main
+        self._handle(main.poll(max_wait=0), initial=True)
         watches = [main]
-        if any(c.name == "advancedSettings" for c in controllers):
-            hosts = inventory.fetch(conn, vim.HostSystem, ["configManager.advancedOption"])
-            refs = [h.props["configManager.advancedOption"] for h in hosts.values()
-                    if h.props.get("configManager.advancedOption") is not None]
-            self.option_owner = {r._moId: moid for moid, h in hosts.items()
-                                 for r in [h.props.get("configManager.advancedOption")] if r is not None}
-            watches.append(PropertyWatch(conn, {vim.option.OptionManager: ["setting"]}, refs=refs).start())
+        related = self._watch_related(conn, sources.related_declarations(controllers).values())
+        if related is not None:
+            watches.append(related)
         return watches
+
+    def _watch_related(self, conn: Connection, declared: Any) -> PropertyWatch | None:
+        """One watch over every declared related object of the cached managed objects (generic: the owner map
+        says whose input each related object is)."""
+        refs: dict[str, Any] = {}
+        specs: dict[type, list[str]] = {}
+        with self.lock:
+            for r in declared:
+                for moid, obj in self.cache.items():
+                    ref = obj.props.get(r.via)
+                    if ref is None:
+                        continue
+                    refs[ref._moId] = ref
+                    self.related_owner[ref._moId] = moid
+                    paths = specs.setdefault(type(ref), [])
+                    paths.extend(p for p in r.properties if p not in paths)
+        if not refs:
+            return None
+        return PropertyWatch(conn, specs, refs=list(refs.values())).start()
 
     def _handle(self, updates: list[Update], initial: bool = False) -> None:
         structural = False
         for update in updates:
-            if update.type == "OptionManager":
-                self.options_cache[update.moid] = {o.key: o.value for o in update.changes.get("setting") or []}
-                owner = self.option_owner.get(update.moid)
-                if owner:
-                    self._bump(owner)
-                    if not initial:
-                        self.queue.add(owner)
+            owner = self.related_owner.get(update.moid)
+            if owner is not None:
+                self._related_update(owner, update, initial)
                 continue
             with self.lock:
                 if update.kind == "leave":
@@ -295,11 +298,23 @@ class VCenterLoop:
         if structural and self.conn is not None:
             self.entities = inventory.entity_paths(self.conn)  # a VM or host came or went: placements change
 
+    def _related_update(self, owner: str, update: Update, initial: bool) -> None:
+        """A watched related object changed: cache its properties (a partial array update drops them, so the engine
+        reads them afresh) and reconcile its owner."""
+        with self.sources.lock:
+            if update.kind == "leave" or any("[" in path for path in update.changes):
+                self.sources.related.pop(update.moid, None)
+            else:
+                self.sources.related.setdefault(update.moid, {}).update(update.changes)
+        self._bump(owner)
+        if not initial:
+            self.queue.add(owner)
+
     def _bump(self, moid: str) -> None:
         with self.lock:
             self.versions[moid] = self.versions.get(moid, 0) + 1
 
-    def _fingerprint(self, moid: str) -> tuple[int, int, dt.date]:
+    def fingerprint(self, moid: str) -> tuple[int, int, dt.date]:
         return (self.versions.get(moid, 0), self.store.current.generation, dt.date.today())
 
     def enqueue_all(self, first: bool = False) -> None:
@@ -309,7 +324,7 @@ class VCenterLoop:
         with self.lock:
             keys = list(self.cache)
             if not first:
-                keys = [k for k in keys if self.clean.get(k) != self._fingerprint(k)]
+                keys = [k for k in keys if self.clean.get(k) != self.fingerprint(k)]
         if first:
             self._pending_first = set(keys)
             if not keys:
@@ -328,7 +343,10 @@ class VCenterLoop:
                 return False  # disconnected: retried with backoff after reconnecting
             if obj is None:
                 return True  # gone
-            return self._reconcile(conn, facts, moid, obj)
+            result = self.reconciler.reconcile(conn, facts, moid, obj)
+            if result.requeue_after is not None:
+                self.queue.add_after(moid, result.requeue_after)
+            return result.ok
         finally:
             self._first_pass_progress(moid)
             elapsed = time.monotonic() - started
@@ -344,169 +362,24 @@ class VCenterLoop:
                 if not self._pending_first:
                     self.first_pass_done.set()
 
-    def _refetch(self, conn: Connection, moid: str, obj: inventory.ObservedObject) -> inventory.ObservedObject:
-        """Read the object's watched properties now (one call) and refresh the cache with them."""
-        fetched = inventory.fetch_objects(conn, [obj.ref], list(obj.props))[moid]
-        with self.lock:
-            obj.props.update(fetched)
-            self.stale.discard(moid)
-        return obj
 
-    def _extras(self, obj: inventory.ObservedObject) -> dict[str, Any]:
-        manager = obj.props.get("configManager.advancedOption")
-        if manager is not None and manager._moId in self.options_cache:
-            return {"options": self.options_cache[manager._moId]}  # types still come from prefetch (per build)
-        return {}
 
-    def _plan(self, conn: Connection, facts: ConnectionFacts, moid: str, obj: inventory.ObservedObject,
-              cached_options: bool) -> planner.VCenterPlan:
-        snapshot = self.store.current
-        policies = policies_for(snapshot.specs, self.name)
-        observed = inventory.ObservedObject(obj.type, obj.moid, obj.name, dict(obj.props), ref=obj.ref)
-        extras = self._extras(obj) if cached_options else {}
-        if extras:
-            extras = {**extras, "option_types": self._option_types(conn, obj)}
-        remediated = self.remediated if obj.type == "VirtualMachine" else {}
-        vplan = planner.plan_objects(conn, facts, policies, snapshot.specs.waivers, {moid: observed},
-                                     self.entities, dt.date.today(), remediated, {moid: extras} if extras else None)
-        self._mark_flapping(vplan)
-        self._mark_known_unsupported(vplan)
-        guards.guard_plan(vplan)  # held-back changes leave the old values in effect: judge the guards again
-        return vplan
 
-    def _mark_known_unsupported(self, vplan: planner.VCenterPlan) -> None:
-        """An API this object's target lacks (plain vcsim, old ESXi) is tried once per session, not per resync."""
-        for po in vplan.objects:
-            known = self.unsupported.get(po.state.ref.moid, {})
-            po.changes = [c.with_(reason=Skip.UNSUPPORTED, message=known[c.controller])
-                          if c.actionable and c.controller in known else c for c in po.changes]
-        vplan.collect_changes()
 
-    def _remember_unsupported(self, vplan: planner.VCenterPlan) -> None:
-        for change in vplan.plan.changes:
-            if change.reason is Skip.UNSUPPORTED and change.outcome is Outcome.SKIPPED:
-                self.unsupported.setdefault(change.object.moid, {})[change.controller] = change.message
 
-    def _reconcile(self, conn: Connection, facts: ConnectionFacts, moid: str, obj: inventory.ObservedObject) -> bool:
-        """Plan from the cache (no vSphere call when the object is converged); before changing anything, read
-        the object again and re-plan, because the watch may still be delivering intermediate states of an
-        earlier change."""
-        started = time.monotonic()
-        with self.lock:
-            stale = moid in self.stale
-            fingerprint_before = self._fingerprint(moid) if not stale else None
-        if stale:
-            obj = self._refetch(conn, moid, obj)
-        vplan = self._plan(conn, facts, moid, obj, cached_options=True)
-        if any(c.actionable for po in vplan.objects for c in po.changes) and not stale:
-            obj = self._refetch(conn, moid, obj)
-            vplan = self._plan(conn, facts, moid, obj, cached_options=False)
-        events = recording.detection_events(vplan.plan.changes)
-        writer = writeahead.JournalWriter(self.journal, on_error=self._journal_failed)
-        journal_ok = self._settle_open_intents(moid, vplan)
-        if journal_ok and any(c.actionable for po in vplan.objects for c in po.changes):
-            executor.apply_plan(conn, vplan, concurrency=1, journal=writer)
-            events += self._record_flaps(vplan)
-            self._remember_unsupported(vplan)
-            now = dt.datetime.now(dt.timezone.utc)
-            for change in vplan.plan.changes:
-                if change.outcome is Outcome.APPLIED and change.object.type == "VirtualMachine":
-                    self.remediated[(change.object.moid, change.path)] = now
-                if change.outcome is Outcome.UNKNOWN:
-                    self.unverified.add(change.object.moid)
-            with self.lock:  # the read-back is the newest state we know
-                for po in vplan.objects:
-                    obj.props.update({k: v for k, v in po.state.props.items() if k in obj.props})
-        try:
-            writer.record(events)
-        except JournalError:
-            pass  # counted and shown by _journal_failed; the object is retried
-        if writer.error is None and writer.recorded:
-            self._journal_ok()
-        with self.lock:
-            clean = not vplan.plan.problems and writer.error is None and journal_ok and not any(
-                c.actionable or c.outcome in (Outcome.FAILED, Outcome.NOT_EFFECTIVE, Outcome.UNKNOWN)
-                or c.reason is Skip.FLAPPING or c.reason is Skip.PENDING_POWER_CYCLE for c in vplan.plan.changes)
-            if clean and fingerprint_before is not None:
-                self.clean[moid] = fingerprint_before
-            else:
-                self.clean.pop(moid, None)
-            owners = {".".join(path): d.policy for po in vplan.objects for fields in po.desired.values()
-                      for path, d in fields.items()}
-            self.results[moid] = ObjectResult(list(vplan.plan.changes), frozenset(owners.values()), owners)
-        if writer.recorded:
-            for event in writer.recorded:
-                self.metrics.event(event.type, event.reason)
-            if self.options.mirror_events:
-                mirror = VCenterMirror(conn)
-                for event in writer.recorded:
-                    if event.object.moid == moid and event.reason != ev.REMEDIATION_STARTED:
-                        mirror.post(event, obj.ref)  # best effort: the journal is the record
-        for controller in {c.controller for c in vplan.plan.changes} or {"none"}:
-            failed = any(c.controller == controller and c.outcome is Outcome.FAILED for c in vplan.plan.changes)
-            self.metrics.observe_reconcile(controller, "error" if failed else "success", time.monotonic() - started)
-        return not vplan.plan.problems and writer.error is None and journal_ok
 
     # -- write-ahead journal --------------------------------------------------------------------------------
-    def _settle_open_intents(self, moid: str, vplan: planner.VCenterPlan) -> bool:
-        """Verify the open intents of `moid` (left by a crash or an unknown outcome) against the fresh plan and
-        close them. False when the journal cannot be used (then nothing is written for the object)."""
-        if moid not in self.unverified:
-            return True
-        try:
-            intents = self.journal.intents(vcenter=self.name, object=moid)
-            verdicts = writeahead.recover(self.journal, vplan, intents)
-        except JournalError as exc:
-            self._journal_failed(str(exc))
-            return False
-        for verdict in verdicts:
-            self.metrics.event(verdict.event.type, verdict.event.reason)
-        if verdicts:
-            log.info("settled open intents", vcenter=self.name, object=moid, summary=writeahead.summary(verdicts))
-        self.unverified.discard(moid)
-        return True
 
-    def _journal_failed(self, message: str) -> None:
+    def journal_failed(self, message: str) -> None:
         log.error("the journal cannot be written; no vSphere writes until it can", vcenter=self.name,
                   error=message)
         self.metrics.journal_write_failure()
         self.board.set_journal_error(message)
 
-    def _journal_ok(self) -> None:
+    def journal_ok_again(self) -> None:
         self.board.set_journal_error(None)
 
-    def _option_types(self, conn: Connection, obj: inventory.ObservedObject) -> dict[str, Any]:
-        """Option definitions per ESXi build, read once per session from one host of that build."""
-        from reconciler.controllers.host_advanced import option_type
-        build = str(obj.props.get("config.product.build"))
-        cache = self.types_by_build
-        if build not in cache:
-            manager = obj.props["configManager.advancedOption"]
-            fetched = inventory.fetch_objects(conn, [manager], ["supportedOption"])[manager._moId]
-            cache[build] = {d.key: option_type(d) for d in fetched.get("supportedOption") or []}
-        return cache[build]
 
-    def _mark_flapping(self, vplan: planner.VCenterPlan) -> None:
-        for po in vplan.objects:
-            po.changes = [c.with_(reason=Skip.FLAPPING,
-                                  message="remediated again and again: no longer re-applied (DriftFlapping); "
-                                          "find what reverts it, then restart or edit the policy")
-                          if c.actionable and self.flaps.is_flapping(c.object.moid, ".".join(c.path)) else c
-                          for c in po.changes]
-        vplan.collect_changes()
-
-    def _record_flaps(self, vplan: planner.VCenterPlan) -> list[ev.Event]:
-        """Count remediations per field; a field that trips the detector is marked flapping from now on."""
-        out = []
-        for i, change in enumerate(vplan.plan.changes):
-            if change.outcome is Outcome.APPLIED and self.flaps.record(change.object.moid, ".".join(change.path)):
-                vplan.plan.changes[i] = change.with_(reason=Skip.FLAPPING)
-                out.append(ev.Event(type=ev.WARNING, reason=ev.DRIFT_FLAPPING, object=change.object,
-                                    path=change.path, policy=change.policy or None, source=change.source or None,
-                                    message=f"{'.'.join(change.path)} was remediated {self.options.flap_threshold} "
-                                            f"times within {self.options.flap_window:.0f} s; something reverts it; "
-                                            "vsr stops re-applying it"))
-        return out
 
     def flapping_by_policy(self) -> dict[str, int]:
         """Fields the flap detector currently holds back, counted per owning policy."""

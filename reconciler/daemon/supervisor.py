@@ -23,17 +23,18 @@ from typing import Any
 import structlog
 
 from reconciler.api.models import POLICY_KINDS
+from reconciler.controllers.contract import Skip
 from reconciler.daemon.httpserver import HealthServer
 from reconciler.daemon.liveness import DEFAULT_THRESHOLD, Liveness
 from reconciler.daemon.metrics import Metrics
+from reconciler.daemon.specstore import SpecSnapshot, SpecStore
 from reconciler.daemon.specwatch import SpecWatcher
 from reconciler.daemon.status import StatusBoard, document_digest
 from reconciler.daemon.stopsignal import StopSignal
+from reconciler.daemon.vcenter_loop import LoopOptions, VCenterLoop
 from reconciler.engine.recording import expired_event, spec_event
 from reconciler.engine.runner import CliConnection, connection_settings
-from reconciler.engine.specstore import SpecSnapshot, SpecStore
-from reconciler.engine.types import Outcome, Skip
-from reconciler.engine.vcenter_loop import LoopOptions, VCenterLoop
+from reconciler.engine.types import Outcome
 from reconciler.events.journal import Journal, JournalError
 from reconciler.vsphere.settings import ConnectionSettings
 

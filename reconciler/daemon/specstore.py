@@ -20,8 +20,8 @@ import structlog
 
 from reconciler.api.lkg import last_known_good
 from reconciler.api.loader import discover, load_texts, read_text
-from reconciler.daemon.specwatch import git_revision
 from reconciler.engine.policies import CompiledSpecs, compile_documents
+from reconciler.gitrev import git_revision
 
 log = structlog.get_logger("vsr.specs")
 

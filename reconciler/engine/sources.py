@@ -1,0 +1,233 @@
+"""Reading what controllers declare as their sources (`properties`, `related`, `polled`), in bulk.
+
+One property-spec builder (`property_specs`) serves the planner's snapshot and the daemon's watch. `read` fills
+`ObjectState.related` and `ObjectState.polled` for the objects a controller targets: related objects in one
+`fetch_objects` call per type (their static properties once per static key, from one object per key), polled
+sources one call per object when due. A `SourceCache` carries what is already known (the daemon's watch cache,
+static values per key, polled values with their read times) from one read to the next.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import threading
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from pyVmomi import vim
+
+from reconciler.controllers.base import Controller
+from reconciler.controllers.contract import ObjectState, Polled, PolledValue, Related, RelatedState, Shared
+from reconciler.vsphere import inventory
+from reconciler.vsphere.connection import Connection
+
+VIM_TYPES: dict[str, type] = {
+    "HostSystem": vim.HostSystem,
+    "VirtualMachine": vim.VirtualMachine,
+    "DistributedVirtualPortgroup": vim.dvs.DistributedVirtualPortgroup,
+}
+#: properties the engine itself needs, beyond the controllers'
+BASE_PROPERTIES: dict[str, tuple[str, ...]] = {
+    "HostSystem": ("runtime.connectionState",),
+    "VirtualMachine": ("runtime.powerState", "config.template"),
+    "DistributedVirtualPortgroup": ("parent",),
+}
+
+
+def property_specs(controllers: Iterable[Controller], *, with_name: bool = False) -> dict[type, list[str]]:
+    """{vim type: property paths} of the managed objects: the engine's own paths and every path the controllers
+    declare (`Controller.object_paths`), in declaration order."""
+    specs: dict[type, list[str]] = {}
+    for controller in controllers:
+        base = ["name"] if with_name else []
+        paths = specs.setdefault(VIM_TYPES[controller.managed_type],
+                                 [*base, *BASE_PROPERTIES[controller.managed_type]])
+        paths.extend(p for p in controller.object_paths() if p not in paths)
+    return specs
+
+
+def related_declarations(controllers: Iterable[Controller]) -> dict[str, Related]:
+    """The related objects the controllers declare, by `via`, properties merged when several declare one."""
+    out: dict[str, Related] = {}
+    for controller in controllers:
+        for r in controller.related:
+            seen = out.get(r.via)
+            if seen is None:
+                out[r.via] = r
+            else:
+                out[r.via] = Related(r.via, r.type, tuple(dict.fromkeys(seen.properties + r.properties)),
+                                     tuple(dict.fromkeys(seen.static + r.static)), seen.static_key or r.static_key)
+    return out
+
+
+def phase(moid: str, source: str) -> float:
+    """A stable fraction in [0, 1) per (object, source): spreads the reads of one source over its interval."""
+    return int.from_bytes(hashlib.sha256(f"{moid}/{source}".encode()).digest()[:4], "big") / 2**32
+
+
+def next_read(read_at: dt.datetime, interval: float, moid: str, source: str) -> dt.datetime:
+    """When a value read at `read_at` is due again: the next point of the object's phase in the interval, at
+    least half an interval later (so reads of many objects spread evenly over the interval)."""
+    offset = phase(moid, source) * interval
+    epoch = read_at.timestamp()
+    due = epoch + ((offset - epoch) % interval)
+    if due - epoch < interval / 2:
+        due += interval
+    return dt.datetime.fromtimestamp(due, dt.timezone.utc)
+
+
+def now_utc() -> dt.datetime:
+    return dt.datetime.now(dt.timezone.utc)
+
+
+@dataclass
+class SourceCache:
+    """What is known of declared sources between reads. `related` is kept current by the daemon's watch (the
+    engine reads, never writes it); `shared` holds static values per (via, static key value) for a session;
+    `polled` the last read of each (moid, source name). `poll_slots` bounds concurrent polled reads."""
+
+    related: dict[str, dict[str, Any]] = field(default_factory=dict)
+    shared: dict[tuple[str, str], Shared] = field(default_factory=dict)
+    polled: dict[tuple[str, str], PolledValue] = field(default_factory=dict)
+    poll_concurrency: int = 4
+    lock: threading.RLock = field(default_factory=threading.RLock, repr=False)
+
+    def __post_init__(self) -> None:
+        self.poll_slots = threading.BoundedSemaphore(max(1, self.poll_concurrency))
+
+    def due(self, moid: str, source: Polled, now: dt.datetime) -> bool:
+        with self.lock:
+            last = self.polled.get((moid, source.name))
+        return last is None or now >= next_read(last.read_at, source.interval, moid, source.name)
+
+    def next_due(self, moid: str, sources: Iterable[Polled]) -> dt.datetime | None:
+        """The earliest time one of `sources` of `moid` is due again (None if none was read)."""
+        times = []
+        with self.lock:
+            for s in sources:
+                last = self.polled.get((moid, s.name))
+                if last is not None:
+                    times.append(next_read(last.read_at, s.interval, moid, s.name))
+        return min(times) if times else None
+
+
+Target = tuple[Controller, ObjectState]
+
+
+def read(conn: Connection, targets: Sequence[Target], cache: SourceCache | None = None, *, fresh: bool = False,
+         now: dt.datetime | None = None) -> dict[tuple[str, str], BaseException]:
+    """Fill `state.related` and `state.polled` of each (controller, state) from the controller's declarations.
+    `fresh` re-reads related properties and polled sources even when the cache has them (before a write, and
+    the read-back after one). Returns the faults per (moid, controller name): that controller's observed state
+    of that object could not be read (the others are unaffected)."""
+    cache = cache if cache is not None else SourceCache()
+    now = now or now_utc()
+    faults: dict[tuple[str, str], BaseException] = {}
+    _read_related(conn, targets, cache, fresh, faults)
+    _read_polled(conn, targets, cache, fresh, now, faults)
+    return faults
+
+
+def observe(targets: Sequence[Target], faults: Mapping[tuple[str, str], BaseException]) -> None:
+    """Let each controller derive its extras from what was read (not for objects whose read faulted)."""
+    for controller, state in targets:
+        if (state.ref.moid, controller.name) not in faults:
+            controller.observe(state)
+
+
+def _read_related(conn: Connection, targets: Sequence[Target], cache: SourceCache, fresh: bool,
+                  faults: dict[tuple[str, str], BaseException]) -> None:
+    wanted: dict[str, dict[str, Any]] = {}            # related type -> moid -> ref, to fetch
+    paths: dict[str, list[str]] = {}                  # related type -> properties to fetch
+    users: dict[str, list[tuple[Controller, ObjectState]]] = {}  # related type -> who needs it
+    for controller, state in targets:
+        for r in controller.related:
+            ref = state.props.get(r.via)
+            if ref is None:
+                continue
+            users.setdefault(r.type, []).append((controller, state))
+            with cache.lock:
+                known = None if fresh else cache.related.get(ref._moId)
+            if known is not None:
+                state.related[r.via] = RelatedState(ref._moId, dict(known))
+            else:
+                wanted.setdefault(r.type, {})[ref._moId] = ref
+                names = paths.setdefault(r.type, [])
+                names.extend(p for p in r.properties if p not in names)
+    fetched: dict[str, Mapping[str, Any]] = {}
+    for type_name, refs in wanted.items():
+        try:
+            fetched.update(inventory.fetch_objects(conn, list(refs.values()), paths[type_name]))
+        except Exception as exc:  # noqa: BLE001 - one type's read never stops the others
+            for controller, state in users[type_name]:
+                faults[(state.ref.moid, controller.name)] = exc
+    for controller, state in targets:
+        for r in controller.related:
+            ref = state.props.get(r.via)
+            if ref is not None and r.via not in state.related and ref._moId in fetched:
+                state.related[r.via] = RelatedState(ref._moId, dict(fetched[ref._moId]))
+    _read_static(conn, targets, cache, faults)
+
+
+def _read_static(conn: Connection, targets: Sequence[Target], cache: SourceCache,
+                 faults: dict[tuple[str, str], BaseException]) -> None:
+    """Static properties once per (via, static key value), from one representative object per value."""
+    representative: dict[tuple[str, str], tuple[Related, Any]] = {}
+    for controller, state in targets:
+        for r in controller.related:
+            ref = state.props.get(r.via)
+            if not r.static or ref is None or (state.ref.moid, controller.name) in faults:
+                continue
+            key = (r.via, str(state.props.get(r.static_key or "")))
+            with cache.lock:
+                if key not in cache.shared:
+                    representative.setdefault(key, (r, ref))
+    by_type: dict[str, list[tuple[tuple[str, str], Related, Any]]] = {}
+    for key, (r, ref) in representative.items():
+        by_type.setdefault(r.type, []).append((key, r, ref))
+    for entries in by_type.values():
+        names = list(dict.fromkeys(p for _, r, _ in entries for p in r.static))
+        try:
+            fetched = inventory.fetch_objects(conn, [ref for _, _, ref in entries], names)
+        except Exception as exc:  # noqa: BLE001
+            keys = {key for key, _, _ in entries}
+            for controller, state in targets:
+                for r in controller.related:
+                    if (r.via, str(state.props.get(r.static_key or ""))) in keys:
+                        faults[(state.ref.moid, controller.name)] = exc
+            continue
+        with cache.lock:
+            for key, _, ref in entries:
+                cache.shared[key] = Shared(key[1], dict(fetched.get(ref._moId, {})))
+    for controller, state in targets:
+        for r in controller.related:
+            related = state.related.get(r.via)
+            if r.static and related is not None:
+                with cache.lock:
+                    related.shared = cache.shared.get((r.via, str(state.props.get(r.static_key or ""))))
+
+
+def _read_polled(conn: Connection, targets: Sequence[Target], cache: SourceCache, fresh: bool, now: dt.datetime,
+                 faults: dict[tuple[str, str], BaseException]) -> None:
+    for controller, state in targets:
+        for source in controller.polled:
+            key = (state.ref.moid, source.name)
+            if (state.ref.moid, controller.name) in faults:
+                continue
+            if not fresh and not cache.due(state.ref.moid, source, now):
+                with cache.lock:
+                    state.polled[source.name] = cache.polled[key]
+                continue
+            ref = state.props.get(source.via)
+            try:
+                with cache.poll_slots:
+                    value = None if ref is None else conn.call(getattr(ref, source.method))
+            except Exception as exc:  # noqa: BLE001 - this object's source only
+                faults[(state.ref.moid, controller.name)] = exc
+                continue
+            read = PolledValue(value, now_utc())
+            state.polled[source.name] = read
+            with cache.lock:
+                cache.polled[key] = read
