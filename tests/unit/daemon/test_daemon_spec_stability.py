@@ -10,7 +10,7 @@ from pathlib import Path
 from test_daemon_specwatch import DEBOUNCE, Recorder, write
 
 from reconciler.daemon.specwatch import SpecWatcher
-from reconciler.engine.specstore import SpecStore
+from reconciler.daemon.specstore import SpecStore
 
 HEAD = """apiVersion: vsr.dev/v1alpha1
 kind: HostSecurityPolicy
