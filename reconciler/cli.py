@@ -28,6 +28,8 @@ COMMANDS: dict[str, str] = {
     "completion": "print a shell completion script (bash, zsh or fish)",
 }
 LOG_LEVELS = ("debug", "info", "warning", "error")
+# Commands that log nothing below info: structlog (which imports rich) is set up for them only at info or debug.
+QUIET_COMMANDS = frozenset({"validate", "explain", "completion", "schema"})
 EXIT_ERROR = 1
 
 EPILOG = """\
@@ -110,11 +112,10 @@ def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else list(argv)
     parser = build_parser(_command_of(argv) or "")
     args = parser.parse_args(argv)
-    from reconciler.logsetup import (
-        configure_logging,  # structlog (and rich) only once a command runs
-    )
+    if args.command not in QUIET_COMMANDS or args.log_level in ("debug", "info"):
+        from reconciler.logsetup import configure_logging  # structlog (and rich) only once a command runs
 
-    configure_logging(args.log_format, args.log_level)
+        configure_logging(args.log_format, args.log_level)
     try:
         return int(args._run(args))
     except KeyboardInterrupt:

@@ -36,14 +36,15 @@ def to_json(result: Any) -> dict[str, object]:
 
 
 def run(args: argparse.Namespace) -> int:
-    import structlog
-
     from reconciler.api import load_specs
 
     result = load_specs(args.paths)
-    log = structlog.get_logger("vsr.validate")
-    log.info("specs validated", files=len(result.files), documents=len(result.documents),
-             errors=len(result.errors), warnings=len(result.warnings))
+    if args.log_level in ("debug", "info"):  # structlog costs start-up time; it is set up only at these levels
+        import structlog
+
+        structlog.get_logger("vsr.validate").info(
+            "specs validated", files=len(result.files), documents=len(result.documents),
+            errors=len(result.errors), warnings=len(result.warnings))
     if args.output == "json":
         print(json.dumps(to_json(result), indent=2, default=str))
     elif args.output == "yaml":
