@@ -10,28 +10,38 @@ from __future__ import annotations
 import argparse
 import sys
 
-from rich.console import Console
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
-
+from reconciler.cli import COMMANDS
+from reconciler.commands import _options as opt
 from reconciler.commands._connection import add_connection_options, cli_connection
 from reconciler.commands._journal import open_journal, report_journal_errors
+from reconciler.commands._planning import Planned, finish, parse_target, plan
+from reconciler.commands._progress import Bars
 from reconciler.engine import saved_plan
 from reconciler.engine.runner import Pass, load_pass
-from reconciler.report.plan_output import render_json, render_text
+from reconciler.engine.targets import Target
+from reconciler.report.plan_output import render, render_text
 
 NO_CONSENT = ("refusing to apply without consent: standard input is not a terminal; review with `vsr plan`, then "
               "pass --yes, or save the plan with `vsr plan PATH... --out FILE` and run `vsr apply FILE`")
 
 
 def register(sub: argparse._SubParsersAction, common: argparse.ArgumentParser) -> argparse.ArgumentParser:
-    parser = sub.add_parser("apply", parents=[common], help="converge the estate once", description=__doc__)
+    parser = sub.add_parser("apply", parents=[common], help=COMMANDS["apply"], description=__doc__,
+                            epilog="examples:\n  vsr apply specs/            shows the plan and asks\n"
+                                   "  vsr apply specs/ --yes -l control=ESXI-80-000008\n"
+                                   "  vsr plan specs/ --out plan.json && vsr apply plan.json")
     parser.add_argument("paths", nargs="+", metavar="PATH",
                         help="spec files or directories, or one saved plan from `vsr plan --out`")
-    parser.add_argument("-o", "--output", choices=("text", "json"), default="text")
+    opt.add_output_option(parser)
     parser.add_argument("--yes", action="store_true", help="apply without asking")
     parser.add_argument("--allow-invalid", action="store_true",
                         help="apply the valid documents even if some fail to load")
     parser.add_argument("--concurrency", type=int, default=8, help="objects changed at once per vCenter (default 8)")
+    parser.add_argument("--detail", action="store_true", help="list every object and field, not grouped")
+    opt.add_target_option(parser)
+    opt.add_strict_option(parser)
+    opt.add_color_option(parser)
+    opt.add_journal_option(parser)
     add_connection_options(parser)
     return parser
 
@@ -65,7 +75,7 @@ def _valid_enough(one: Pass, allow_invalid: bool) -> bool:
     return True
 
 
-def _plan_saved(one: Pass, saved: saved_plan.SavedPlan) -> None:
+def _plan_saved(one: Pass, saved: saved_plan.SavedPlan, target: Target) -> Planned:
     """Re-plan the vCenters of the saved plan and leave actionable only its still-valid changes."""
     now = saved_plan.spec_revision(saved.spec_paths, one.result.documents)
     if now.get("digest") != saved.revision.get("digest"):
@@ -85,14 +95,16 @@ def _plan_saved(one: Pass, saved: saved_plan.SavedPlan) -> None:
     one.plan(vcenters=names)
     for _, _, vplan in one.planned:
         vplan.plan.notes.extend(saved_plan.restrict(vplan, saved.vcenters[vplan.vcenter]))
+    return finish(one, target)
 
 
-def _consent(one: Pass) -> bool:
+def _consent(one: Pass, found: Planned, detail: bool, color: bool) -> bool:
     """Show the plan on the terminal and ask; True only for y/yes. Nothing to apply needs no question."""
     pending = [c for p in one.result.plans for c in p.plan.changes if c.actionable]
     if not pending:
         return True
-    sys.stderr.write(render_text(one.result))
+    sys.stderr.write(render_text(one.result, detail=detail, color=color,
+                                 notes=found.notes))
     objects = len({(c.object.vcenter, c.object.moid) for c in pending})
     sys.stderr.write(f"Apply these {len(pending)} change(s) to {objects} object(s)? [y/N] ")
     sys.stderr.flush()
@@ -101,6 +113,9 @@ def _consent(one: Pass) -> bool:
 
 
 def run(args: argparse.Namespace) -> int:
+    target = parse_target(args)
+    if target is None:
+        return 1
     try:
         saved = _saved(args.paths)
     except saved_plan.SavedPlanError as exc:
@@ -110,31 +125,26 @@ def run(args: argparse.Namespace) -> int:
         _say(NO_CONSENT)
         return 1
     paths = saved.spec_paths if saved is not None else args.paths
-    console = Console(stderr=True)
     journal = open_journal(args.journal, "apply")
     if journal is None:
         return 1
-    with journal, load_pass(paths, cli=cli_connection(args), journal=journal) as one:
+    with journal, load_pass(paths, cli=cli_connection(args), journal=journal) as one, Bars() as bars:
         if not _valid_enough(one, args.allow_invalid):
             return 1
         if saved is not None:
-            _plan_saved(one, saved)
+            found = _plan_saved(one, saved, target)
         else:
-            one.plan()
-            if not args.yes and not _consent(one):
-                _say("aborted: nothing was changed")
-                return 1
-        with Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
-                      console=console, transient=True, disable=not console.is_terminal) as progress:
-            tasks: dict[str, int] = {}
-
-            def on_progress(vcenter: str, done: int, total: int) -> None:
-                if vcenter not in tasks:
-                    tasks[vcenter] = progress.add_task(f"applying on {vcenter}", total=total)
-                progress.update(tasks[vcenter], completed=done)
-
-            one.apply(max(1, args.concurrency), on_progress)
+            found = plan(one, target, bars)
+            if not args.yes:
+                bars.progress.stop()
+                if not _consent(one, found, args.detail, opt.use_color(args, sys.stderr)):
+                    _say("aborted: nothing was changed")
+                    return 1
+                bars.progress.start()
+        one.apply(max(1, args.concurrency), bars.on_apply)
         result = one.result
     report_journal_errors(result.journal_errors, "apply")
-    sys.stdout.write(render_json(result) if args.output == "json" else render_text(result, applied=True))
-    return result.exit_code()
+    sys.stdout.write(render(result, args.output, applied=True, detail=args.detail,
+                            color=opt.use_color(args, sys.stdout), strict=args.strict, notes=found.notes,
+                            extra=found.extra()))
+    return result.exit_code(args.strict)

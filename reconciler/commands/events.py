@@ -9,6 +9,8 @@ import time
 from datetime import datetime
 from typing import Any, TextIO
 
+from reconciler.cli import COMMANDS
+from reconciler.commands._options import add_journal_option
 from reconciler.events.journal import Journal, JournalError, JournalMissing
 from reconciler.events.model import StoredEvent
 from reconciler.events.timeutil import parse_since
@@ -26,7 +28,8 @@ def _since(text: str) -> Any:
 
 def register(subparsers: Any, common: argparse.ArgumentParser) -> argparse.ArgumentParser:
     parser = subparsers.add_parser(
-        "events", parents=[common], help="show recorded drift and change events",
+        "events", parents=[common], help=COMMANDS["events"],
+        epilog="examples:\n  vsr events --since 1h --reason DriftDetected\n  vsr events -f -o json",
         description="Query the event journal. Events are aggregated: the same object, reason, field and message "
                     "is one event with a count and first/last seen times.")
     parser.add_argument("--since", type=_since, metavar="DUR",
@@ -37,9 +40,10 @@ def register(subparsers: Any, common: argparse.ArgumentParser) -> argparse.Argum
     parser.add_argument("--type", choices=("Normal", "Warning"), help="only Normal or Warning events")
     parser.add_argument("--vcenter", metavar="NAME", help="only events of this VCenter document")
     parser.add_argument("--limit", type=int, metavar="N", help="at most the N most recent events")
-    parser.add_argument("-o", "--output", choices=("text", "json"), default="text",
-                        help="text table or JSON lines (one event per line)")
+    parser.add_argument("-o", "--output", choices=("text", "json", "yaml"), default="text",
+                        help="text table, JSON lines (one event per line) or YAML (one document per event)")
     parser.add_argument("-f", "--follow", action="store_true", help="keep printing new and re-counted events")
+    add_journal_option(parser)
     return parser
 
 
@@ -62,7 +66,7 @@ def run(args: argparse.Namespace, out: TextIO | None = None) -> int:
         return 1
 
 
-def _show(journal: Journal, args: argparse.Namespace, printer: "_Printer", filters: dict[str, Any]) -> int:
+def _show(journal: Journal, args: argparse.Namespace, printer: _Printer, filters: dict[str, Any]) -> int:
     start_seq = journal.last_seq()
     events = journal.query(since=args.since, limit=args.limit, **filters)
     if not events and args.output == "text" and not args.follow:
@@ -107,6 +111,11 @@ class _Printer:
         if self.fmt == "json":
             for e in events:
                 self.out.write(json.dumps(e.to_dict(), default=str, separators=(",", ":")) + "\n")
+        elif self.fmt == "yaml":
+            from reconciler.report.yaml_out import to_yaml
+
+            for e in events:
+                self.out.write("---\n" + to_yaml(e.to_dict()))
         else:
             self._table(events)
         self.out.flush()

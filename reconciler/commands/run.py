@@ -8,7 +8,9 @@ import os
 import sys
 import threading
 
+from reconciler.cli import COMMANDS
 from reconciler.commands._connection import add_connection_options, cli_connection
+from reconciler.commands._options import add_journal_option
 from reconciler.daemon.liveness import DEFAULT_THRESHOLD
 from reconciler.daemon.supervisor import Daemon, DaemonError, DaemonOptions, parse_shard
 from reconciler.daemon.vcenter_loop import LoopOptions
@@ -24,22 +26,26 @@ def duration(text: str) -> float:
 
 
 def register(sub: argparse._SubParsersAction, common: argparse.ArgumentParser) -> argparse.ArgumentParser:
-    parser = sub.add_parser("run", parents=[common], help="run the reconciliation daemon", description=__doc__)
+    parser = sub.add_parser("run", parents=[common], help=COMMANDS["run"], description=__doc__,
+                            epilog="examples:\n  vsr run specs/\n  vsr run specs/ --listen 0.0.0.0:8080 --shard 0/2 "
+                                   "--log-format json")
     parser.add_argument("paths", nargs="+", metavar="PATH", help="spec files or directories (watched)")
     parser.add_argument("--resync", type=duration, default=600.0, help="full resync period (default 10m)")
-    parser.add_argument("--listen", default="127.0.0.1:8080", help="address for health, metrics and status")
-    parser.add_argument("--concurrency", type=int, default=4, help="objects reconciled at once per vCenter")
+    parser.add_argument("--listen", default="127.0.0.1:8080",
+                        help="address for /healthz, /readyz, /metrics and /status (default 127.0.0.1:8080)")
+    parser.add_argument("--concurrency", type=int, default=4, help="objects reconciled at once per vCenter (default 4)")
     parser.add_argument("--qps", type=float, default=10.0, help="retry rate limit per vCenter (token bucket)")
     parser.add_argument("--burst", type=int, default=100, help="retry burst per vCenter")
     parser.add_argument("--flap-threshold", type=int, default=5,
                         help="remediations of one field within --flap-window that count as flapping")
-    parser.add_argument("--flap-window", type=duration, default=600.0)
+    parser.add_argument("--flap-window", type=duration, default=600.0, help="see --flap-threshold (default 10m)")
     parser.add_argument("--mirror-events", action="store_true",
                         help="also post each event into vCenter's event history on the object")
     parser.add_argument("--shard", type=parse_shard, default=None, metavar="I/N",
                         help="reconcile only the vCenters of shard I of N (spec.shard, else rendezvous hashing of the name)")
     parser.add_argument("--stuck-after", type=duration, default=DEFAULT_THRESHOLD, metavar="DURATION",
                         help="/healthz fails when a vCenter loop makes no progress for this long (default 5m)")
+    add_journal_option(parser)
     add_connection_options(parser)
     return parser
 

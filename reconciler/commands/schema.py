@@ -7,12 +7,19 @@ import sys
 from pathlib import Path
 
 from reconciler.api.models import KINDS
-from reconciler.api.schema import all_kinds_schema, kind_schema, render, stale_schemas, write_schemas
+from reconciler.api.schema import (
+    all_kinds_schema,
+    kind_schema,
+    render,
+    stale_schemas,
+    write_schemas,
+)
+from reconciler.cli import COMMANDS
 
 
 def register(subparsers: argparse._SubParsersAction, common: argparse.ArgumentParser) -> argparse.ArgumentParser:
     parser = subparsers.add_parser(
-        "schema", parents=[common], help="print the JSON Schema of the spec kinds",
+        "schema", parents=[common], help=COMMANDS["schema"],
         description="Print the JSON Schema of all spec kinds (oneOf), or of one kind; --write DIR writes one file "
                     "per kind and vsr.schema.json; --check DIR fails when those files differ from the models.")
     parser.add_argument("--kind", choices=sorted(KINDS), help="only this kind")

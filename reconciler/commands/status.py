@@ -8,13 +8,15 @@ import sys
 import urllib.error
 import urllib.request
 
+from reconciler.cli import COMMANDS
 from reconciler.report.escape import console
 
 
 def register(sub: argparse._SubParsersAction, common: argparse.ArgumentParser) -> argparse.ArgumentParser:
-    parser = sub.add_parser("status", parents=[common], help="show the daemon's status", description=__doc__)
+    parser = sub.add_parser("status", parents=[common], help=COMMANDS["status"], description=__doc__)
     parser.add_argument("--url", default="http://127.0.0.1:8080", help="the daemon's --listen address")
-    parser.add_argument("-o", "--output", choices=("text", "json"), default="text")
+    parser.add_argument("-o", "--output", choices=("text", "json", "yaml"), default="text",
+                        help="output format (default text)")
     return parser
 
 
@@ -29,6 +31,11 @@ def run(args: argparse.Namespace) -> int:
     if args.output == "json":
         json.dump(status, sys.stdout, indent=2)
         sys.stdout.write("\n")
+        return 0
+    if args.output == "yaml":
+        from reconciler.report.yaml_out import to_yaml
+
+        sys.stdout.write(to_yaml(status))
         return 0
     _print(f"ready: {status.get('ready')}   spec revision: {status.get('specRevision') or '-'}")
     for vc in status.get("vcenters") or []:

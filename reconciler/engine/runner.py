@@ -17,9 +17,9 @@ import structlog
 
 from reconciler.api import load_specs
 from reconciler.controllers.contract import ConnectionFacts
-from reconciler.engine import executor, planner, recording, writeahead
-from reconciler.engine.planner import PlannedObject, VCenterPlan
+from reconciler.engine import executor, exitcodes, planner, recording, writeahead
 from reconciler.engine.policies import CompiledSpecs, compile_documents, policies_for
+from reconciler.engine.planner import PlannedObject, VCenterPlan
 from reconciler.events import model as ev
 from reconciler.events.journal import Journal, JournalError
 from reconciler.vsphere.connection import Connection
@@ -33,12 +33,15 @@ ADHOC = "default"
 
 @dataclass
 class CliConnection:
-    """Ad-hoc connection options (`--server`, `--username`, `--password-file`, `--insecure`)."""
+    """Ad-hoc connection options (`--server`, `--username`, `--password-file`, `--insecure`, `--ca-file`,
+    `--thumbprint`; the last two also from VSR_CA_FILE and VSR_THUMBPRINT)."""
 
     server: str | None = None
     username: str | None = None
     password_file: str | None = None
     insecure: bool = False
+    ca_file: str | None = None
+    thumbprint: str | None = None
 
     def given(self, environ: Mapping[str, str]) -> bool:
         return bool(self.server or environ.get("VSR_SERVER"))
@@ -57,11 +60,10 @@ class RunResult:
     def spec_errors(self) -> list[Any]:
         return [i for i in self.spec_issues if i.is_error]
 
-    def exit_code(self) -> int:
-        if self.spec_errors or self.connection_errors or self.journal_errors or any(p.plan.problems
-                                                                                    for p in self.plans):
-            return 1
-        return 2 if any(p.plan.drift for p in self.plans) else 0
+    def exit_code(self, strict: bool = False) -> int:
+        errors = bool(self.spec_errors or self.connection_errors or self.journal_errors
+                      or any(p.plan.problems for p in self.plans))
+        return exitcodes.exit_code(errors, (c for p in self.plans for c in p.plan.changes), strict)
 
 
 def connection_settings(specs: CompiledSpecs, cli: CliConnection | None,
@@ -71,7 +73,8 @@ def connection_settings(specs: CompiledSpecs, cli: CliConnection | None,
         only = next(iter(specs.vcenters), ADHOC) if len(specs.vcenters) == 1 else ADHOC
         try:
             return [settings_from_cli(cli.server, cli.username, cli.password_file, cli.insecure, environ,
-                                      name=only)], []
+                                      name=only, ca_file=cli.ca_file or environ.get("VSR_CA_FILE") or None,
+                                      thumbprint=cli.thumbprint or environ.get("VSR_THUMBPRINT") or None)], []
         except SettingsError as exc:
             return [], [str(exc)]
     out: list[ConnectionSettings] = []

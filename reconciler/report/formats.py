@@ -9,6 +9,7 @@ from reconciler.report.model import Report
 
 RENDERERS: dict[str, Callable[[Report], str]] = {
     "json": json_report.render,
+    "yaml": json_report.render_yaml,
     "junit": junit.render,
     "sarif": sarif.render,
     "html": html.render,

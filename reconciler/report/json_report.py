@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
+from reconciler.report import scope
 from reconciler.report.model import Report
 
 
@@ -16,6 +17,9 @@ def document(report: Report) -> dict[str, Any]:
         "vsrVersion": report.version,
         "exitCode": report.exit_code,
         "summary": {"objects": report.objects, "results": len(report.rows), **report.counts},
+        "scope": report.scope,
+        "coverage": report.coverage,
+        "compliance": scope.compliance(report.rows, report.scope.get("baselines", [])),
         "byControl": [c.as_dict() for c in report.by_control()],
         "results": [r.as_dict() for r in report.rows],
         "problems": report.problems,
@@ -26,3 +30,10 @@ def document(report: Report) -> dict[str, Any]:
 
 def render(report: Report) -> str:
     return json.dumps(document(report), indent=2, default=str) + "\n"
+
+
+def render_yaml(report: Report) -> str:
+    """The same document as `-o json`, as YAML."""
+    from reconciler.report.yaml_out import to_yaml
+
+    return to_yaml(document(report))

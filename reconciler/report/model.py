@@ -136,8 +136,10 @@ class Report:
     spec_issues: list[Any] = field(default_factory=list)
     connection_errors: list[str] = field(default_factory=list)
     exit_code: int = 0
-    generated: dt.datetime = field(default_factory=lambda: dt.datetime.now(dt.timezone.utc))
+    generated: dt.datetime = field(default_factory=lambda: dt.datetime.now(dt.UTC))
     version: str = __version__
+    scope: dict[str, Any] = field(default_factory=dict)      # see scope.build: vCenters, revision, baselines
+    coverage: dict[str, Any] = field(default_factory=dict)   # objects checked and uncovered, controls assessed
 
     @property
     def counts(self) -> dict[str, int]:
@@ -205,16 +207,25 @@ def _rows(ref: ObjectRef, results: list[FieldResult]) -> list[Row]:
     return list(rows.values())
 
 
-def build(result: RunResult) -> Report:
-    """The report of a planning run (`run_once(..., apply=False)`)."""
+def build(result: RunResult, strict: bool = False, target: Any = None, unmatched: Any = (),
+          spec_paths: Any = ()) -> Report:
+    """The report of a planning run (`run_once(..., apply=False)`), restricted to `target` (`--target`)."""
+    from reconciler.report import scope
+
     rows: list[Row] = []
     problems: list[dict[str, Any]] = []
     for vplan in result.plans:
         rows.extend(_plan_rows(vplan))
         problems += [{"object": p.object.to_dict(), "controller": p.controller or None, "message": p.message}
                      for p in vplan.plan.problems]
+    if target:
+        rows = [r for r in rows if scope.row_targeted(r, target)]
     rows.sort(key=lambda r: (r.object.vcenter, r.object.type, r.object.name, r.control_id))
-    return Report(rows, problems, list(result.spec_issues), list(result.connection_errors), result.exit_code())
+    report = Report(rows, problems, list(result.spec_issues), list(result.connection_errors),
+                    result.exit_code(strict))
+    report.scope = scope.scope_of(result, spec_paths, report.generated)
+    report.coverage = scope.coverage_of(result, rows, unmatched)
+    return report
 
 
 def _plan_rows(vplan: VCenterPlan) -> list[Row]:

@@ -1,26 +1,38 @@
-"""Rendering a run's plans for people (text grouped by object, current -> desired per field) and for machines
-(one JSON document with stable field names)."""
+"""Rendering a run's plans for people (text: identical changes grouped across objects, or every object with
+`--detail`) and for machines (one JSON document with stable field names, also as YAML)."""
 
 from __future__ import annotations
 
 import json
 from collections import defaultdict
+from collections.abc import Iterable
 from typing import Any
 
-from reconciler.engine.recording import short_value
 from reconciler.engine.runner import RunResult
 from reconciler.engine.types import Change, Outcome, render_path
 from reconciler.report.escape import console as _c
+from reconciler.report.grouping import Group, group, marker, noun, summary, value_text
+from reconciler.report.yaml_out import to_yaml
 
 MAX_LISTED = 20
 _MARK = {Outcome.APPLIED: "fixed", Outcome.NOT_EFFECTIVE: "NOT EFFECTIVE", Outcome.FAILED: "FAILED",
          Outcome.SKIPPED: "skipped", Outcome.UNKNOWN: "unknown: not verified"}
+ARROW = "→"
+_COLOURS = {"+": "32", "~": "33", "-": "31", "!": "2", "error": "31", "bold": "1", "dim": "2", "warning": "33"}
 
 
-def _line(change: Change, applied: bool) -> str:
-    where = f" [{_c(change.subject)}]" if change.subject else ""
-    text = (f"    {_c(render_path(change.path))}{where}: {_c(short_value(change.current))} -> "
-            f"{_c(short_value(change.desired))}")
+class _Paint:
+    """ANSI colour when wanted (a terminal without --no-color/NO_COLOR), plain text otherwise."""
+
+    def __init__(self, on: bool) -> None:
+        self.on = on
+
+    def __call__(self, text: str, style: str) -> str:
+        code = _COLOURS.get(style)
+        return f"\x1b[{code}m{text}\x1b[0m" if self.on and code else text
+
+
+def _tags(change: Change, applied: bool) -> list[str]:
     tags = []
     if change.reason is not None:
         tags.append(change.reason.value)
@@ -28,56 +40,96 @@ def _line(change: Change, applied: bool) -> str:
         tags.append(_MARK[change.outcome])
     if change.impact.value != "none":
         tags.append(f"impact {change.impact.value}")
+    return tags
+
+
+def _style(mark: str, outcome: Outcome) -> str:
+    return "error" if outcome in (Outcome.FAILED, Outcome.NOT_EFFECTIVE) else mark
+
+
+def _line(change: Change, applied: bool, paint: _Paint) -> str:
+    where = f" [{_c(change.subject)}]" if change.subject else ""
+    mark = marker(change)
+    text = (f"  {paint(mark, _style(mark, change.outcome))} {_c(render_path(change.path))}{where}: "
+            f"{_c(value_text(change.current))} {ARROW} {_c(value_text(change.desired))}")
+    tags = _tags(change, applied)
     if tags:
         text += f"  ({', '.join(tags)})"
     detail = change.error or change.message
     if detail:
-        text += f"\n        {_c(detail)}"
+        text += f"\n      {_c(detail)}"
     if change.source:
-        text += f"\n        from {_c(change.policy)} at {_c(change.source)}"
+        text += f"\n      from {_c(change.policy)} at {_c(change.source)}"
     if change.controls:
-        text += f"\n        controls: {_c(', '.join(change.controls))}"
+        text += f"\n      controls: {_c(', '.join(change.controls))}"
     return text
 
 
-def render_text(result: RunResult, applied: bool = False) -> str:
+def _group_lines(entry: Group, applied: bool, paint: _Paint) -> list[str]:
+    tags = [t for t in entry.tags if applied or t not in ("fixed", "not effective", "failed", "skipped",
+                                                            "not verified")]
+    head = (f"{paint(entry.mark, _style(entry.mark, entry.outcome))} {noun(entry.type, entry.count)}: "
+            f"{_c(entry.label)} {_c(entry.current)} {ARROW} {_c(entry.desired)}"
+            + (f"  ({', '.join(tags)})" if tags else "") + f" — {_c(entry.names_text())}")
+    out = [head]
+    about = []
+    if entry.policy:
+        source = entry.changes[0].source
+        about.append(f"policy {_c(entry.policy)}" + (f" at {_c(source)}" if source else ""))
+    if entry.controls:
+        about.append(f"controls {_c(', '.join(entry.controls))}")
+    if about:
+        out.append(paint("    " + "; ".join(about), "dim"))
+    if entry.message:
+        out.append(f"    {_c(entry.message)}")
+    return out
+
+
+def render_text(result: RunResult, applied: bool = False, detail: bool = False, color: bool = False,
+                notes: Iterable[str] = ()) -> str:
+    """The plan (or, with `applied`, what an apply did) for people: identical changes grouped across objects,
+    or with `detail` every object and field; then a summary line."""
+    paint = _Paint(color)
     out: list[str] = []
     for issue in result.spec_issues:
-        out.append(f"{'error' if issue.is_error else 'warning'}: {_c(issue)}")
+        out.append(paint("error", "error") + f": {_c(issue)}" if issue.is_error else paint("warning", "warning")
+                   + f": {_c(issue)}")
     for error in result.connection_errors + result.journal_errors:
-        out.append(f"error: {_c(error)}")
-    drift = fixed = waived = 0
+        out.append(paint("error", "error") + f": {_c(error)}")
     for vplan in result.plans:
-        plan = vplan.plan
-        by_object: dict[Any, list[Change]] = defaultdict(list)
-        for change in plan.changes:
-            by_object[change.object].append(change)
-        for note in plan.notes:
+        for note in vplan.plan.notes:
             out.append(f"note: {_c(vplan.vcenter)}: {_c(note)}")
-        for obj, changes in sorted(by_object.items(), key=lambda kv: (kv[0].type, kv[0].name)):
-            out.append(_c(f"{obj.type} {obj.name} ({obj.moid}, {vplan.vcenter})"))
-            out.extend(_line(c, applied) for c in changes)
-        for problem in plan.problems:
-            out.append(_c(f"error: {problem.object.type} {problem.object.name}: {problem.message}"))
+    changes = [c for p in result.plans for c in p.plan.changes]
+    if detail:
+        for vplan in result.plans:
+            by_object: dict[Any, list[Change]] = defaultdict(list)
+            for change in vplan.plan.changes:
+                by_object[change.object].append(change)
+            for obj, found in sorted(by_object.items(), key=lambda kv: (kv[0].type, kv[0].name)):
+                out.append(paint(_c(f"{obj.type} {obj.name} ({obj.moid}, {vplan.vcenter})"), "bold"))
+                out.extend(_line(c, applied, paint) for c in found)
+    else:
+        for entry in group(changes):
+            out.extend(_group_lines(entry, applied, paint))
+    for vplan in result.plans:
+        for problem in vplan.plan.problems:
+            out.append(paint("error", "error")
+                       + _c(f": {problem.object.type} {problem.object.name}: {problem.message}"))
         for kind, label in (("HostSystem", "host(s)"), ("VirtualMachine", "VM(s)")):
-            names = sorted(r.name for r in plan.unmanaged if r.type == kind)
+            names = sorted(r.name for r in vplan.plan.unmanaged if r.type == kind)
             if names:
                 shown = ", ".join(names[:MAX_LISTED]) + (f", ... ({len(names) - MAX_LISTED} more)"
                                                          if len(names) > MAX_LISTED else "")
                 out.append(_c(f"unmanaged ({vplan.vcenter}): {len(names)} {label} matched by no policy: {shown}"))
-        drift += len(plan.drift)
-        fixed += sum(1 for c in plan.changes if c.outcome is Outcome.APPLIED)
-        waived += sum(1 for c in plan.changes if c.reason is not None and c.reason.value == "waived")
+    out.extend(_c(n) for n in notes)
     objects = sum(p.plan.objects_checked for p in result.plans)
-    summary = f"{objects} object(s) checked, {drift} drifted field(s)"
-    if applied:
-        summary += f", {fixed} fixed"
-    if waived:
-        summary += f", {waived} waived"
-    out.append(summary if (drift or fixed or result.plans) else "nothing checked")
+    if result.plans:
+        out.append(paint(summary(changes, applied, objects), "bold"))
+    else:
+        out.append("nothing checked")
     invalid = _invalid_documents(result)
     if invalid:
-        out.append(f"{len(invalid)} document(s) failed to load and were left out: {', '.join(invalid)}"
+        out.append(f"{len(invalid)} document(s) failed to load and were left out: {_c(', '.join(invalid))}"
                    + ("" if applied else "; `vsr apply` refuses until they are fixed (or --allow-invalid)"))
     return "\n".join(out) + "\n"
 
@@ -94,11 +146,12 @@ def _invalid_documents(result: RunResult) -> list[str]:
     return list(seen.values())
 
 
-def render_json(result: RunResult) -> str:
+def document(result: RunResult, strict: bool = False, extra: dict[str, Any] | None = None) -> dict[str, Any]:
+    """The `-o json` (and `-o yaml`) document; its field names are a stable contract (docs/reports.md)."""
     doc = {
         "apiVersion": "vsr.dev/v1alpha1",
         "kind": "Plan",
-        "exitCode": result.exit_code(),
+        "exitCode": result.exit_code(strict),
         "specIssues": [i.to_dict() for i in result.spec_issues],
         "connectionErrors": result.connection_errors,
         "journalErrors": result.journal_errors,
@@ -113,5 +166,24 @@ def render_json(result: RunResult) -> str:
             "applied": sum(1 for p in result.plans for c in p.plan.changes if c.outcome is Outcome.APPLIED),
             "unknown": sum(1 for p in result.plans for c in p.plan.changes if c.outcome is Outcome.UNKNOWN),
         },
+        **(extra or {}),
     }
-    return json.dumps(doc, indent=2, default=str) + "\n"
+    return doc
+
+
+def render_json(result: RunResult, strict: bool = False, extra: dict[str, Any] | None = None) -> str:
+    return json.dumps(document(result, strict, extra), indent=2, default=str) + "\n"
+
+
+def render_yaml(result: RunResult, strict: bool = False, extra: dict[str, Any] | None = None) -> str:
+    return to_yaml(document(result, strict, extra))
+
+
+def render(result: RunResult, fmt: str, *, applied: bool = False, detail: bool = False, color: bool = False,
+           strict: bool = False, notes: Iterable[str] = (), extra: dict[str, Any] | None = None) -> str:
+    """A plan in `fmt` (text, json or yaml)."""
+    if fmt == "json":
+        return render_json(result, strict, extra)
+    if fmt == "yaml":
+        return render_yaml(result, strict, extra)
+    return render_text(result, applied=applied, detail=detail, color=color, notes=notes)

@@ -98,10 +98,10 @@ def test_scg8_converges_and_the_report_goes_from_failures_to_pass(ws, capsys, tm
     assert "## Results that do not pass" in (tmp_path / "report.markdown").read_text()
 
     applied = ws.vsr(capsys, "apply")
-    assert applied.code == 2, applied.out  # changes waiting for running VMs to power off remain
+    assert applied.code == 0, applied.out  # what is left waits for running VMs to power off: pending, not drift
 
     after = ws.vsr(capsys, "report")
-    assert after.code == 2
+    assert after.code == 0 and ws.vsr(capsys, "report", "--strict").code == 2  # pending counts only with --strict
     statuses = Counter(r["status"] for r in after.json["results"])
     assert statuses["pass"] > 200 and statuses["pending"] > 0 and not statuses["waived"]
     left = {(r["control"], r["status"]) for r in after.json["results"] if r["status"] not in ("pass", "pending")}

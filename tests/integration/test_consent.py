@@ -126,7 +126,7 @@ def test_terminal_shows_the_plan_then_asks_and_no_changes_nothing(ws):
     assert code == 1, before + after
     question = before.index("[y/N]")
     shown = before[:question]
-    assert f"HostSystem {H0}" in shown and "services.TSM-SSH.running: true -> false" in shown, before
+    assert f"1 host: services.TSM-SSH.running true → false — {H0}" in shown, before  # grouped (issue 14)
     assert "Apply these 2 change(s) to 1 object(s)?" in before
     assert "aborted: nothing was changed" in after
     assert ssh(si, H0) == (True, "on")
@@ -138,7 +138,7 @@ def test_terminal_yes_applies_the_plan_shown(ws):
     ws.policy("ssh-off", SSH_OFF)
     code, before, after = on_terminal(ws, "y", "apply", str(ws.specs))
     assert code == 0, before + after
-    assert "services.TSM-SSH.running: true -> false" in before
+    assert f"1 host: services.TSM-SSH.running true → false — {H0}" in before
     assert "2 fixed" in after
     assert ssh(si, H0) == (False, "off")
 

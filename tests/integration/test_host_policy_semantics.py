@@ -164,7 +164,7 @@ def test_free_esxi_is_audit_only_with_one_clear_reason(tmp_path, sim_factory, ca
         advancedSettings: {Mem.ShareForceSalting: 2}
     """)
     run = ws.vsr(capsys, "apply")
-    assert run.code == 2, run.out
+    assert run.code == 0, run.out  # only unsupported fields remain: exit 2 needs --strict (issue 14)
     restricted = [c for c in run.json["changes"] if "RestrictedVersion" in (c["message"] or "")]
     assert restricted and all(c["reason"] == "unsupported" and c["outcome"] == "skipped" for c in restricted)
     assert not [c for c in run.json["changes"] if c["outcome"] in ("applied", "failed")]
@@ -183,7 +183,7 @@ def test_plain_vcsim_reports_unsupported_and_does_not_crash(tmp_path, sim_factor
         networkSecurity: {allowPromiscuous: false}
     """)
     run = ws.vsr(capsys, "apply")
-    assert run.code in (1, 2), run.out
+    assert run.code == 0, run.out  # every field is unsupported on plain vcsim: exit 2 needs --strict (issue 14)
     reasons = {c["reason"] for c in run.json["changes"]}
     assert "unsupported" in reasons
     assert [e for e in ws.events("Unsupported")]

@@ -73,7 +73,7 @@ def test_read_only_journal_apply_writes_nothing_and_events_still_reads_it(sim_fa
     sim = sim_factory("-drift")
     ws = Workspace(tmp_path, sim)
     ws.policy("ssh", SSH)
-    plan = run_vsr("plan", str(ws.specs), "--journal", str(ws.journal))
+    plan = run_vsr("plan", str(ws.specs), "--record", "--journal", str(ws.journal))  # --record creates it
     assert plan.returncode == 2, plan.stderr
     before = ssh_state(sim)
     ws.journal.chmod(0o444)

@@ -88,7 +88,7 @@ def test_cli_rejects_a_bad_shard_before_starting(tmp_path):
     vsr = str(Path(sys.executable).with_name("vsr"))
     result = subprocess.run([vsr, "run", str(tmp_path), "--shard=/3", "--journal", str(tmp_path / "j.db")],
                             capture_output=True, text=True, timeout=60)
-    assert result.returncode == 2 and "--shard" in result.stderr
+    assert result.returncode == 1 and "--shard" in result.stderr  # usage error: exit 1 (issue 14 item 7)
 
 
 def test_vcenter_spec_shard_is_an_optional_non_negative_integer():

@@ -97,7 +97,7 @@ def test_filter_without_match_text(journal_path):
 def test_bad_since_is_a_usage_error(journal_path, capsys):
     with pytest.raises(SystemExit) as err:
         run(["--journal", str(journal_path), "--since", "soon"])
-    assert err.value.code == 2
+    assert err.value.code == 1  # usage errors exit 1: 2 means drift (issue 14 item 7)
     assert "invalid --since 'soon'" in capsys.readouterr().err
 
 

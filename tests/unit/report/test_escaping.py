@@ -33,7 +33,9 @@ def _gfm() -> MarkdownIt:
 
 def test_markdown_report_shows_names_literally(evil_run):
     report = evil_run.build_report()
-    text = markdown.render(report)
+    summary = _gfm().render(markdown.render(report))  # the default summary groups names in code spans too
+    assert "<a " not in summary and "<img" not in summary and "<b>" not in summary and "\x1b" not in summary
+    text = markdown.render(report, detail=True)
     html = _gfm().render(text)
     assert "<a " not in html and "<img" not in html and "<b>" not in html and "\x1b" not in html
     tokens = _gfm().parse(text)
@@ -67,7 +69,9 @@ def test_console_escapes_controls_and_bidi():
 
 
 def test_plan_text_keeps_one_line_per_entry(evil_run):
-    text = render_text(evil_run.build_run())
+    grouped = render_text(evil_run.build_run())
+    assert "\x1b" not in grouped and EVIL not in grouped
+    text = render_text(evil_run.build_run(), detail=True)
     assert "\x1b" not in text
     lines = text.splitlines()
     assert any(line.startswith("HostSystem evil`](http://x)![i](y)\\n\\x1b[31m") for line in lines)
