@@ -110,8 +110,8 @@ class JournalWriter:
 def intent_event(change: Change, intent_id: str) -> ev.Event:
     where = f" on {change.subject}" if change.subject else ""
     return ev.Event(type=ev.NORMAL, reason=ev.REMEDIATION_STARTED, object=change.object, path=change.path,
-                    message=f"intent {intent_id}: {'.'.join(change.path)}{where}: {recording._short(change.current)}"
-                            f" -> {recording._short(change.desired)}",
+                    message=f"intent {intent_id}: {'.'.join(change.path)}{where}: {recording.short_value(change.current)}"
+                            f" -> {recording.short_value(change.desired)}",
                     policy=change.policy or None, source=change.source or None, current=change.current,
                     desired=change.desired, intent=intent_id)
 
@@ -158,7 +158,7 @@ def verify(intents: Iterable[Intent], vplan: VCenterPlan) -> list[Verdict]:
     for intent in intents:
         moid, path, e = intent.object.moid, intent.path, intent.event
         where = f" on {intent.subject}" if intent.subject else ""
-        intended = f"{path}{where}: {recording._short(e.current)} -> {recording._short(e.desired)}"
+        intended = f"{path}{where}: {recording.short_value(e.current)} -> {recording.short_value(e.desired)}"
         if moid not in planned:
             continue
         change = changes.get((moid, path, intent.subject))
@@ -178,7 +178,7 @@ def verify(intents: Iterable[Intent], vplan: VCenterPlan) -> list[Verdict]:
         else:
             event = ev.Event(type=ev.WARNING, reason=ev.REMEDIATION_FAILED, object=e.object, path=path,
                              message=f"{intended}: interrupted (the run ended before its outcome was recorded); "
-                                     f"not effective: the live value is {recording._short(live)}",
+                                     f"not effective: the live value is {recording.short_value(live)}",
                              policy=e.policy, source=e.source, current=live, desired=e.desired, intent=intent.id)
             out.append(Verdict(intent, event, Outcome.FAILED))
     return out
