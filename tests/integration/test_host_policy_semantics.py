@@ -183,7 +183,7 @@ def test_plain_vcsim_reports_unsupported_and_does_not_crash(tmp_path, sim_factor
         networkSecurity: {allowPromiscuous: false}
     """)
     run = ws.vsr(capsys, "apply")
-    assert run.code in (1, 2), run.out
+    assert run.code == 2, run.out  # no problem (nothing raised), but unsupported fields stay drift
     reasons = {c["reason"] for c in run.json["changes"]}
     assert "unsupported" in reasons
     assert [e for e in ws.events("Unsupported")]
