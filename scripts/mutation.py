@@ -40,6 +40,7 @@ MODULES: dict[str, list[str]] = {
     "controllers/host_services.py": ["tests/unit/controllers/test_host_diffs.py",
                                      "tests/unit/controllers/test_host_mutants.py"],
     "controllers/esx_users.py": ["tests/unit/controllers/test_esx_users.py",
+                                 "tests/unit/controllers/test_host_mutants.py",
                                  "tests/unit/engine/test_guards.py"],
     "controllers/netsec.py": ["tests/unit/controllers/test_host_mutants.py"],
     "engine/merge.py": ["tests/unit/engine/test_merge_waivers.py",

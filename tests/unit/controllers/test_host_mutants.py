@@ -68,3 +68,16 @@ def test_netsec_wanted_and_portgroup_selection():
     assert netsec.selects_portgroup("DC0_DVPG0", {}) is False, "not named: not managed"
     assert netsec.wanted({}) == {}
     assert set(netsec.SECURITY_FIELDS) == {"allowPromiscuous", "macChanges", "forgedTransmits"}
+
+
+def test_why_not_names_the_rule_for_each_kind_of_login():
+    from reconciler.controllers import esx_users
+    assert esx_users.why_not("root") == "local account names must match exactly (case-sensitive, no domain)"
+    assert esx_users.why_not("CORP\\svc") == "domain accounts must be listed as DOMAIN\\user with the same domain"
+    assert esx_users.why_not("svc@corp.example") == (
+        "'svc@corp.example' is a user@domain name; ESXi lists domain exception users as DOMAIN\\user and vsr "
+        "cannot tell which entry is that account, so log in as DOMAIN\\user")
+    for malformed in ("user@", "@corp.example", "CORP\\", "a b"):
+        assert esx_users.why_not(malformed) == f"{malformed!r} is not a name ESXi lists as an exception user"
+    assert esx_users.parse("svc@corp.example") == esx_users.Account("upn", "svc", "corp.example")
+    assert esx_users.parse("CORP\\svc") == esx_users.Account("domain", "svc", "CORP")
