@@ -65,7 +65,37 @@ MODULES: dict[str, list[str]] = {
 
 #: Surviving mutants that cannot be killed because they do not change behaviour: mutant name -> (the added line of
 #: its diff, stripped, so that a renumbered mutant is not silently excused; the reason). Keep docs/testing.md in step.
-EQUIVALENT: dict[str, tuple[str, str]] = {}
+_TIED = "a path is tied only while it has a winner, so the key is always there"
+_DVPG = ("the DV portgroup branch admits only `datacenters` (and `exclude`) selectors; `hosts: ['*']` matches any "
+         "name, which reaches selection.matches as the object name or the placement host either way")
+_ONE_SEPARATOR = "names with more than one separator are refused first, so both split at the same place"
+EQUIVALENT: dict[str, tuple[str, str]] = {
+    "reconciler.engine.merge.x_merge__mutmut_33": ("winners.pop(conflict.path, )", _TIED),
+    "reconciler.engine.waivers.xǁWaiverRuleǁcovers__mutmut_28": (
+        'return selection.matches({"hosts": ["*"], **self.selector}, None, name,', _DVPG),
+    "reconciler.engine.waivers.xǁWaiverRuleǁcovers__mutmut_35": (
+        'return selection.matches({"XXhostsXX": ["*"], **self.selector}, "HostSystem", name,', _DVPG),
+    "reconciler.engine.waivers.xǁWaiverRuleǁcovers__mutmut_36": (
+        'return selection.matches({"HOSTS": ["*"], **self.selector}, "HostSystem", name,', _DVPG),
+    "reconciler.engine.waivers.xǁWaiverRuleǁcovers__mutmut_38": (
+        'return selection.matches({"hosts": ["*"], **self.selector}, "XXHostSystemXX", name,', _DVPG),
+    "reconciler.engine.waivers.xǁWaiverRuleǁcovers__mutmut_39": (
+        'return selection.matches({"hosts": ["*"], **self.selector}, "hostsystem", name,', _DVPG),
+    "reconciler.engine.waivers.xǁWaiverRuleǁcovers__mutmut_40": (
+        'return selection.matches({"hosts": ["*"], **self.selector}, "HOSTSYSTEM", name,', _DVPG),
+    "reconciler.engine.waivers.xǁWaiverRuleǁcovers__mutmut_42": ("Placement(place.datacenter, None, None))", _DVPG),
+    "reconciler.engine.waivers.xǁWaiverRuleǁcovers__mutmut_44": ("Placement(place.datacenter, name))", _DVPG),
+    "reconciler.engine.waivers.xǁWaiverRuleǁcovers__mutmut_45": ("Placement(place.datacenter, None, ))", _DVPG),
+    "reconciler.controllers.esx_users.x_parse__mutmut_16": ('domain, _, user = name.rpartition("\\\\")',
+                                                           _ONE_SEPARATOR),
+    "reconciler.controllers.esx_users.x_parse__mutmut_33": ('user, _, domain = name.rpartition("@")', _ONE_SEPARATOR),
+    "reconciler.controllers.esx_users.x__fold__mutmut_3": (
+        "return text.upper() if text.isascii() else text",
+        "both sides are folded the same way; equal ASCII lower case is equal upper case"),
+    "reconciler.controllers.host_lockdown.x__current_mode__mutmut_7": (
+        "return SPEC_MODES.get(str(raw)) if (raw is not None) or True else None",
+        'SPEC_MODES.get("None") is None as well'),
+}
 
 KILLED = {"killed", "timeout"}
 
