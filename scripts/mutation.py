@@ -50,7 +50,7 @@ MODULES: dict[str, list[str]] = {
     "engine/policies.py": ["tests/unit/engine/test_planner_policies.py"],
     "engine/planner.py": ["tests/unit/engine/test_planner_policies.py",
                           "tests/unit/engine/test_guards.py"],
-    "engine/guards.py": ["tests/unit/engine/test_guards.py"],
+    "engine/guards.py": ["tests/unit/engine/test_guards.py", "tests/unit/engine/test_guard_mutants.py"],
     "engine/executor.py": ["tests/integration/test_readback_outcomes.py"],
     "daemon/workqueue.py": ["tests/unit/daemon/test_daemon_workqueue.py",
                             "tests/unit/daemon/test_daemon_metrics.py"],
