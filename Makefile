@@ -11,7 +11,7 @@ GOVMOMI  := /usr/share/gocode/src/github.com/vmware/govmomi
 SIM_SRC  := $(shell find sim -name '*.go' 2>/dev/null)
 PYTEST_ARGS ?=
 
-.PHONY: all deps venv sim test unit integration typecheck run clean schema bench
+.PHONY: all deps venv sim test unit integration typecheck run clean schema bench mutation
 
 all: venv sim
 
@@ -63,6 +63,12 @@ schema: venv
 
 bench: venv sim
 	VSR_SIM_BIN=$(CURDIR)/$(SIM_BIN) $(BIN)/python bench/plan.py
+
+## mutation: mutation score of the safety-critical modules (mutmut, one module at a time; not part of `test`)
+MUTATION_ARGS ?=
+mutation: venv sim
+	@$(BIN)/python -c 'import mutmut' 2>/dev/null || $(BIN)/pip install -q -e '.[mutation]'
+	VSR_SIM_BIN=$(CURDIR)/$(SIM_BIN) $(BIN)/python scripts/mutation.py $(MUTATION_ARGS)
 
 clean:
 	rm -rf $(BUILD) $(VENV) .pytest_cache

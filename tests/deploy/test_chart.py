@@ -314,12 +314,12 @@ def test_shards_render_a_statefulset_with_one_pod_per_shard(helm):
 ])
 def test_sharding_refuses_combinations_that_cannot_work(helm, values, message):
     proc = helm.template({**REPO, **values})
-    assert proc.returncode != 0 and message in proc.stderr
+    assert proc.returncode == 1 and message in proc.stderr
 
 
 def test_sharding_needs_kubernetes_1_28(helm):
     proc = helm.template({**REPO, "shards": 2}, kube_version="1.27.0")
-    assert proc.returncode != 0 and "1.28" in proc.stderr
+    assert proc.returncode == 1 and "1.28" in proc.stderr
     assert helm.template(REPO, kube_version="1.27.0").returncode == 0  # one shard works on older clusters
 
 
@@ -460,7 +460,7 @@ def test_notes_render(helm, tmp_path):
 ])
 def test_schema_rejects_bad_values(helm, values, field):
     proc = helm.template({**REPO, **values})
-    assert proc.returncode != 0
+    assert proc.returncode == 1, proc.stderr
     assert "schema" in proc.stderr and field.split(".")[-1] in proc.stderr, proc.stderr
 
 
@@ -472,7 +472,7 @@ def test_schema_rejects_bad_values(helm, values, field):
 ])
 def test_template_guards_explain_missing_values(helm, values, message):
     proc = helm.template(values)
-    assert proc.returncode != 0 and message in proc.stderr, proc.stderr
+    assert proc.returncode == 1 and message in proc.stderr, proc.stderr
 
 
 def test_schema_is_self_contained():

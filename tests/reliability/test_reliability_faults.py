@@ -55,8 +55,8 @@ def test_ten_percent_transient_faults_on_a_200_object_apply(sim_factory, tmp_pat
     for attempt in range(3):
         run = vsr("apply", str(specs), "-o", "json", "--yes", "--journal", str(journal), "--log-format", "json",
                   timeout=120)
-        assert run.code in (0, 1), run.err[-3000:]
         timings.append(round(run.seconds, 1))
+        failed_now = 0
         for change in run.json["changes"]:
             outcomes[change["outcome"]] += 1
             key = (change["object"]["moid"], change["path"])
@@ -64,7 +64,11 @@ def test_ten_percent_transient_faults_on_a_200_object_apply(sim_factory, tmp_pat
                 applied_keys[key] += 1
             elif change["outcome"] == "failed":
                 failed_keys[key] += 1
-                assert "TaskInProgress" in change["error"] or "HostCommunication" in change["error"], change
+                failed_now += 1
+                # the simulator's default faults: a failed task for *_Task methods, a SOAP fault for the others
+                fault = "TaskInProgress" if change["object"]["type"] == "VirtualMachine" else "HostCommunication"
+                assert fault in change["error"], change
+        assert run.code == (1 if failed_now else 0), (failed_now, run.err[-3000:])
         for line in run.logs():
             if line.get("event") == "transient fault; retrying":
                 retries += 1
@@ -160,7 +164,8 @@ def test_sessions_terminated_by_the_server_during_apply(sim_factory, tmp_path):
             run = vsr("apply", str(specs), "-o", "json", "--yes", "--journal", str(tmp_path / "j.db"),
                       "--log-format", "json", timeout=120)
             assert run.out.strip(), f"exit {run.code}, no plan printed:\n{run.err[-4000:]}"
-            outcomes.update(c["outcome"] for c in run.json["changes"])
+            last_outcomes = [c["outcome"] for c in run.json["changes"]]
+            outcomes.update(last_outcomes)
             runs.append((run.code, round(run.seconds, 1)))
             if run.code == 0:
                 break
@@ -169,9 +174,10 @@ def test_sessions_terminated_by_the_server_during_apply(sim_factory, tmp_path):
         thread.join(5)
     assert killed, "sessions were terminated while the apply ran"
     assert runs[-1][0] == 0, runs
-    # besides "applied", rarely "notEffective" or "failed"
-    # (the session was terminated again between the re-login and the repeated call)
-    assert set(outcomes) <= {"applied", "notEffective", "failed"}, outcomes
+    # besides "applied", rarely "failed" (the session was terminated again between the re-login and the repeated
+    # call); never "notEffective": a call that returned took effect, and the read-back sees it
+    assert set(outcomes) <= {"applied", "failed"}, outcomes
+    assert set(last_outcomes) == {"applied"}, last_outcomes
     print(f"\n{len(killed)} sessions terminated during 40-host applies: runs (exit, s) {runs}, {dict(outcomes)} "
           "")
 
@@ -234,10 +240,15 @@ def test_reconfigure_on_a_terminated_session_logs_in_again(fresh_sim):
     conn = _connection(fresh_sim)
     try:
         vm = by_name(conn.si, vim.VirtualMachine, "DC0_C0_H0_VM0")
+        before = conn.si.RetrieveContent().sessionManager.currentSession.key
         _terminate_others(fresh_sim)
         reconfigure(conn, vm, vim.vm.ConfigSpec(extraConfig=[vim.option.OptionValue(key="vsr.t", value="1")]))
+        after = conn.si.RetrieveContent().sessionManager.currentSession.key
+        assert after != before, "the terminated session was replaced by a new login"
     finally:
         conn.close()
+    seen = by_name(fresh_sim.connect(), vim.VirtualMachine, "DC0_C0_H0_VM0")
+    assert [o.value for o in seen.config.extraConfig if o.key == "vsr.t"] == ["1"], "the reconfigure took effect"
 
 
 def test_session_timeout_and_the_daemon(sim_factory, tmp_path):

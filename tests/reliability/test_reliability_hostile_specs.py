@@ -76,7 +76,7 @@ def test_hostile_specs_through_the_cli(sim_factory, tmp_path):
     assert check.seconds < MAX_SECONDS and check.maxrss_kb < MAX_RSS_MB * 1024
 
     plan = vsr("plan", str(specs), "-o", "json", "--journal", str(tmp_path / "j.db"), timeout=60)
-    assert plan.code in (1, 2), plan.err[-2000:]
+    assert plan.code == 1, plan.err[-2000:]  # spec errors: 1, even though the valid policy plans drift
     assert {i["file"].rsplit("/", 1)[-1] for i in plan.json["specIssues"]} == set(EXPECTED)
     ssh = [c for c in plan.json["changes"] if c["path"] == "services.TSM-SSH.running"]
     assert {c["object"]["name"] for c in ssh} == {"DC0_C0_H0", "DC0_C0_H1"}, "the valid policy is still planned"

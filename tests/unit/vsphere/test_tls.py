@@ -80,13 +80,33 @@ def test_context_modes(tmp_path):
     assert tls.build_context(ConnectionSettings(**base)).check_hostname
     pinned = tls.build_context(ConnectionSettings(**base, thumbprint=OTHER))
     assert pinned.verify_mode == ssl.CERT_NONE and not pinned.check_hostname
-    assert tls.build_context(ConnectionSettings(**base)).minimum_version >= ssl.TLSVersion.TLSv1_2
     with pytest.raises(SettingsError, match="tls.caFile .*file not found"):
         tls.build_context(ConnectionSettings(**base, ca_file=str(tmp_path / "missing.pem")))
     junk = tmp_path / "junk.pem"
     junk.write_text("not a cert")
     with pytest.raises(SettingsError, match="not a PEM"):
         tls.build_context(ConnectionSettings(**base, ca_file=str(junk)))
+
+
+def test_vsr_sets_tls_1_2_as_the_minimum_whatever_the_platform_default(tls_server, monkeypatch):
+    """Python's default context already starts at TLS 1.2 on this platform, so checking the built context alone
+    could not fail: a platform whose OpenSSL configuration allows TLS 1.0 is stood in for, and every mode must
+    raise the minimum to exactly TLS 1.2 itself."""
+    real = ssl.create_default_context
+
+    def permissive(*args, **kwargs):
+        ctx = real(*args, **kwargs)
+        ctx.minimum_version = ssl.TLSVersion.TLSv1
+        return ctx
+
+    monkeypatch.setattr(ssl, "create_default_context", permissive)
+    assert real().minimum_version == ssl.TLSVersion.TLSv1_2 and permissive().minimum_version == ssl.TLSVersion.TLSv1
+    base = dict(name="m", host="h", username="u", password="p")
+    modes = {"system CAs": {}, "pin": {"thumbprint": OTHER}, "insecure": {"verify": False},
+             "CA file": {"ca_file": str(tls_server.cert_file)},
+             "CA file, insecure": {"ca_file": str(tls_server.cert_file), "verify": False}}
+    for mode, extra in modes.items():
+        assert tls.build_context(ConnectionSettings(**base, **extra)).minimum_version == ssl.TLSVersion.TLSv1_2, mode
 
 
 def test_connect_unknown_ca_is_one_clear_line(tls_server):

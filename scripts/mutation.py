@@ -1,0 +1,296 @@
+#!/usr/bin/env python3
+"""Mutation check of the safety-critical modules (`make mutation`; not part of `make test`).
+
+Drives mutmut (3.x) once per module, in a private copy of the tree under build/mutation/<module>/, so that each
+module is mutated alone and only its fast test files run against its mutants. Prints the score per module and every
+surviving mutant (as a diff); mutants known to be equivalent (listed in EQUIVALENT, explained in docs/testing.md)
+are shown apart and left out of the adjusted score.
+
+    python scripts/mutation.py                       # every module in MODULES
+    python scripts/mutation.py engine/merge.py       # only the modules whose path contains this text
+    python scripts/mutation.py --budget 120 --show   # at most 120 s per module, print the surviving diffs
+
+Exit status: 0 when every measured module reaches --target (adjusted score), 1 otherwise, 2 on a usage error.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+WORK = ROOT / "build" / "mutation"
+
+#: The one table to maintain: module (relative to reconciler/) -> the fast test files that must kill its mutants.
+#: Unit tests are preferred; simulator tests only where the behaviour lives in the vSphere round trip.
+MODULES: dict[str, list[str]] = {
+    "controllers/host_lockdown.py": ["tests/unit/controllers/test_host_diffs.py",
+                                     "tests/unit/controllers/test_host_mutants.py",
+                                     "tests/unit/engine/test_guards.py"],
+    "controllers/host_firewall.py": ["tests/unit/controllers/test_host_diffs.py",
+                                     "tests/unit/controllers/test_host_mutants.py"],
+    "controllers/host_services.py": ["tests/unit/controllers/test_host_diffs.py",
+                                     "tests/unit/controllers/test_host_mutants.py"],
+    "controllers/esx_users.py": ["tests/unit/controllers/test_esx_users.py",
+                                 "tests/unit/controllers/test_host_mutants.py",
+                                 "tests/unit/engine/test_guards.py"],
+    "controllers/netsec.py": ["tests/unit/controllers/test_host_mutants.py"],
+    "engine/merge.py": ["tests/unit/engine/test_merge_waivers.py",
+                        "tests/unit/engine/test_engine_mutants.py"],
+    "engine/waivers.py": ["tests/unit/engine/test_merge_waivers.py",
+                          "tests/unit/engine/test_engine_mutants.py"],
+    "engine/policies.py": ["tests/unit/engine/test_planner_policies.py"],
+    "engine/planner.py": ["tests/unit/engine/test_planner_policies.py",
+                          "tests/unit/engine/test_guards.py"],
+    "engine/guards.py": ["tests/unit/engine/test_guards.py", "tests/unit/engine/test_guard_mutants.py"],
+    "engine/executor.py": ["tests/integration/test_readback_outcomes.py"],
+    "daemon/workqueue.py": ["tests/unit/daemon/test_daemon_workqueue.py",
+                            "tests/unit/daemon/test_daemon_metrics.py"],
+    "events/journal.py": ["tests/unit/events/test_journal.py",
+                          "tests/unit/events/test_journal_intents.py"],
+    "api/loader.py": ["tests/unit/api/test_api_loader.py"],
+    "vsphere/tls.py": ["tests/unit/vsphere/test_tls.py"],
+    "vsphere/settings.py": ["tests/unit/vsphere/test_settings.py",
+                            "tests/unit/vsphere/test_call.py",
+                            "tests/unit/vsphere/test_tls.py"],
+}
+
+#: Surviving mutants that cannot be killed because they do not change behaviour: mutant name -> (the added line of
+#: its diff, stripped, so that a renumbered mutant is not silently excused; the reason). Keep docs/testing.md in step.
+_TIED = "a path is tied only while it has a winner, so the key is always there"
+_DVPG = ("the DV portgroup branch admits only `datacenters` (and `exclude`) selectors; `hosts: ['*']` matches any "
+         "name, which reaches selection.matches as the object name or the placement host either way")
+_ONE_SEPARATOR = "names with more than one separator are refused first, so both split at the same place"
+EQUIVALENT: dict[str, tuple[str, str]] = {
+    "reconciler.engine.merge.x_merge__mutmut_33": ("winners.pop(conflict.path, )", _TIED),
+    "reconciler.engine.waivers.xǁWaiverRuleǁcovers__mutmut_28": (
+        'return selection.matches({"hosts": ["*"], **self.selector}, None, name,', _DVPG),
+    "reconciler.engine.waivers.xǁWaiverRuleǁcovers__mutmut_35": (
+        'return selection.matches({"XXhostsXX": ["*"], **self.selector}, "HostSystem", name,', _DVPG),
+    "reconciler.engine.waivers.xǁWaiverRuleǁcovers__mutmut_36": (
+        'return selection.matches({"HOSTS": ["*"], **self.selector}, "HostSystem", name,', _DVPG),
+    "reconciler.engine.waivers.xǁWaiverRuleǁcovers__mutmut_38": (
+        'return selection.matches({"hosts": ["*"], **self.selector}, "XXHostSystemXX", name,', _DVPG),
+    "reconciler.engine.waivers.xǁWaiverRuleǁcovers__mutmut_39": (
+        'return selection.matches({"hosts": ["*"], **self.selector}, "hostsystem", name,', _DVPG),
+    "reconciler.engine.waivers.xǁWaiverRuleǁcovers__mutmut_40": (
+        'return selection.matches({"hosts": ["*"], **self.selector}, "HOSTSYSTEM", name,', _DVPG),
+    "reconciler.engine.waivers.xǁWaiverRuleǁcovers__mutmut_42": ("Placement(place.datacenter, None, None))", _DVPG),
+    "reconciler.engine.waivers.xǁWaiverRuleǁcovers__mutmut_44": ("Placement(place.datacenter, name))", _DVPG),
+    "reconciler.engine.waivers.xǁWaiverRuleǁcovers__mutmut_45": ("Placement(place.datacenter, None, ))", _DVPG),
+    "reconciler.controllers.esx_users.x_parse__mutmut_16": ('domain, _, user = name.rpartition("\\\\")',
+                                                           _ONE_SEPARATOR),
+    "reconciler.controllers.esx_users.x_parse__mutmut_33": ('user, _, domain = name.rpartition("@")', _ONE_SEPARATOR),
+    "reconciler.controllers.esx_users.x__fold__mutmut_3": (
+        "return text.upper() if text.isascii() else text",
+        "both sides are folded the same way; equal ASCII lower case is equal upper case"),
+    "reconciler.controllers.host_lockdown.x__current_mode__mutmut_7": (
+        "return SPEC_MODES.get(str(raw)) if (raw is not None) or True else None",
+        'SPEC_MODES.get("None") is None as well'),
+}
+
+KILLED = {"killed", "timeout"}
+
+
+@dataclass
+class ModuleResult:
+    module: str
+    counts: dict[str, int] = field(default_factory=dict)
+    survivors: dict[str, str] = field(default_factory=dict)   # name -> diff
+    equivalents: dict[str, str] = field(default_factory=dict)  # name -> reason
+    seconds: float = 0.0
+    timed_out: bool = False
+    error: str = ""
+
+    @property
+    def checked(self) -> int:
+        return sum(n for status, n in self.counts.items() if status not in {"not checked", "skipped"})
+
+    @property
+    def killed(self) -> int:
+        return sum(self.counts.get(s, 0) for s in KILLED)
+
+    def score(self, adjusted: bool) -> float | None:
+        denominator = self.checked - (len(self.equivalents) if adjusted else 0)
+        return None if denominator <= 0 else 100.0 * self.killed / denominator
+
+
+def mutmut_bin() -> str:
+    """mutmut from the interpreter's own environment (the project venv)."""
+    candidate = Path(sys.executable).parent / "mutmut"
+    return str(candidate) if candidate.exists() else "mutmut"
+
+
+def prepare(module: str, tests: list[str]) -> Path:
+    """A fresh private tree for one module: the package, the tests and a pyproject that configures mutmut."""
+    workdir = WORK / module.replace("/", "_").removesuffix(".py")
+    shutil.rmtree(workdir, ignore_errors=True)
+    workdir.mkdir(parents=True)
+    ignore = shutil.ignore_patterns("__pycache__", "*.pyc")
+    shutil.copytree(ROOT / "reconciler", workdir / "reconciler", ignore=ignore)
+    shutil.copytree(ROOT / "tests", workdir / "tests", ignore=ignore)
+    import tomllib
+    pytest_ini = tomllib.loads((ROOT / "pyproject.toml").read_text())["tool"]["pytest"]["ini_options"]
+    lines = ["[tool.pytest.ini_options]",
+             f"addopts = {json.dumps(pytest_ini.get('addopts', ''))}",
+             f"timeout = {int(pytest_ini.get('timeout', 300))}",
+             f"markers = {json.dumps(pytest_ini.get('markers', []))}",
+             "", "[tool.mutmut]",
+             'source_paths = ["reconciler"]',
+             f"only_mutate = {json.dumps(['reconciler/' + module])}",
+             f"pytest_add_cli_args_test_selection = {json.dumps(tests)}",
+             'pytest_add_cli_args = ["-p", "no:cacheprovider", "-q", "-x"]',
+             ""]
+    (workdir / "pyproject.toml").write_text("\n".join(lines))
+    return workdir
+
+
+def run_module(module: str, tests: list[str], budget: float, workers: int) -> ModuleResult:
+    result = ModuleResult(module)
+    present = [t for t in tests if (ROOT / t).exists()]
+    if not present:
+        result.error = f"no test file exists of: {', '.join(tests)}"
+        return result
+    tests = present
+    workdir = prepare(module, tests)
+    env = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}  # tests must import the mutated copy
+    env.setdefault("VSR_SIM_BIN", str(ROOT / "build" / "vsr-sim"))
+    started = time.monotonic()
+    with open(workdir / "mutmut-run.log", "w") as logfile:
+        proc = subprocess.Popen([mutmut_bin(), "run", "--max-children", str(workers)], cwd=workdir, env=env,
+                                stdout=logfile, stderr=subprocess.STDOUT, start_new_session=True)
+        try:
+            proc.wait(timeout=budget)
+        except subprocess.TimeoutExpired:
+            result.timed_out = True
+            os.killpg(proc.pid, signal.SIGTERM)
+            try:
+                proc.wait(timeout=20)
+            except subprocess.TimeoutExpired:
+                os.killpg(proc.pid, signal.SIGKILL)
+                proc.wait()
+    result.seconds = time.monotonic() - started
+    if proc.returncode not in (0, None) and not result.timed_out:
+        tail = (workdir / "mutmut-run.log").read_text(errors="replace")[-600:]
+        result.error = f"mutmut exited {proc.returncode}: {tail.strip().splitlines()[-1] if tail.strip() else ''}"
+    statuses = collect(workdir, env)
+    open_ = [n for n, s in statuses.items() if s not in KILLED and s not in {"not checked", "skipped"}]
+    diffs = show(workdir, env, open_)
+    for name, status in statuses.items():
+        result.counts[status] = result.counts.get(status, 0) + 1
+        if name not in diffs:
+            continue
+        diff = diffs[name]
+        known = EQUIVALENT.get(name)
+        if known and known[0] in {line[1:].strip() for line in diff.splitlines() if line.startswith("+")}:
+            result.equivalents[name] = known[1]
+        else:
+            result.survivors[name] = f"[{status}]\n{diff}"
+    return result
+
+
+def collect(workdir: Path, env: dict[str, str]) -> dict[str, str]:
+    out = subprocess.run([mutmut_bin(), "results", "--all", "true"], cwd=workdir, env=env,
+                         capture_output=True, text=True, check=False).stdout
+    statuses: dict[str, str] = {}
+    for line in out.splitlines():
+        name, sep, status = line.strip().partition(": ")
+        if sep and "__mutmut_" in name:
+            statuses[name] = status.strip()
+    return statuses
+
+
+SHOW = """
+import json, sys
+from mutmut.__main__ import find_mutant, get_diff_for_mutant
+out = {}
+for name in json.loads(sys.stdin.read()):
+    out[name] = get_diff_for_mutant(name, path=find_mutant(name).path)
+print(json.dumps(out))
+"""
+
+
+def show(workdir: Path, env: dict[str, str], names: list[str]) -> dict[str, str]:
+    """The diffs of these mutants, from mutmut's own code, in one process (`mutmut show` costs a start each)."""
+    if not names:
+        return {}
+    proc = subprocess.run([sys.executable, "-c", SHOW], cwd=workdir, env=env, input=json.dumps(names),
+                          capture_output=True, text=True, check=False)
+    if proc.returncode != 0:
+        return {name: f"(no diff: {proc.stderr.strip().splitlines()[-1] if proc.stderr.strip() else '?'})"
+                for name in names}
+    return json.loads(proc.stdout.strip().splitlines()[-1])
+
+
+def fmt(score: float | None) -> str:
+    return "   -  " if score is None else f"{score:5.1f}%"
+
+
+def report(results: list[ModuleResult], show_diffs: bool) -> None:
+    print(f"\n{'module':34} {'mutants':>7} {'checked':>7} {'killed':>6} {'surv':>5} {'equiv':>5} "
+          f"{'score':>6} {'adj.':>6} {'time':>6}")
+    total = ModuleResult("TOTAL")
+    for r in results:
+        survived = len(r.survivors)
+        note = " (time budget hit)" if r.timed_out else ""
+        note += f" ERROR {r.error}" if r.error else ""
+        print(f"{r.module:34} {sum(r.counts.values()):7} {r.checked:7} {r.killed:6} {survived:5} "
+              f"{len(r.equivalents):5} {fmt(r.score(False)):>6} {fmt(r.score(True)):>6} {r.seconds:5.0f}s{note}")
+        for status, n in r.counts.items():
+            total.counts[status] = total.counts.get(status, 0) + n
+        total.survivors.update(r.survivors)
+        total.equivalents.update(r.equivalents)
+        total.seconds += r.seconds
+    print(f"{'TOTAL':34} {sum(total.counts.values()):7} {total.checked:7} {total.killed:6} "
+          f"{len(total.survivors):5} {len(total.equivalents):5} {fmt(total.score(False)):>6} "
+          f"{fmt(total.score(True)):>6} {total.seconds:5.0f}s")
+    if total.survivors:
+        print("\nSurviving mutants" + ("" if show_diffs else " (diffs with --show)") + ":")
+        for name, diff in sorted(total.survivors.items()):
+            print(f"  {name} {diff.splitlines()[0]}")
+            if show_diffs:
+                print("\n".join("      " + line for line in diff.splitlines()[1:]))
+    if total.equivalents:
+        print("\nEquivalent mutants (see docs/testing.md):")
+        for name, reason in sorted(total.equivalents.items()):
+            print(f"  {name}: {reason}")
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("modules", nargs="*", help="run only modules whose path contains one of these texts")
+    parser.add_argument("--budget", type=float, default=240.0, help="seconds per module (default 240)")
+    parser.add_argument("--workers", type=int, default=1, help="mutmut children (default 1)")
+    parser.add_argument("--target", type=float, default=90.0, help="adjusted score every module must reach")
+    parser.add_argument("--show", action="store_true", help="print the diff of every surviving mutant")
+    parser.add_argument("--list", action="store_true", help="print the module table and exit")
+    args = parser.parse_args(argv)
+    selected = {m: t for m, t in MODULES.items() if not args.modules or any(s in m for s in args.modules)}
+    if args.list:
+        for module, tests in MODULES.items():
+            print(f"reconciler/{module}: {' '.join(tests)}")
+        return 0
+    if not selected:
+        print(f"no module matches {args.modules}; see --list", file=sys.stderr)
+        return 2
+    results = []
+    for module, tests in selected.items():
+        print(f">> {module} ({len(tests)} test files, budget {args.budget:.0f}s)", flush=True)
+        results.append(run_module(module, tests, args.budget, args.workers))
+    report(results, args.show)
+    below = [r.module for r in results if r.error or (r.score(True) or 0.0) < args.target]
+    if below:
+        print(f"\nbelow {args.target:.0f}%: {', '.join(below)}")
+    return 1 if below else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
