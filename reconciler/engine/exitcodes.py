@@ -7,7 +7,8 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
-from reconciler.engine.types import Change, Outcome, Skip
+from reconciler.controllers.contract import Skip
+from reconciler.engine.types import Change, Outcome
 
 OK, ERROR, DRIFT = 0, 1, 2
 LENIENT = frozenset({Skip.WAIVED, Skip.UNSUPPORTED, Skip.NEEDS_POWER_OFF, Skip.PENDING_POWER_CYCLE})

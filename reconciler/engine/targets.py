@@ -12,8 +12,10 @@ from dataclasses import dataclass
 from fnmatch import fnmatchcase
 
 from reconciler import catalog
+from reconciler.controllers.contract import Skip
 from reconciler.engine.planner import PlannedObject, VCenterPlan
-from reconciler.engine.types import Change, ObjectRef, Skip
+from reconciler.engine.types import Change
+from reconciler.events.model import ObjectRef
 
 SORTS = ("object", "policy", "control")
 

@@ -9,7 +9,8 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
-from reconciler.engine.types import Change, Outcome, Skip, jsonable, render_path
+from reconciler.controllers.contract import Skip
+from reconciler.engine.types import Change, Outcome, jsonable, render_path
 
 NAMES_SHOWN = 3
 VALUE_LIMIT = 60

@@ -8,10 +8,12 @@ from pathlib import Path
 
 from reconciler.commands._planning import Planned
 from reconciler.commands.explain import explain
+from reconciler.controllers.contract import Skip
 from reconciler.engine import targets
 from reconciler.engine.coverage import Unmatched
 from reconciler.engine.runner import RunResult
-from reconciler.engine.types import Change, ObjectRef, Plan, Skip
+from reconciler.engine.types import Change, Plan
+from reconciler.events.model import ObjectRef
 from reconciler.report.grouping import summary
 from reconciler.report.plan_output import render_text
 

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+from reconciler.controllers.contract import Skip
 from reconciler.engine import exitcodes, targets
 from reconciler.engine.runner import RunResult
-from reconciler.engine.types import Change, ObjectRef, Outcome, Plan, Skip
+from reconciler.engine.types import Change, Outcome, Plan
+from reconciler.events.model import ObjectRef
 from reconciler.report.grouping import group, summary, value_text
 from reconciler.report.plan_output import render_text
 

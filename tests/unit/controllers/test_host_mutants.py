@@ -4,9 +4,19 @@ untested: reported current values, impacts, refusal wording, the network securit
 from __future__ import annotations
 
 from reconciler.controllers import netsec
-from reconciler.controllers.base import ConnectionFacts, ObjectState
-from reconciler.controllers.host_lockdown import MODE, USERS, HostLockdown, _current_mode
-from reconciler.engine.types import FieldDiff, Impact, ObjectRef
+from reconciler.controllers.contract import (
+    ConnectionFacts,
+    FieldDiff,
+    Impact,
+    ObjectState,
+)
+from reconciler.controllers.host_lockdown import (
+    MODE,
+    USERS,
+    HostLockdown,
+    _current_mode,
+)
+from reconciler.events.model import ObjectRef
 
 REF = ObjectRef("HostSystem", "host-1", "esx-01", "lab")
 DIRECT = ConnectionFacts("lab", False, "root", "192.168.10.7")

@@ -6,10 +6,12 @@ from __future__ import annotations
 from typing import ClassVar
 
 from reconciler import controllers as registry
-from reconciler.controllers.base import ConnectionFacts, Controller, ObjectState
+from reconciler.controllers.base import Controller
+from reconciler.controllers.contract import ConnectionFacts, Impact, ObjectState, Skip
 from reconciler.engine import guards
 from reconciler.engine.planner import PlannedObject, VCenterPlan
-from reconciler.engine.types import Change, DesiredValue, Impact, ObjectRef, Plan, Skip
+from reconciler.engine.types import Change, DesiredValue, Plan
+from reconciler.events.model import ObjectRef
 
 REF = ObjectRef("HostSystem", "host-1", "esx-01", "lab")
 DIRECT = ConnectionFacts("lab", False, "root", "192.168.10.7")

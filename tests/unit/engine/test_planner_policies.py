@@ -8,10 +8,15 @@ from types import SimpleNamespace
 from typing import Any
 
 from reconciler.api import load_text
-from reconciler.controllers.base import ConnectionFacts
+from reconciler.controllers.contract import ConnectionFacts, Skip
 from reconciler.engine import planner
-from reconciler.engine.policies import CompiledPolicy, compile_documents, compile_policy, policies_for
-from reconciler.engine.types import DesiredValue, Outcome, Skip
+from reconciler.engine.policies import (
+    CompiledPolicy,
+    compile_documents,
+    compile_policy,
+    policies_for,
+)
+from reconciler.engine.types import DesiredValue, Outcome
 from reconciler.engine.waivers import WaiverRule
 from reconciler.vsphere.inventory import ObservedObject
 

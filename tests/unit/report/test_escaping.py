@@ -10,7 +10,7 @@ import report_fixtures
 import structlog
 from markdown_it import MarkdownIt
 
-from reconciler.engine.types import ObjectRef
+from reconciler.events.model import ObjectRef
 from reconciler.logsetup import configure_logging
 from reconciler.report import markdown
 from reconciler.report.escape import console, markdown_code
