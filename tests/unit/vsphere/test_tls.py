@@ -88,6 +88,7 @@ def test_context_modes(tmp_path):
         tls.build_context(ConnectionSettings(**base, ca_file=str(junk)))
 
 
+@pytest.mark.filterwarnings("ignore:ssl.TLSVersion.TLSv1 is deprecated:DeprecationWarning")  # the stand-in default
 def test_vsr_sets_tls_1_2_as_the_minimum_whatever_the_platform_default(tls_server, monkeypatch):
     """Python's default context already starts at TLS 1.2 on this platform, so checking the built context alone
     could not fail: a platform whose OpenSSL configuration allows TLS 1.0 is stood in for, and every mode must
