@@ -14,7 +14,14 @@ from pyVmomi import VmomiSupport, vim
 
 from reconciler.catalog import aliases
 from reconciler.controllers.base import Controller
-from reconciler.controllers.contract import FieldDiff, FieldPath, ObjectState, Related, Skip
+from reconciler.controllers.contract import (
+    FieldDiff,
+    FieldPath,
+    ObjectState,
+    Related,
+    Skip,
+)
+from reconciler.didyoumean import suggest
 
 _TRUE = {"true", "1", "yes", "on"}
 _FALSE = {"false", "0", "no", "off"}
@@ -146,7 +153,8 @@ class HostAdvancedSettings(Controller):
             t = types.get(key)
             if t is None and key not in options:
                 diffs.append(FieldDiff(path, None, want, skip=Skip.UNSUPPORTED,
-                                       message=f"advanced setting {key!r} does not exist on host {state.ref.name}"))
+                                       message=f"advanced setting {key!r} does not exist on host {state.ref.name}"
+                                               f"{suggest(key, [*types, *options])}"))
                 continue
             t = t or OptionType("string")
             try:

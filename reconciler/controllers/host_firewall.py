@@ -12,7 +12,14 @@ from typing import Any
 from pyVmomi import vim
 
 from reconciler.controllers.base import Controller
-from reconciler.controllers.contract import ConnectionFacts, FieldDiff, FieldPath, ObjectState, Skip
+from reconciler.controllers.contract import (
+    ConnectionFacts,
+    FieldDiff,
+    FieldPath,
+    ObjectState,
+    Skip,
+)
+from reconciler.didyoumean import suggest
 
 Network = ipaddress.IPv4Network | ipaddress.IPv6Network
 AllowList = str | frozenset[Network]  # "all" or a set of networks
@@ -120,7 +127,8 @@ class HostFirewall(Controller):
             ruleset = rulesets.get(key)
             if ruleset is None:
                 alike = sorted(k for k in rulesets if k.lower() == key.lower())
-                hint = f" (ruleset keys are case-sensitive: did you mean {alike[0]!r}?)" if alike else ""
+                hint = (f" (ruleset keys are case-sensitive: did you mean {alike[0]!r}?)" if alike
+                        else suggest(key, rulesets))
                 diffs.append(FieldDiff(path, None, want, skip=Skip.UNSUPPORTED,
                                        message=f"firewall ruleset {key!r} does not exist on this host{hint}"))
                 continue

@@ -6,7 +6,14 @@ from collections.abc import Mapping
 from typing import Any
 
 from reconciler.controllers.base import Controller
-from reconciler.controllers.contract import ConnectionFacts, FieldDiff, FieldPath, ObjectState, Skip
+from reconciler.controllers.contract import (
+    ConnectionFacts,
+    FieldDiff,
+    FieldPath,
+    ObjectState,
+    Skip,
+)
+from reconciler.didyoumean import suggest
 
 #: services vCenter manages the host through (its agent); compared ignoring case
 MANAGEMENT_SERVICES_VIA_VCENTER = frozenset({"vpxa"})
@@ -33,7 +40,8 @@ class HostServices(Controller):
             service = services.get(key)
             if service is None:
                 diffs.append(FieldDiff(path, None, want, skip=Skip.UNSUPPORTED,
-                                       message=f"service {key!r} does not exist on this host"))
+                                       message=f"service {key!r} does not exist on this host"
+                                               f"{suggest(key, services)}"))
                 continue
             if attr == "running":
                 if bool(service.running) != bool(want):
