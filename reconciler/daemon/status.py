@@ -110,7 +110,7 @@ class VCenterStatus:
 
 
 def derive_conditions(
-    counts: dict[str, int], *, audit: bool = False, suspended: bool = False
+    counts: dict[str, int], *, audit: bool = False, suspended: bool = False, unmatched: bool = False
 ) -> list[tuple[str, str, str, str]]:
     """(type, status, reason, message) of Ready, Drifted and Stalled from a policy's counts after a reconcile.
 
@@ -131,6 +131,8 @@ def derive_conditions(
         drift = ("False", "InSync", f"{objects} object(s) match the spec")
     if suspended:
         ready = ("False", "Suspended", "the policy is suspended")
+    elif unmatched:
+        ready = ("False", "NoMatchingObjects", "the policy's selector matches no object")
     elif stalled[0] == "True":
         ready = ("False", stalled[1], stalled[2])
     elif drifted:
@@ -230,6 +232,7 @@ class StatusBoard:
         flapping: int = 0,
         audit: bool = False,
         suspended: bool = False,
+        unmatched: bool = False,
         when: datetime | None = None,
     ) -> None:
         """Store the counts of a finished reconcile of `policy` and derive its conditions from them."""
@@ -239,7 +242,8 @@ class StatusBoard:
             ps = self._get(policy, kind)
             ps.counts = counts
             ps.last_reconcile = when or self._clock()
-            for type_, status, reason, message in derive_conditions(counts, audit=audit, suspended=suspended):
+            for type_, status, reason, message in derive_conditions(counts, audit=audit, suspended=suspended,
+                                                                     unmatched=unmatched):
                 self._set_condition(ps, type_, status, reason, message)
 
     def policy(self, name: str, kind: str = "") -> dict[str, Any] | None:

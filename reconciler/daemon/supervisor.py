@@ -32,9 +32,11 @@ from reconciler.daemon.specwatch import SpecWatcher
 from reconciler.daemon.status import StatusBoard, document_digest
 from reconciler.daemon.stopsignal import StopSignal
 from reconciler.daemon.vcenter_loop import LoopOptions, VCenterLoop
-from reconciler.engine.recording import expired_event, spec_event
+from reconciler.engine.policies import policies_for
+from reconciler.engine.recording import expired_event, spec_event, unmatched_event
 from reconciler.engine.runner import CliConnection, connection_settings
 from reconciler.engine.types import Outcome
+from reconciler.events import model as ev
 from reconciler.events.journal import Journal, JournalError
 from reconciler.vsphere.settings import ConnectionSettings
 
@@ -163,18 +165,22 @@ class Daemon:
         """Ask `run()` to return (from any thread)."""
         self.stopper.request()
 
+    def _record(self, events: list[ev.Event]) -> None:
+        """Journal events the supervisor itself sees (specs, waivers, policies that match nothing)."""
+        if not events:
+            return
+        try:
+            self.journal.record_many(events)
+            for event in events:
+                self.metrics.event(event.type, event.reason)
+        except JournalError as exc:
+            log.error("the journal cannot be written", error=str(exc))
+            self.metrics.journal_write_failure()
+            self.board.set_journal_error(str(exc))
+
     # -- specs ------------------------------------------------------------------------------------------------
     def _apply_specs(self, snapshot: SpecSnapshot) -> None:
-        events = [spec_event(i) for i in snapshot.errors] + [expired_event(w) for w in snapshot.specs.expired]
-        if events:
-            try:
-                self.journal.record_many(events)
-                for event in events:
-                    self.metrics.event(event.type, event.reason)
-            except JournalError as exc:
-                log.error("the journal cannot be written", error=str(exc))
-                self.metrics.journal_write_failure()
-                self.board.set_journal_error(str(exc))
+        self._record([spec_event(i) for i in snapshot.errors] + [expired_event(w) for w in snapshot.specs.expired])
         for issue in snapshot.errors:
             log.warning("spec error", issue=str(issue))
         invalid = len({(i.kind, i.name, i.file) for i in snapshot.errors})
@@ -239,13 +245,22 @@ class Daemon:
             for policy, n in loop.flapping_by_policy().items():
                 counts.setdefault(policy, _zero())["flapping"] += n  # held back by the detector, even if in sync now
         self.metrics.replace_drift(drift_by)
+        # policies of this shard's vCenters that match nothing, once the first pass has seen every object
+        owned = {p.name for name in self.loops for p in policies_for(snapshot.specs, name)}
+        settled = self.board.first_pass_done
+        unmatched_events: list[ev.Event] = []
         for policy in snapshot.specs.policies:
             c = counts.get(policy.name, _zero())
-            key = (policy.name, tuple(sorted(c.items())), policy.enforce, policy.suspended)
+            unmatched = settled and policy.name in owned and not policy.suspended and c["objects"] == 0
+            key = (policy.name, tuple(sorted(c.items())), policy.enforce, policy.suspended, unmatched)
             if self._last_counts.get(policy.name) != key:  # only real changes move lastReconcile
                 self._last_counts[policy.name] = key
                 self.board.record_reconcile(policy.name, kind=policy.kind, audit=not policy.enforce,
-                                            suspended=policy.suspended, **c)
+                                            suspended=policy.suspended, unmatched=unmatched, **c)
+                if unmatched:
+                    log.warning("policy matches no object", policy=policy.name, source=policy.source)
+                    unmatched_events.append(unmatched_event(policy))
+        self._record(unmatched_events)
 
 
 def _loop_beat(name: str) -> str:

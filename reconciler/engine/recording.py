@@ -83,3 +83,11 @@ def expired_event(rule: Any) -> ev.Event:
     return ev.Event(type=ev.WARNING, reason=ev.WAIVER_EXPIRED, object=ref, source=rule.source,
                     message=f"waiver {rule.name} expired on {rule.expires.isoformat()} ({rule.owner}); "
                             "its fields are enforced again")
+
+
+def unmatched_event(policy: Any) -> ev.Event:
+    """A policy whose selector matches no object of its vCenters (TargetNotFound)."""
+    ref = ev.ObjectRef(type=policy.kind, moid=f"{policy.kind}/{policy.name}", name=policy.name)
+    return ev.Event(type=ev.WARNING, reason=ev.TARGET_NOT_FOUND, object=ref, source=policy.source,
+                    message=f"policy {policy.name}: its selector matches no object; check the selector "
+                            "(an empty selector matches nothing)")

@@ -367,3 +367,31 @@ def test_a_log_file_written_into_the_spec_directory_does_not_postpone_reloads(fr
     finally:
         stop.set()
         writer.join()
+
+
+def test_a_policy_matching_no_object_is_reported_in_status_and_the_journal(fresh_sim, daemon_factory, tmp_path):
+    """Issue 14 item 5: a selector that matches nothing is named in /status (Ready False, NoMatchingObjects) and
+    recorded once as a TargetNotFound event; the policy that does match stays Converged."""
+    d = daemon_factory()
+    (d.specs / "vc.yaml").write_text(vcenter_doc(fresh_sim, "sim", tmp_path / "creds"))
+    (d.specs / "ssh.yaml").write_text(SSH_OFF)
+    (d.specs / "typo.yaml").write_text(
+        "apiVersion: vsr.dev/v1alpha1\nkind: HostSecurityPolicy\nmetadata: {name: typo}\nspec:\n"
+        "  selector: {hosts: [\"no-such-host-*\"]}\n  services: {TSM: {running: false}}\n")
+    d.start().wait_ready()
+
+    def ready_of(name: str) -> dict:
+        (policy,) = [p for p in d.status()["policies"] if p["name"] == name]
+        return next(c for c in policy["conditions"] if c["type"] == "Ready")
+
+    wait_for(lambda: ready_of("typo")["reason"] == "NoMatchingObjects", 10, f"typo unmatched\n{d.log.read_text()}")
+    assert ready_of("typo") | {"lastTransitionTime": None} == {
+        "type": "Ready", "status": "False", "reason": "NoMatchingObjects",
+        "message": "the policy's selector matches no object", "lastTransitionTime": None}
+    assert ready_of("ssh-off")["reason"] != "NoMatchingObjects"
+    wait_for(lambda: d.events("TargetNotFound", name="typo"), 10, "TargetNotFound recorded")
+    (event,) = d.events("TargetNotFound", name="typo")
+    assert event.type == "Warning" and event.source.endswith("typo.yaml:1")
+    assert event.message == ("policy typo: its selector matches no object; check the selector (an empty selector "
+                             "matches nothing)")
+    assert d.events("TargetNotFound", name="ssh-off") == []
