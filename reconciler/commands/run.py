@@ -47,6 +47,8 @@ def register(sub: argparse._SubParsersAction, common: argparse.ArgumentParser) -
                         help="/healthz fails when a vCenter loop makes no progress for this long (default 5m)")
     add_journal_option(parser)
     add_connection_options(parser)
+    # the daemon speaks at info: every drift, fix, refusal, spec reload and connection change is one line
+    parser.set_defaults(log_level=(os.environ.get("VSR_LOG_LEVEL") or "info").lower())
     return parser
 
 

@@ -144,6 +144,8 @@ class Reconciler:
         if writer.recorded:
             for event in writer.recorded:
                 loop.metrics.event(event.type, event.reason)
+                if event.reason != ev.REMEDIATION_STARTED:
+                    log_event(event)
             if loop.options.mirror_events:
                 mirror = VCenterMirror(conn)
                 for event in writer.recorded:
@@ -203,3 +205,12 @@ class Reconciler:
                                             f"times within {loop.options.flap_window:.0f} s; something reverts it; "
                                             "vsr stops re-applying it"))
         return out
+
+
+def log_event(event: ev.Event) -> None:
+    """One log line per drift, fix, refusal or failure: what the daemon says at its default level (info)."""
+    fields = {"vcenter": event.object.vcenter or None, "object": f"{event.object.type}/{event.object.name}",
+              "field": event.path, "current": event.current, "desired": event.desired, "policy": event.policy,
+              "source": event.source, "detail": event.message}
+    emit = log.warning if event.type == ev.WARNING else log.info
+    emit(event.reason, **{k: v for k, v in fields.items() if v is not None})

@@ -180,6 +180,8 @@ class Daemon:
 
     # -- specs ------------------------------------------------------------------------------------------------
     def _apply_specs(self, snapshot: SpecSnapshot) -> None:
+        log.info("specs loaded", generation=snapshot.generation, documents=len(snapshot.documents),
+                 invalid=len(snapshot.errors), kept=len(snapshot.kept), revision=snapshot.revision)
         self._record([spec_event(i) for i in snapshot.errors] + [expired_event(w) for w in snapshot.specs.expired])
         for issue in snapshot.errors:
             log.warning("spec error", issue=str(issue))

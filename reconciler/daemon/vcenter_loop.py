@@ -189,6 +189,7 @@ class VCenterLoop:
                 self.journal_failed(str(exc))
         self.board.set_vcenter(self.name, True)
         self.metrics.set_vcenter_connected(self.name, True)
+        log.info("connected to vCenter", vcenter=self.name, server=self.settings.address)
         watches: list[PropertyWatch] = []
         generation = -1
         next_resync = time.monotonic() + self.options.resync

@@ -4,6 +4,7 @@ invalid edits (last known good), simulator restart, session loss, SIGTERM, flapp
 from __future__ import annotations
 
 import json
+import os
 import signal
 import sqlite3
 import subprocess
@@ -53,12 +54,14 @@ class Daemon:
         self.args = args
         self.proc: subprocess.Popen | None = None
         self.log = root / "daemon.log"
+        self.log_level: str | None = "info"  # None: the daemon's default
 
     def start(self) -> "Daemon":
+        level = ["--log-level", self.log_level] if self.log_level else []
         self.proc = subprocess.Popen(
             [VSR, "run", str(self.specs), "--journal", str(self.journal), "--listen", f"127.0.0.1:{self.port}",
-             "--log-level", "info", "--log-format", "json", *self.args],
-            stdout=subprocess.DEVNULL, stderr=open(self.log, "w"))
+             *level, "--log-format", "json", *self.args],
+            stdout=subprocess.DEVNULL, stderr=open(self.log, "w"), env={**os.environ, "VSR_LOG_LEVEL": ""})
         return self
 
     def get(self, path: str) -> tuple[int, str]:
@@ -395,3 +398,28 @@ def test_a_policy_matching_no_object_is_reported_in_status_and_the_journal(fresh
     assert event.message == ("policy typo: its selector matches no object; check the selector (an empty selector "
                              "matches nothing)")
     assert d.events("TargetNotFound", name="ssh-off") == []
+
+
+def test_the_daemon_logs_each_drift_and_fix_at_its_default_level(fresh_sim, daemon_factory, tmp_path):
+    """Issue 14 item 11: without --log-level the daemon logs, one JSON line each, the drift it detects and the fix
+    (object, field, old -> new, policy, source), the spec load and the connection."""
+    d = daemon_factory()
+    d.log_level = None
+    (d.specs / "vc.yaml").write_text(vcenter_doc(fresh_sim, "sim", tmp_path / "creds"))
+    (d.specs / "ssh.yaml").write_text(SSH_OFF)
+    d.start().wait_ready()
+    si = fresh_sim.connect()
+    host(si, HOST).configManager.serviceSystem.StartService(id="TSM-SSH")
+    wait_for(lambda: d.events("DriftRemediated", name=HOST, path="services.TSM-SSH.running"), 10, "remediated")
+    wait_for(lambda: '"DriftRemediated"' in d.log.read_text(), 5, "the fix logged")
+    lines = [json.loads(line) for line in d.log.read_text().splitlines() if line.startswith("{")]
+    events = {line["event"] for line in lines}
+    assert {"specs loaded", "connected to vCenter"} <= events
+    fixed = [line for line in lines if line["event"] == "DriftRemediated" and line.get("object") == f"HostSystem/{HOST}"
+             and line.get("field") == "services.TSM-SSH.running"]
+    assert fixed, lines[-10:]
+    line = fixed[-1]
+    assert (line["current"], line["desired"], line["policy"]) == (True, False, "ssh-off")
+    assert line["source"].endswith("ssh.yaml:6") and line["level"] == "info"
+    detected = [x for x in lines if x["event"] == "DriftDetected" and x.get("field") == "services.TSM-SSH.running"]
+    assert detected and detected[-1]["level"] == "warning"
