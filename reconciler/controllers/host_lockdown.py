@@ -38,7 +38,7 @@ class HostLockdown(Controller):
     def observe(self, state: ObjectState) -> None:
         read = state.polled.get(EXCEPTIONS)
         if read is not None:
-            state.extra["lockdown_exceptions"] = None if read.value is None else sorted(read.value or [])
+            state.own(self.name)["exceptions"] = None if read.value is None else sorted(read.value or [])
 
     def diff(self, desired: Mapping[FieldPath, Any], state: ObjectState) -> list[FieldDiff]:
         diffs: list[FieldDiff] = []
@@ -48,7 +48,7 @@ class HostLockdown(Controller):
                 impact = Impact.DISRUPTIVE if desired[MODE] != "disabled" else Impact.NONE
                 diffs.append(FieldDiff(MODE, current, desired[MODE], impact=impact))
         if USERS in desired:
-            current_users = state.extra.get("lockdown_exceptions")
+            current_users = state.own(self.name).get("exceptions")
             want = sorted(set(desired[USERS]))
             if current_users is None or set(current_users) != set(want):
                 diffs.append(FieldDiff(USERS, current_users, want))
@@ -62,7 +62,7 @@ class HostLockdown(Controller):
             return None  # vCenter keeps its access through vpxuser in every lockdown mode
         values = {**desired, diff.path: diff.desired}
         mode = values[MODE] if MODE in values else _current_mode(state)
-        users = values[USERS] if USERS in values else state.extra.get("lockdown_exceptions")
+        users = values[USERS] if USERS in values else state.own(self.name).get("exceptions")
         if mode == "disabled":
             return None
         if mode is None:

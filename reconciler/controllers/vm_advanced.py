@@ -43,7 +43,7 @@ class VMAdvancedSettings(VMController):
 
     def diff(self, desired: Mapping[FieldPath, Any], state: ObjectState) -> list[FieldDiff]:
         options = {o.key: o.value for o in state.props.get("config.extraConfig") or []}
-        remediated: Mapping[FieldPath, Any] = state.extra.get("remediated_at", {})
+        remediated = state.remediated_at
         boot = state.props.get("runtime.bootTime")
         diffs: list[FieldDiff] = []
         for path, want in sorted(desired.items()):

@@ -48,12 +48,12 @@ class VMEncryption(VMController):
             for info in conn.call(manager.ListKmipServers) or []:
                 clusters.append((info.clusterId.id, bool(getattr(info, "useAsDefault", False))))
         for state in states:
-            state.extra["key_provider"] = choose_provider(clusters, desired.get(state.ref.moid, {}).get(PROVIDER))
+            state.own(self.name)["key_provider"] = choose_provider(clusters, desired.get(state.ref.moid, {}).get(PROVIDER))
 
     def diff(self, desired: Mapping[FieldPath, Any], state: ObjectState) -> list[FieldDiff]:
         if not desired.get(REQUIRED) or state.props.get("config.keyId") is not None:
             return []
-        provider, reason = state.extra.get("key_provider", (None, "key providers were not read"))
+        provider, reason = state.own(self.name).get("key_provider", (None, "key providers were not read"))
         diff = FieldDiff(REQUIRED, False, True, subject=f"key provider {provider}" if provider else "",
                          impact=Impact.POWER_CYCLE)
         if provider is None:
@@ -63,7 +63,7 @@ class VMEncryption(VMController):
 
     def apply(self, conn: Any, state: ObjectState, diffs: list[FieldDiff],
               desired: Mapping[FieldPath, Any]) -> None:
-        provider, _ = state.extra["key_provider"]
+        provider, _ = state.own(self.name)["key_provider"]
         manager = conn.content.cryptoManager
         result = conn.call(manager.GenerateKey, keyProvider=vim.encryption.KeyProviderId(id=provider))
         if not getattr(result, "success", True) or result.keyId is None:

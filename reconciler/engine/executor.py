@@ -186,7 +186,8 @@ def read_back(conn: Any, vplan: VCenterPlan, po: PlannedObject, touched: list[Co
     paths = sorted({p for c in touched for p in c.object_paths()} | set(sources.BASE_PROPERTIES[po.state.ref.type]))
     try:
         fresh = inventory.fetch_objects(conn, [po.state.mo], paths)[po.state.ref.moid]
-        state = ObjectState(po.state.ref, {**po.state.props, **fresh}, mo=po.state.mo, facts=po.state.facts)
+        state = ObjectState(po.state.ref, {**po.state.props, **fresh}, mo=po.state.mo,
+                            placement=po.state.placement, template=po.state.template)
         targets = [(c, state) for c in touched]
         failed = sources.read(conn, targets, vplan.cache, fresh=True)  # vsr just wrote: re-read polled sources too
         if failed:

@@ -62,7 +62,7 @@ def plain(desired: Mapping[FieldPath, DesiredValue]) -> dict[FieldPath, Any]:
 
 def record_controller_fault(state: ObjectState, controller: str, exc: BaseException) -> None:
     """Controllers' bulk prefetch marks an object it could not read instead of failing all objects."""
-    state.extra.setdefault("faults", {})[controller] = exc
+    state.faults[controller] = exc
 
 
 def active_controllers(policies: Iterable[CompiledPolicy]) -> list[Controller]:
@@ -137,8 +137,8 @@ def plan_objects(conn: Any, facts: ConnectionFacts, policies: list[CompiledPolic
         ref = ObjectRef(obj.type, obj.moid, obj.name or obj.moid, facts.vcenter)
         place = _placement(obj, entities)
         is_template = bool(obj.props.get("config.template"))
-        state = ObjectState(ref, obj.props, mo=obj.ref, facts={"placement": place, "template": is_template})
-        state.extra["remediated_at"] = remediated_by_moid.get(obj.moid, {})
+        state = ObjectState(ref, obj.props, mo=obj.ref, placement=place, template=is_template,
+                            remediated_at=remediated_by_moid.get(obj.moid, {}))
         matching = [p for p in live if p.kind == POLICY_KIND_OF[obj.type]
                     and selection.matches(p.selector, obj.type, ref.name, place, is_template)]
         desired: dict[str, dict[FieldPath, DesiredValue]] = {}
@@ -188,7 +188,7 @@ def plan_objects(conn: Any, facts: ConnectionFacts, policies: list[CompiledPolic
 
 
 def _faults(planned: Iterable[PlannedObject]) -> dict[tuple[str, str], BaseException]:
-    return {(po.state.ref.moid, name): exc for po in planned for name, exc in po.state.extra.get("faults", {}).items()}
+    return {(po.state.ref.moid, name): exc for po in planned for name, exc in po.state.faults.items()}
 
 
 def diff_object(po: PlannedObject, controllers: list[Controller], waiver_rules: list[waivers.WaiverRule],
@@ -201,7 +201,7 @@ def diff_object(po: PlannedObject, controllers: list[Controller], waiver_rules: 
         desired = po.desired.get(controller.name)
         if not desired:
             continue
-        fault = state.extra.get("faults", {}).get(controller.name)
+        fault = state.faults.get(controller.name)
         if fault is not None:
             changes.extend(_fault_changes(state, controller, desired, fault, waiver_rules, today))
             continue
@@ -247,9 +247,8 @@ def label(state: ObjectState, controller: Controller, d: FieldDiff, desired: Map
                     message=d.message)
     if change.reason is not None:
         return change
-    place = state.facts.get("placement", Placement())
-    waiver = waivers.find(waiver_rules, today, state.ref.type, state.ref.name, place, d.path, change.policy,
-                          bool(state.facts.get("template")))
+    waiver = waivers.find(waiver_rules, today, state.ref.type, state.ref.name, state.placement, d.path,
+                          change.policy, state.template)
     if waiver is not None:
         return change.with_(reason=Skip.WAIVED, message=waiver.describe())
     if origin is not None and not origin.enforce:
