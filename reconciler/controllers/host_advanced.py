@@ -15,6 +15,7 @@ from pyVmomi import VmomiSupport, vim
 from reconciler.catalog import aliases
 from reconciler.controllers.base import Controller
 from reconciler.controllers.contract import FieldDiff, FieldPath, ObjectState, Related, Skip
+from reconciler.vsphere.protocol import Connection
 
 _TRUE = {"true", "1", "yes", "on"}
 _FALSE = {"false", "0", "no", "off"}
@@ -168,7 +169,7 @@ class HostAdvancedSettings(Controller):
                 diffs.append(FieldDiff(path, current, target, skip=skip, message=message))
         return diffs
 
-    def apply(self, conn: Any, state: ObjectState, diffs: list[FieldDiff],
+    def apply(self, conn: Connection, state: ObjectState, diffs: list[FieldDiff],
               desired: Mapping[FieldPath, Any]) -> None:
         types: dict[str, OptionType] = state.own(self.name).get("option_types", {})
         manager = state.props[OPTION_MANAGER]

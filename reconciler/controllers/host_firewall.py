@@ -13,6 +13,7 @@ from pyVmomi import vim
 
 from reconciler.controllers.base import Controller
 from reconciler.controllers.contract import ConnectionFacts, FieldDiff, FieldPath, ObjectState, Skip
+from reconciler.vsphere.protocol import Connection
 
 Network = ipaddress.IPv4Network | ipaddress.IPv6Network
 AllowList = str | frozenset[Network]  # "all" or a set of networks
@@ -167,7 +168,7 @@ class HostFirewall(Controller):
                 return f"refusing to restrict ruleset {key} to {diff.desired}: it excludes {source}, {what}"
         return None
 
-    def apply(self, conn: Any, state: ObjectState, diffs: list[FieldDiff],
+    def apply(self, conn: Connection, state: ObjectState, diffs: list[FieldDiff],
               desired: Mapping[FieldPath, Any]) -> None:
         system = state.props["configManager.firewallSystem"]
         # allow-lists first: enabling a ruleset should never open it wider than the spec allows, even briefly

@@ -11,6 +11,7 @@ from typing import Any
 from reconciler.controllers import esx_users
 from reconciler.controllers.base import Controller
 from reconciler.controllers.contract import ConnectionFacts, FieldDiff, FieldPath, Impact, ObjectState, Polled
+from reconciler.vsphere.protocol import Connection
 
 MODES = {"disabled": "lockdownDisabled", "normal": "lockdownNormal", "strict": "lockdownStrict"}
 SPEC_MODES = {v: k for k, v in MODES.items()}
@@ -83,7 +84,7 @@ class HostLockdown(Controller):
                 f"{facts.who}, which is not a lockdown exception user; add it to "
                 f"lockdown.exceptionUsers or connect through vCenter{hint}")
 
-    def apply(self, conn: Any, state: ObjectState, diffs: list[FieldDiff],
+    def apply(self, conn: Connection, state: ObjectState, diffs: list[FieldDiff],
               desired: Mapping[FieldPath, Any]) -> None:
         manager = state.props[ACCESS_MANAGER]
         for d in apply_order(diffs):

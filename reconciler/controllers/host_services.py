@@ -7,6 +7,7 @@ from typing import Any
 
 from reconciler.controllers.base import Controller
 from reconciler.controllers.contract import ConnectionFacts, FieldDiff, FieldPath, ObjectState, Skip
+from reconciler.vsphere.protocol import Connection
 
 #: services vCenter manages the host through (its agent); compared ignoring case
 MANAGEMENT_SERVICES_VIA_VCENTER = frozenset({"vpxa"})
@@ -54,7 +55,7 @@ class HostServices(Controller):
                     "so the reconciler (and vCenter) would lose the host")
         return None
 
-    def apply(self, conn: Any, state: ObjectState, diffs: list[FieldDiff],
+    def apply(self, conn: Connection, state: ObjectState, diffs: list[FieldDiff],
               desired: Mapping[FieldPath, Any]) -> None:
         system = state.props["configManager.serviceSystem"]
         # policy first, so that a service being turned off does not come back on its own

@@ -14,6 +14,7 @@ from pyVmomi import vim
 
 from reconciler.controllers.contract import FieldDiff, FieldPath, Impact, ObjectState, Skip
 from reconciler.controllers.vm_common import VMController, config_spec, gate, reconfigure
+from reconciler.vsphere.protocol import Connection
 
 REQUIRED: FieldPath = ("encryption", "required")
 PROVIDER: FieldPath = ("encryption", "keyProvider")
@@ -38,7 +39,7 @@ class VMEncryption(VMController):
     spec_key = "encryption"
     properties = ("config.keyId", "runtime.powerState")
 
-    def prefetch(self, conn: Any, states: list[ObjectState], desired: Mapping[str, Mapping[FieldPath, Any]]) -> None:
+    def prefetch(self, conn: Connection, states: list[ObjectState], desired: Mapping[str, Mapping[FieldPath, Any]]) -> None:
         """The key providers, once per plan (one call), only if some VM must be encrypted."""
         if not any(d.get(REQUIRED) for d in desired.values()):
             return
@@ -61,7 +62,7 @@ class VMEncryption(VMController):
                               message=f"the VM is not encrypted and cannot be: {reason}")]
         return [gate(diff, state, desired)]
 
-    def apply(self, conn: Any, state: ObjectState, diffs: list[FieldDiff],
+    def apply(self, conn: Connection, state: ObjectState, diffs: list[FieldDiff],
               desired: Mapping[FieldPath, Any]) -> None:
         provider, _ = state.own(self.name)["key_provider"]
         manager = conn.content.cryptoManager

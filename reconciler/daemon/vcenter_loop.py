@@ -12,14 +12,14 @@ from __future__ import annotations
 import datetime as dt
 import threading
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
 import structlog
 from pyVmomi import vim
 
-from reconciler.controllers.contract import ConnectionFacts
+from reconciler.controllers.contract import ConnectionFacts, Related
 from reconciler.daemon.flaps import FlapDetector
 from reconciler.daemon.metrics import Metrics
 from reconciler.daemon.reconcile import ObjectResult, Reconciler
@@ -249,7 +249,7 @@ class VCenterLoop:
             watches.append(related)
         return watches
 
-    def _watch_related(self, conn: Connection, declared: Any) -> PropertyWatch | None:
+    def _watch_related(self, conn: Connection, declared: Iterable[Related]) -> PropertyWatch | None:
         """One watch over every declared related object of the cached managed objects (generic: the owner map
         says whose input each related object is)."""
         refs: dict[str, Any] = {}

@@ -25,6 +25,7 @@ from reconciler.engine.policies import CompiledPolicy
 from reconciler.engine.types import Change, DesiredValue, ObjectProblem, Plan
 from reconciler.events.model import ObjectRef
 from reconciler.vsphere import faults, inventory
+from reconciler.vsphere.protocol import Connection
 
 POLICY_KIND_OF = {"HostSystem": "HostSecurityPolicy", "DistributedVirtualPortgroup": "HostSecurityPolicy",
                   "VirtualMachine": "VMSecurityPolicy"}
@@ -70,7 +71,7 @@ def active_controllers(policies: Iterable[CompiledPolicy]) -> list[Controller]:
     return [c for c in registry.ALL if c.name in wanted]
 
 
-def snapshot(conn: Any, controllers: list[Controller]) -> tuple[dict[str, Any], dict[str, inventory.ObservedObject]]:
+def snapshot(conn: Connection, controllers: list[Controller]) -> tuple[dict[str, Any], dict[str, inventory.ObservedObject]]:
     """The entity tree and every managed object the active controllers need, in two bulk calls. VMs enter the
     tree only when VM controllers are active (they are most of a large inventory)."""
     entities = inventory.entity_paths(conn, vms=any(c.managed_type == "VirtualMachine" for c in controllers))
@@ -101,7 +102,7 @@ def unmanaged(entities: Mapping[str, Any], policies: list[CompiledPolicy], vcent
     return sorted(out, key=lambda r: (r.type, r.name))
 
 
-def plan_vcenter(conn: Any, facts: ConnectionFacts, policies: list[CompiledPolicy],
+def plan_vcenter(conn: Connection, facts: ConnectionFacts, policies: list[CompiledPolicy],
                  waiver_rules: list[waivers.WaiverRule], today: dt.date | None = None,
                  remediated: Mapping[tuple[str, FieldPath], dt.datetime] | None = None) -> VCenterPlan:
     """A full plan: snapshot everything the active controllers need in bulk, then `plan_objects`.
@@ -116,7 +117,7 @@ def plan_vcenter(conn: Any, facts: ConnectionFacts, policies: list[CompiledPolic
     return vplan
 
 
-def plan_objects(conn: Any, facts: ConnectionFacts, policies: list[CompiledPolicy],
+def plan_objects(conn: Connection, facts: ConnectionFacts, policies: list[CompiledPolicy],
                  waiver_rules: list[waivers.WaiverRule], objects: Mapping[str, inventory.ObservedObject],
                  entities: Mapping[str, Any], today: dt.date | None = None,
                  remediated: Mapping[tuple[str, FieldPath], dt.datetime] | None = None,

@@ -16,6 +16,8 @@ from typing import Any
 import structlog
 
 from reconciler.api import load_specs
+from reconciler.api.document import Document
+from reconciler.api.issues import SpecIssue
 from reconciler.controllers.contract import ConnectionFacts
 from reconciler.engine import executor, planner, recording, writeahead
 from reconciler.engine.planner import PlannedObject, VCenterPlan
@@ -47,14 +49,14 @@ class CliConnection:
 @dataclass
 class RunResult:
     plans: list[VCenterPlan] = field(default_factory=list)
-    spec_issues: list[Any] = field(default_factory=list)  # api.SpecIssue, errors and warnings
+    spec_issues: list[SpecIssue] = field(default_factory=list)  # errors and warnings
     connection_errors: list[str] = field(default_factory=list)
     specs: CompiledSpecs | None = None
-    documents: list[Any] = field(default_factory=list)  # api.Document, the valid ones
+    documents: list[Document] = field(default_factory=list)  # the valid ones
     journal_errors: list[str] = field(default_factory=list)  # the journal could not be written: writes stopped
 
     @property
-    def spec_errors(self) -> list[Any]:
+    def spec_errors(self) -> list[SpecIssue]:
         return [i for i in self.spec_issues if i.is_error]
 
     def exit_code(self) -> int:

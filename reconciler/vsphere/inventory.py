@@ -12,8 +12,8 @@ from typing import Any
 
 from pyVmomi import vim, vmodl
 
-from reconciler.vsphere.connection import Connection
 from reconciler.vsphere.faults import describe
+from reconciler.vsphere.protocol import Connection
 
 PAGE_SIZE = 1000          # objects per RetrievePropertiesEx page (servers may page with fewer)
 
