@@ -66,12 +66,12 @@ def coerce(value: Any, t: OptionType) -> Any:
         if isinstance(value, bool):
             raise ValueError(f"expects an integer, got boolean {value}")
         try:
-            number = int(str(value).strip()) if not isinstance(value, int) else int(value)
+            integer = int(str(value).strip()) if not isinstance(value, int) else int(value)
         except ValueError:
             raise ValueError(f"expects an integer, got {value!r}") from None
-        if (t.min is not None and number < t.min) or (t.max is not None and number > t.max):
-            raise ValueError(f"{number} is out of range {t.min}..{t.max}")
-        return number
+        if (t.min is not None and integer < t.min) or (t.max is not None and integer > t.max):
+            raise ValueError(f"{integer} is out of range {t.min}..{t.max}")
+        return integer
     if t.kind == "bool":
         if isinstance(value, bool):
             return value

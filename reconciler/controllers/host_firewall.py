@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import ipaddress
 from collections.abc import Mapping
-from typing import Any
+from typing import Any, Literal
 
 from pyVmomi import vim
 
@@ -16,7 +16,7 @@ from reconciler.controllers.contract import ConnectionFacts, FieldDiff, FieldPat
 from reconciler.vsphere.protocol import Connection
 
 Network = ipaddress.IPv4Network | ipaddress.IPv6Network
-AllowList = str | frozenset[Network]  # "all" or a set of networks
+AllowList = Literal["all"] | frozenset[Network]  # "all" (the allIp flag) or a set of networks
 
 #: inbound ruleset that carries the SOAP connection (TCP 443/902) the reconciler or vCenter manages the host through
 CLIENT_RULESET = "vSphereClient"
@@ -41,7 +41,7 @@ def observed_allowed(ruleset: Any) -> AllowList:
 
 
 def render_allowed(value: AllowList) -> Any:
-    if value == "all":
+    if isinstance(value, str):
         return "all"
     return sorted(_render_net(n) for n in value)
 
@@ -64,7 +64,7 @@ def allows(allowed: AllowList, address: str) -> bool:
     """Does the allow-list admit `address` for sure? Entries of the other IP version never do (`::/0` does not
     admit IPv4 peers), and IPv4-mapped IPv6 entries (`::ffff:10.0.0.5`) are not counted: how the host's firewall
     treats them is not known. Raises ValueError when `address` is not an IP address."""
-    if allowed == "all":
+    if isinstance(allowed, str):
         return True
     ip = wire_address(address)
     return any(net.version == ip.version and not _mapped(net) and ip in net for net in allowed)
@@ -75,7 +75,7 @@ def _mapped(net: Network) -> bool:
 
 
 def ip_list(allowed: AllowList) -> Any:
-    if allowed == "all":
+    if isinstance(allowed, str):
         return vim.host.Ruleset.IpList(allIp=True)
     addresses = [str(n.network_address) for n in allowed if n.prefixlen == n.max_prefixlen]
     networks = [vim.host.Ruleset.IpNetwork(network=str(n.network_address), prefixLength=n.prefixlen)

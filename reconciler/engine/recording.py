@@ -36,7 +36,7 @@ def describe(change: Change) -> str:
 
 
 def _event(change: Change, type_: str, reason: str, message: str) -> ev.Event:
-    return ev.Event(type=type_, reason=reason, object=change.object, message=message, path=change.path,
+    return ev.Event(type=type_, reason=reason, object=change.object, message=message, path=render_path(change.path),
                     policy=change.policy or None, source=change.source or None,
                     current=change.current, desired=change.desired)
 
