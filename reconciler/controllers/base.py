@@ -15,6 +15,7 @@ from typing import Any, ClassVar
 
 from reconciler.api import fields as shape
 from reconciler.controllers.contract import ConnectionFacts, FieldDiff, FieldPath, ObjectState, Polled, Related
+from reconciler.vsphere.protocol import Connection
 
 
 class Controller(ABC):
@@ -59,7 +60,7 @@ class Controller(ABC):
         """Pure: derive this controller's extras from the declared sources the engine read into `state`
         (`state.related`, `state.polled`). Runs after every read, before `diff`."""
 
-    def prefetch(self, conn: Any, states: list[ObjectState], desired: Mapping[str, Mapping[FieldPath, Any]]) -> None:
+    def prefetch(self, conn: Connection, states: list[ObjectState], desired: Mapping[str, Mapping[FieldPath, Any]]) -> None:
         """Reads no declaration covers (vCenter-wide ones, such as key providers), in bulk for all objects that
         have desired fields of this controller. `desired` maps moid to that object's desired values."""
 
@@ -77,6 +78,6 @@ class Controller(ABC):
         return None
 
     @abstractmethod
-    def apply(self, conn: Any, state: ObjectState, diffs: list[FieldDiff],
+    def apply(self, conn: Connection, state: ObjectState, diffs: list[FieldDiff],
               desired: Mapping[FieldPath, Any]) -> None:
         """Perform the vSphere calls for these diffs. Raise on failure; the engine reads back afterwards."""

@@ -132,19 +132,41 @@ class PolledValue:
     read_at: dt.datetime
 
 
+@dataclass(frozen=True)
+class Placement:
+    """Where an object sits in the inventory, in the terms selectors and waivers use (built by the engine from one
+    bulk fetch of the entity tree: `engine.placement.from_entity`)."""
+
+    datacenter: str | None = None
+    cluster: str | None = None
+    host: str | None = None
+    folder: str = ""  # VM folder path below the datacenter's VM root: "" at the root, "Prod/Web" nested
+
+
 @dataclass
 class ObjectState:
-    """What the engine observed of one managed object: the bulk-fetched properties, the declared related objects
-    (by `via`) and polled values (by name), plus extras a controller derives in `observe` or fetches in
-    `prefetch` (vCenter-wide reads such as key providers)."""
+    """What the engine observed of one managed object.
+
+    Shared by the engine and every controller: the bulk-fetched `props` (by path), the declared `related` objects
+    (by `via`) and `polled` values (by name), where the object sits (`placement`, `template`), when vsr last
+    changed each field (`remediated_at`, from the journal), and the `faults` of controllers whose observed state
+    could not be read (by controller name). A controller keeps what it derives in `observe` or fetches in
+    `prefetch` in its own namespace, `own(name)`; no other controller reads it."""
 
     ref: ObjectRef
     props: Mapping[str, Any]
     mo: Any = None  # the pyvmomi managed object, used by apply only
-    extra: dict[str, Any] = field(default_factory=dict)
-    facts: Mapping[str, Any] = field(default_factory=dict)  # datacenter, cluster, folder, power state ...
+    placement: Placement = field(default_factory=Placement)
+    template: bool = False
+    remediated_at: Mapping[FieldPath, dt.datetime] = field(default_factory=dict)
+    faults: dict[str, BaseException] = field(default_factory=dict)
     related: dict[str, RelatedState] = field(default_factory=dict)
     polled: dict[str, PolledValue] = field(default_factory=dict)
+    extras: dict[str, dict[str, Any]] = field(default_factory=dict)  # by controller name: see `own`
+
+    def own(self, controller: str) -> dict[str, Any]:
+        """The namespace of one controller's extras (created empty on first use)."""
+        return self.extras.setdefault(controller, {})
 
 
 @dataclass(frozen=True)
@@ -174,5 +196,5 @@ def power_mode(desired: Mapping[FieldPath, Any]) -> str:
 
 
 __all__ = ["DEFAULT_POLL_INTERVAL", "POWER_CYCLE", "ConnectionFacts", "FieldDiff", "FieldPath", "Impact", "ObjectRef",
-           "ObjectState", "Polled", "PolledValue", "Related", "RelatedState", "Shared", "Skip", "power_mode",
+           "ObjectState", "Placement", "Polled", "PolledValue", "Related", "RelatedState", "Shared", "Skip", "power_mode",
            "powered_on"]

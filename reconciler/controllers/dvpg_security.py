@@ -16,6 +16,7 @@ from reconciler.controllers import netsec
 from reconciler.controllers.base import Controller
 from reconciler.controllers.contract import FieldDiff, FieldPath, ObjectState, Skip
 from reconciler.vsphere import tasks
+from reconciler.vsphere.protocol import Connection
 
 UPLINK_TAG = "SYSTEM/DVS.UPLINKPG"
 
@@ -56,7 +57,7 @@ class DistributedPortgroupSecurity(Controller):
                 diffs.append(FieldDiff((self.spec_key, field), current, value))
         return diffs
 
-    def apply(self, conn: Any, state: ObjectState, diffs: list[FieldDiff],
+    def apply(self, conn: Connection, state: ObjectState, diffs: list[FieldDiff],
               desired: Mapping[FieldPath, Any]) -> None:
         security = vim.dvs.VmwareDistributedVirtualSwitch.SecurityPolicy(inherited=False)
         for d in diffs:

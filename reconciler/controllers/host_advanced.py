@@ -22,6 +22,7 @@ from reconciler.controllers.contract import (
     Skip,
 )
 from reconciler.didyoumean import suggest
+from reconciler.vsphere.protocol import Connection
 
 _TRUE = {"true", "1", "yes", "on"}
 _FALSE = {"false", "0", "no", "off"}
@@ -72,12 +73,12 @@ def coerce(value: Any, t: OptionType) -> Any:
         if isinstance(value, bool):
             raise ValueError(f"expects an integer, got boolean {value}")
         try:
-            number = int(str(value).strip()) if not isinstance(value, int) else int(value)
+            integer = int(str(value).strip()) if not isinstance(value, int) else int(value)
         except ValueError:
             raise ValueError(f"expects an integer, got {value!r}") from None
-        if (t.min is not None and number < t.min) or (t.max is not None and number > t.max):
-            raise ValueError(f"{number} is out of range {t.min}..{t.max}")
-        return number
+        if (t.min is not None and integer < t.min) or (t.max is not None and integer > t.max):
+            raise ValueError(f"{integer} is out of range {t.min}..{t.max}")
+        return integer
     if t.kind == "bool":
         if isinstance(value, bool):
             return value
@@ -118,7 +119,8 @@ def _option_types(static: Mapping[str, Any]) -> dict[str, OptionType]:
 
 def host_key(state: ObjectState, key: str) -> str:
     """The spelling of an advanced setting this host has (renamed between ESXi releases, see catalog.aliases)."""
-    return aliases.resolve(key, state.extra.get("option_types", {}).keys() | state.extra.get("options", {}).keys())
+    own = state.own(HostAdvancedSettings.name)
+    return aliases.resolve(key, own.get("option_types", {}).keys() | own.get("options", {}).keys())
 
 
 class HostAdvancedSettings(Controller):
@@ -141,12 +143,14 @@ class HostAdvancedSettings(Controller):
         types = dict(manager.shared.derived("option_types", _option_types)) if manager.shared is not None else {}
         for key, value in options.items():  # an option this host has and its representative lacks (a VIB's)
             types.setdefault(key, type_of_value(value))
-        state.extra["options"] = options
-        state.extra["option_types"] = types
+        own = state.own(self.name)
+        own["options"] = options
+        own["option_types"] = types
 
     def diff(self, desired: Mapping[FieldPath, Any], state: ObjectState) -> list[FieldDiff]:
-        options: dict[str, Any] = state.extra.get("options", {})
-        types: dict[str, OptionType] = state.extra.get("option_types", {})
+        own = state.own(self.name)
+        options: dict[str, Any] = own.get("options", {})
+        types: dict[str, OptionType] = own.get("option_types", {})
         diffs: list[FieldDiff] = []
         for path, want in sorted(desired.items()):
             key = host_key(state, path[1])  # the spec's key stays in the path; the host may spell it otherwise
@@ -173,9 +177,9 @@ class HostAdvancedSettings(Controller):
                 diffs.append(FieldDiff(path, current, target, skip=skip, message=message))
         return diffs
 
-    def apply(self, conn: Any, state: ObjectState, diffs: list[FieldDiff],
+    def apply(self, conn: Connection, state: ObjectState, diffs: list[FieldDiff],
               desired: Mapping[FieldPath, Any]) -> None:
-        types: dict[str, OptionType] = state.extra.get("option_types", {})
+        types: dict[str, OptionType] = state.own(self.name).get("option_types", {})
         manager = state.props[OPTION_MANAGER]
         keys = {d.path: host_key(state, d.path[1]) for d in diffs}
         changed = [vim.option.OptionValue(key=keys[d.path], value=wire_value(d.desired, types.get(keys[d.path], OptionType("string"))))

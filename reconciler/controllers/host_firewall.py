@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import ipaddress
 from collections.abc import Mapping
-from typing import Any
+from typing import Any, Literal
 
 from pyVmomi import vim
 
@@ -20,9 +20,10 @@ from reconciler.controllers.contract import (
     Skip,
 )
 from reconciler.didyoumean import suggest
+from reconciler.vsphere.protocol import Connection
 
 Network = ipaddress.IPv4Network | ipaddress.IPv6Network
-AllowList = str | frozenset[Network]  # "all" or a set of networks
+AllowList = Literal["all"] | frozenset[Network]  # "all" (the allIp flag) or a set of networks
 
 #: inbound ruleset that carries the SOAP connection (TCP 443/902) the reconciler or vCenter manages the host through
 CLIENT_RULESET = "vSphereClient"
@@ -47,7 +48,7 @@ def observed_allowed(ruleset: Any) -> AllowList:
 
 
 def render_allowed(value: AllowList) -> Any:
-    if value == "all":
+    if isinstance(value, str):
         return "all"
     return sorted(_render_net(n) for n in value)
 
@@ -70,7 +71,7 @@ def allows(allowed: AllowList, address: str) -> bool:
     """Does the allow-list admit `address` for sure? Entries of the other IP version never do (`::/0` does not
     admit IPv4 peers), and IPv4-mapped IPv6 entries (`::ffff:10.0.0.5`) are not counted: how the host's firewall
     treats them is not known. Raises ValueError when `address` is not an IP address."""
-    if allowed == "all":
+    if isinstance(allowed, str):
         return True
     ip = wire_address(address)
     return any(net.version == ip.version and not _mapped(net) and ip in net for net in allowed)
@@ -81,7 +82,7 @@ def _mapped(net: Network) -> bool:
 
 
 def ip_list(allowed: AllowList) -> Any:
-    if allowed == "all":
+    if isinstance(allowed, str):
         return vim.host.Ruleset.IpList(allIp=True)
     addresses = [str(n.network_address) for n in allowed if n.prefixlen == n.max_prefixlen]
     networks = [vim.host.Ruleset.IpNetwork(network=str(n.network_address), prefixLength=n.prefixlen)
@@ -175,7 +176,7 @@ class HostFirewall(Controller):
                 return f"refusing to restrict ruleset {key} to {diff.desired}: it excludes {source}, {what}"
         return None
 
-    def apply(self, conn: Any, state: ObjectState, diffs: list[FieldDiff],
+    def apply(self, conn: Connection, state: ObjectState, diffs: list[FieldDiff],
               desired: Mapping[FieldPath, Any]) -> None:
         system = state.props["configManager.firewallSystem"]
         # allow-lists first: enabling a ruleset should never open it wider than the spec allows, even briefly

@@ -11,6 +11,7 @@ from typing import Any
 from reconciler.controllers import esx_users
 from reconciler.controllers.base import Controller
 from reconciler.controllers.contract import ConnectionFacts, FieldDiff, FieldPath, Impact, ObjectState, Polled
+from reconciler.vsphere.protocol import Connection
 
 MODES = {"disabled": "lockdownDisabled", "normal": "lockdownNormal", "strict": "lockdownStrict"}
 SPEC_MODES = {v: k for k, v in MODES.items()}
@@ -38,7 +39,7 @@ class HostLockdown(Controller):
     def observe(self, state: ObjectState) -> None:
         read = state.polled.get(EXCEPTIONS)
         if read is not None:
-            state.extra["lockdown_exceptions"] = None if read.value is None else sorted(read.value or [])
+            state.own(self.name)["exceptions"] = None if read.value is None else sorted(read.value or [])
 
     def diff(self, desired: Mapping[FieldPath, Any], state: ObjectState) -> list[FieldDiff]:
         diffs: list[FieldDiff] = []
@@ -48,7 +49,7 @@ class HostLockdown(Controller):
                 impact = Impact.DISRUPTIVE if desired[MODE] != "disabled" else Impact.NONE
                 diffs.append(FieldDiff(MODE, current, desired[MODE], impact=impact))
         if USERS in desired:
-            current_users = state.extra.get("lockdown_exceptions")
+            current_users = state.own(self.name).get("exceptions")
             want = sorted(set(desired[USERS]))
             if current_users is None or set(current_users) != set(want):
                 diffs.append(FieldDiff(USERS, current_users, want))
@@ -62,7 +63,7 @@ class HostLockdown(Controller):
             return None  # vCenter keeps its access through vpxuser in every lockdown mode
         values = {**desired, diff.path: diff.desired}
         mode = values[MODE] if MODE in values else _current_mode(state)
-        users = values[USERS] if USERS in values else state.extra.get("lockdown_exceptions")
+        users = values[USERS] if USERS in values else state.own(self.name).get("exceptions")
         if mode == "disabled":
             return None
         if mode is None:
@@ -83,7 +84,7 @@ class HostLockdown(Controller):
                 f"{facts.who}, which is not a lockdown exception user; add it to "
                 f"lockdown.exceptionUsers or connect through vCenter{hint}")
 
-    def apply(self, conn: Any, state: ObjectState, diffs: list[FieldDiff],
+    def apply(self, conn: Connection, state: ObjectState, diffs: list[FieldDiff],
               desired: Mapping[FieldPath, Any]) -> None:
         manager = state.props[ACCESS_MANAGER]
         for d in apply_order(diffs):

@@ -16,6 +16,7 @@ from pyVmomi import vim
 from reconciler.controllers import netsec
 from reconciler.controllers.base import Controller
 from reconciler.controllers.contract import FieldDiff, FieldPath, ObjectState, Skip
+from reconciler.vsphere.protocol import Connection
 
 
 def _security(policy: Any) -> Any:
@@ -57,7 +58,7 @@ class HostNetworkSecurity(Controller):
                     diffs.append(FieldDiff((self.spec_key, field), bool(current), value, subject=f"portgroup {name}"))
         return diffs
 
-    def apply(self, conn: Any, state: ObjectState, diffs: list[FieldDiff],
+    def apply(self, conn: Connection, state: ObjectState, diffs: list[FieldDiff],
               desired: Mapping[FieldPath, Any]) -> None:
         system = state.props["configManager.networkSystem"]
         by_subject: dict[str, dict[str, bool]] = {}

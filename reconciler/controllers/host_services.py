@@ -14,6 +14,7 @@ from reconciler.controllers.contract import (
     Skip,
 )
 from reconciler.didyoumean import suggest
+from reconciler.vsphere.protocol import Connection
 
 #: services vCenter manages the host through (its agent); compared ignoring case
 MANAGEMENT_SERVICES_VIA_VCENTER = frozenset({"vpxa"})
@@ -62,7 +63,7 @@ class HostServices(Controller):
                     "so the reconciler (and vCenter) would lose the host")
         return None
 
-    def apply(self, conn: Any, state: ObjectState, diffs: list[FieldDiff],
+    def apply(self, conn: Connection, state: ObjectState, diffs: list[FieldDiff],
               desired: Mapping[FieldPath, Any]) -> None:
         system = state.props["configManager.serviceSystem"]
         # policy first, so that a service being turned off does not come back on its own

@@ -16,6 +16,7 @@ from pyVmomi import vim
 
 from reconciler.controllers.contract import FieldDiff, FieldPath, Impact, ObjectState, Skip, powered_on
 from reconciler.controllers.vm_common import VMController, config_spec, reconfigure
+from reconciler.vsphere.protocol import Connection
 
 _BOOLS = {"true", "false"}
 
@@ -43,7 +44,7 @@ class VMAdvancedSettings(VMController):
 
     def diff(self, desired: Mapping[FieldPath, Any], state: ObjectState) -> list[FieldDiff]:
         options = {o.key: o.value for o in state.props.get("config.extraConfig") or []}
-        remediated: Mapping[FieldPath, Any] = state.extra.get("remediated_at", {})
+        remediated = state.remediated_at
         boot = state.props.get("runtime.bootTime")
         diffs: list[FieldDiff] = []
         for path, want in sorted(desired.items()):
@@ -59,7 +60,7 @@ class VMAdvancedSettings(VMController):
                                        message="written while the VM was running; takes effect at its next cold start"))
         return diffs
 
-    def apply(self, conn: Any, state: ObjectState, diffs: list[FieldDiff],
+    def apply(self, conn: Connection, state: ObjectState, diffs: list[FieldDiff],
               desired: Mapping[FieldPath, Any]) -> None:
         values = [vim.option.OptionValue(key=d.path[1], value=to_vsphere(d.desired)) for d in diffs]
         reconfigure(conn, state.mo, config_spec(extraConfig=values))

@@ -13,6 +13,7 @@ from pyVmomi import vim
 
 from reconciler.controllers.contract import FieldDiff, FieldPath, Impact, ObjectState, Skip
 from reconciler.controllers.vm_common import ALLOW_FIRMWARE_CHANGE, VMController, config_spec, gate, reconfigure
+from reconciler.vsphere.protocol import Connection
 
 SECURE_BOOT: FieldPath = ("secureBoot",)
 
@@ -42,7 +43,7 @@ class VMSecureBoot(VMController):
             diff = FieldDiff(SECURE_BOOT, current, want, subject=f"firmware {firmware} -> efi", impact=Impact.POWER_CYCLE)
         return [gate(diff, state, desired)]
 
-    def apply(self, conn: Any, state: ObjectState, diffs: list[FieldDiff],
+    def apply(self, conn: Connection, state: ObjectState, diffs: list[FieldDiff],
               desired: Mapping[FieldPath, Any]) -> None:
         (d,) = diffs
         spec = config_spec(bootOptions=vim.vm.BootOptions(efiSecureBootEnabled=bool(d.desired)))

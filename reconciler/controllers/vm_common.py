@@ -10,6 +10,7 @@ from pyVmomi import vim
 from reconciler.controllers.base import Controller
 from reconciler.controllers.contract import FieldDiff, FieldPath, Impact, ObjectState, Skip, power_mode, powered_on
 from reconciler.vsphere import tasks
+from reconciler.vsphere.protocol import Connection
 
 ALLOW_FIRMWARE_CHANGE: FieldPath = ("allowFirmwareChange",)
 VM_PROPERTIES = ("runtime.powerState",)
@@ -42,7 +43,7 @@ class VMController(Controller):
     policy_kind = "VMSecurityPolicy"
 
 
-def reconfigure(conn: Any, vm: Any, spec: Any) -> None:
+def reconfigure(conn: Connection, vm: Any, spec: Any) -> None:
     tasks.run(conn, vm.ReconfigVM_Task, spec=spec)
 
 

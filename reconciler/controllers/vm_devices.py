@@ -13,6 +13,7 @@ from pyVmomi import vim
 
 from reconciler.controllers.contract import FieldDiff, FieldPath, Impact, ObjectState
 from reconciler.controllers.vm_common import VMController, config_spec, gate, reconfigure
+from reconciler.vsphere.protocol import Connection
 
 KINDS: dict[str, tuple[type, ...]] = {
     "floppy": (vim.vm.device.VirtualFloppy,),
@@ -59,7 +60,7 @@ class VMDevices(VMController):
                 diffs.append(gate(diff, state, desired))
         return diffs
 
-    def apply(self, conn: Any, state: ObjectState, diffs: list[FieldDiff],
+    def apply(self, conn: Connection, state: ObjectState, diffs: list[FieldDiff],
               desired: Mapping[FieldPath, Any]) -> None:
         changes = []
         for d in diffs:

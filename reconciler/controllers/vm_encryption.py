@@ -14,6 +14,7 @@ from pyVmomi import vim
 
 from reconciler.controllers.contract import FieldDiff, FieldPath, Impact, ObjectState, Skip
 from reconciler.controllers.vm_common import VMController, config_spec, gate, reconfigure
+from reconciler.vsphere.protocol import Connection
 
 REQUIRED: FieldPath = ("encryption", "required")
 PROVIDER: FieldPath = ("encryption", "keyProvider")
@@ -38,7 +39,7 @@ class VMEncryption(VMController):
     spec_key = "encryption"
     properties = ("config.keyId", "runtime.powerState")
 
-    def prefetch(self, conn: Any, states: list[ObjectState], desired: Mapping[str, Mapping[FieldPath, Any]]) -> None:
+    def prefetch(self, conn: Connection, states: list[ObjectState], desired: Mapping[str, Mapping[FieldPath, Any]]) -> None:
         """The key providers, once per plan (one call), only if some VM must be encrypted."""
         if not any(d.get(REQUIRED) for d in desired.values()):
             return
@@ -48,12 +49,12 @@ class VMEncryption(VMController):
             for info in conn.call(manager.ListKmipServers) or []:
                 clusters.append((info.clusterId.id, bool(getattr(info, "useAsDefault", False))))
         for state in states:
-            state.extra["key_provider"] = choose_provider(clusters, desired.get(state.ref.moid, {}).get(PROVIDER))
+            state.own(self.name)["key_provider"] = choose_provider(clusters, desired.get(state.ref.moid, {}).get(PROVIDER))
 
     def diff(self, desired: Mapping[FieldPath, Any], state: ObjectState) -> list[FieldDiff]:
         if not desired.get(REQUIRED) or state.props.get("config.keyId") is not None:
             return []
-        provider, reason = state.extra.get("key_provider", (None, "key providers were not read"))
+        provider, reason = state.own(self.name).get("key_provider", (None, "key providers were not read"))
         diff = FieldDiff(REQUIRED, False, True, subject=f"key provider {provider}" if provider else "",
                          impact=Impact.POWER_CYCLE)
         if provider is None:
@@ -61,9 +62,9 @@ class VMEncryption(VMController):
                               message=f"the VM is not encrypted and cannot be: {reason}")]
         return [gate(diff, state, desired)]
 
-    def apply(self, conn: Any, state: ObjectState, diffs: list[FieldDiff],
+    def apply(self, conn: Connection, state: ObjectState, diffs: list[FieldDiff],
               desired: Mapping[FieldPath, Any]) -> None:
-        provider, _ = state.extra["key_provider"]
+        provider, _ = state.own(self.name)["key_provider"]
         manager = conn.content.cryptoManager
         result = conn.call(manager.GenerateKey, keyProvider=vim.encryption.KeyProviderId(id=provider))
         if not getattr(result, "success", True) or result.keyId is None:

@@ -10,6 +10,7 @@ from typing import Any
 from reconciler.controllers.contract import FieldDiff, FieldPath, Impact, ObjectState
 from reconciler.controllers.vm_common import VMController, gate
 from reconciler.vsphere import tasks
+from reconciler.vsphere.protocol import Connection
 
 MIN_VERSION: FieldPath = ("minHardwareVersion",)
 
@@ -35,6 +36,6 @@ class VMHardwareVersion(VMController):
         diff = FieldDiff(MIN_VERSION, state.props.get("config.version"), f"vmx-{floor}", impact=Impact.POWER_CYCLE)
         return [gate(diff, state, desired)]
 
-    def apply(self, conn: Any, state: ObjectState, diffs: list[FieldDiff],
+    def apply(self, conn: Connection, state: ObjectState, diffs: list[FieldDiff],
               desired: Mapping[FieldPath, Any]) -> None:
         tasks.run(conn, state.mo.UpgradeVM_Task, version=diffs[0].desired)

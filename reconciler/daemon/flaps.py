@@ -5,11 +5,15 @@ from __future__ import annotations
 import threading
 import time
 from collections import deque
+from collections.abc import Hashable
+from typing import Generic, TypeVar
 
-from reconciler.daemon.workqueue import Clock, Key
+from reconciler.daemon.workqueue import Clock
+
+K = TypeVar("K", bound=Hashable)  # what identifies an object (a moid)
 
 
-class FlapDetector:
+class FlapDetector(Generic[K]):
     """Notices a field that is remediated again and again (someone or something keeps reverting it).
 
     `record(key, field)` after each remediation returns True once the same (key, field) was remediated
@@ -22,11 +26,11 @@ class FlapDetector:
         self.threshold = threshold
         self.window = window
         self._clock = clock
-        self._history: dict[tuple[Key, str], deque[float]] = {}
-        self._flapping: set[tuple[Key, str]] = set()
+        self._history: dict[tuple[K, str], deque[float]] = {}
+        self._flapping: set[tuple[K, str]] = set()
         self._lock = threading.Lock()
 
-    def _expire_locked(self, item: tuple[Key, str], now: float) -> deque[float] | None:
+    def _expire_locked(self, item: tuple[K, str], now: float) -> deque[float] | None:
         times = self._history.get(item)
         if times is None:
             return None
@@ -38,7 +42,7 @@ class FlapDetector:
             return None
         return times
 
-    def record(self, key: Key, field: str) -> bool:
+    def record(self, key: K, field: str) -> bool:
         """Count one remediation of `field` on `key`; True when it is (now) flapping."""
         item = (key, field)
         with self._lock:
@@ -53,7 +57,7 @@ class FlapDetector:
                 times.popleft()
             return item in self._flapping
 
-    def is_flapping(self, key: Key, field: str) -> bool:
+    def is_flapping(self, key: K, field: str) -> bool:
         """True while (key, field) is flapping; a whole quiet window since the last remediation clears it."""
         item = (key, field)
         with self._lock:
@@ -67,19 +71,19 @@ class FlapDetector:
                 return False
             return item in self._flapping
 
-    def reset(self, key: Key, field: str) -> None:
+    def reset(self, key: K, field: str) -> None:
         with self._lock:
             self._history.pop((key, field), None)
             self._flapping.discard((key, field))
 
-    def forget(self, key: Key) -> None:
+    def forget(self, key: K) -> None:
         """Drop every field of `key` (the object was deleted)."""
         with self._lock:
             for item in [i for i in self._history if i[0] == key]:
                 del self._history[item]
             self._flapping = {i for i in self._flapping if i[0] != key}
 
-    def flapping(self) -> list[tuple[Key, str]]:
+    def flapping(self) -> list[tuple[K, str]]:
         """The (key, field) pairs currently flapping."""
         with self._lock:
             return sorted(self._flapping, key=repr)

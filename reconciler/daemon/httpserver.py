@@ -124,7 +124,9 @@ class _Handler(BaseHTTPRequestHandler):
     wbufsize = -1  # headers and body leave in one write: no Nagle/delayed-ACK stall per request
 
     def setup(self) -> None:
-        self.timeout = self.server.app.read_timeout  # every read (request line, headers, keep-alive idle)
+        # every read (request line, headers, keep-alive idle); typeshed declares `timeout` a class variable, but
+        # StreamRequestHandler.setup() reads it from the instance, so a per-server value is set here
+        self.timeout = self.server.app.read_timeout  # type: ignore[misc]
         super().setup()
 
     def handle_one_request(self) -> None:

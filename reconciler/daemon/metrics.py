@@ -10,7 +10,7 @@ import threading
 import time
 import weakref
 from collections.abc import Iterable, Iterator, Mapping
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 from prometheus_client.core import GaugeMetricFamily
@@ -37,10 +37,11 @@ class _QueueCollector(Collector):
     """Scrape-time gauges read from live queues (client-go computes these on a timer; a scrape is enough here)."""
 
     def __init__(self) -> None:
-        self._queues: weakref.WeakValueDictionary[str, WorkQueue] = weakref.WeakValueDictionary()
+        # queues of any key type
+        self._queues: weakref.WeakValueDictionary[str, WorkQueue[Any]] = weakref.WeakValueDictionary()
         self._lock = threading.Lock()
 
-    def add(self, queue: WorkQueue) -> None:
+    def add(self, queue: WorkQueue[Any]) -> None:
         with self._lock:
             self._queues[queue.name] = queue
 
@@ -198,7 +199,7 @@ class Metrics:
 
     # -- WorkQueue hooks (QueueMetrics) ---------------------------------------------------------------------
 
-    def watch_queue(self, queue: WorkQueue) -> None:
+    def watch_queue(self, queue: WorkQueue[Any]) -> None:
         """Expose `queue`'s unfinished-work gauges (called by `WorkQueue(metrics=...)`)."""
         self._queues.add(queue)
 

@@ -20,7 +20,7 @@ import structlog
 from reconciler.controllers.contract import ConnectionFacts, Skip
 from reconciler.engine import executor, guards, planner, recording, sources, writeahead
 from reconciler.engine.policies import policies_for
-from reconciler.engine.types import Change, Outcome
+from reconciler.engine.types import Change, Outcome, render_path
 from reconciler.events import model as ev
 from reconciler.events.journal import JournalError
 from reconciler.events.vcenter import VCenterMirror
@@ -200,7 +200,7 @@ class Reconciler:
             if change.outcome is Outcome.APPLIED and loop.flaps.record(change.object.moid, ".".join(change.path)):
                 vplan.plan.changes[i] = change.with_(reason=Skip.FLAPPING)
                 out.append(ev.Event(type=ev.WARNING, reason=ev.DRIFT_FLAPPING, object=change.object,
-                                    path=change.path, policy=change.policy or None, source=change.source or None,
+                                    path=render_path(change.path), policy=change.policy or None, source=change.source or None,
                                     message=f"{'.'.join(change.path)} was remediated {loop.options.flap_threshold} "
                                             f"times within {loop.options.flap_window:.0f} s; something reverts it; "
                                             "vsr stops re-applying it"))

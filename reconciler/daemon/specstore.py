@@ -18,6 +18,8 @@ from typing import Any
 
 import structlog
 
+from reconciler.api.document import Document
+from reconciler.api.issues import SpecIssue
 from reconciler.api.lkg import last_known_good
 from reconciler.api.loader import discover, load_texts, read_text
 from reconciler.engine.policies import CompiledSpecs, compile_documents
@@ -30,14 +32,14 @@ log = structlog.get_logger("vsr.specs")
 class SpecSnapshot:
     generation: int
     specs: CompiledSpecs
-    documents: tuple[Any, ...]
-    issues: tuple[Any, ...] = ()  # api.SpecIssue of the latest load (errors and warnings)
-    kept: tuple[Any, ...] = ()  # documents kept at their last valid version
+    documents: tuple[Document, ...]
+    issues: tuple[SpecIssue, ...] = ()  # of the latest load (errors and warnings)
+    kept: tuple[Document, ...] = ()  # documents kept at their last valid version
     revision: str | None = None
     loaded_at: dt.datetime = field(default_factory=lambda: dt.datetime.now(dt.timezone.utc))
 
     @property
-    def errors(self) -> list[Any]:
+    def errors(self) -> list[SpecIssue]:
         return [i for i in self.issues if i.is_error]
 
 
@@ -59,7 +61,7 @@ class SpecStore:
                 raise RuntimeError("specs not loaded yet")
             return self._current
 
-    def _read(self) -> tuple[list[tuple[str, str]], list[Any], list[str], Fingerprint]:
+    def _read(self) -> tuple[list[tuple[str, str]], list[SpecIssue], list[str], Fingerprint]:
         files, issues = discover(self.paths)
         texts: list[tuple[str, str]] = []
         prints: list[tuple[str, Any, str]] = []

@@ -15,7 +15,7 @@ import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, Protocol
 
 WallClock = Callable[[], datetime]
 
@@ -358,6 +358,13 @@ class StatusBoard:
                     ],
                 }
             )
+
+
+class Beater(Protocol):
+    """What a loop needs of its heartbeat: `beat()` each turn (a `Heartbeat`, or a `liveness.NamedBeat`)."""
+
+    def beat(self) -> None:
+        ...
 
 
 class Heartbeat:

@@ -18,11 +18,11 @@ import time
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, TypedDict
 
 import structlog
 
-from reconciler.api.models import POLICY_KINDS
+from reconciler.api.models import POLICY_KINDS, VCenterSpec
 from reconciler.controllers.contract import Skip
 from reconciler.daemon.httpserver import HealthServer
 from reconciler.daemon.liveness import DEFAULT_THRESHOLD, Liveness
@@ -35,7 +35,7 @@ from reconciler.daemon.vcenter_loop import LoopOptions, VCenterLoop
 from reconciler.engine.policies import policies_for
 from reconciler.engine.recording import expired_event, spec_event, unmatched_event
 from reconciler.engine.runner import CliConnection, connection_settings
-from reconciler.engine.types import Outcome
+from reconciler.engine.types import Change, Outcome
 from reconciler.events import model as ev
 from reconciler.events.journal import Journal, JournalError
 from reconciler.vsphere.settings import ConnectionSettings
@@ -217,7 +217,8 @@ class Daemon:
     def _pinned(self, snapshot: SpecSnapshot, name: str) -> int | None:
         """`spec.shard` of the VCenter document `name` (None: placed by hashing); warns when it exceeds --shard N."""
         doc = snapshot.specs.vcenters.get(name)
-        pinned = None if doc is None else doc.model.spec.shard
+        spec = doc.model.spec if doc is not None else None
+        pinned = spec.shard if isinstance(spec, VCenterSpec) else None
         shard = self.options.shard
         if pinned is not None and shard is not None and pinned >= shard[1]:
             log.warning("spec.shard is not below the shard count: using it modulo the count", vcenter=name,
@@ -232,20 +233,20 @@ class Daemon:
             self.board.mark_first_pass_done()
             log.info("first pass done", vcenters=len(loops))
         snapshot = self.store.current
-        counts: dict[str, dict[str, int]] = {}
+        counts: dict[str, Counts] = {}
         drift_by: dict[tuple[str, str], int] = {}
         for loop in loops:
             for result in loop.snapshot_results().values():
-                for policy in result.policies:
-                    counts.setdefault(policy, _zero())["objects"] += 1
+                for name in result.policies:
+                    counts.setdefault(name, _zero())["objects"] += 1
                 for change in result.changes:
-                    for policy in (p.strip() for p in change.policy.split(",") if p.strip()):
-                        c = counts.setdefault(policy, _zero())
+                    for name in (p.strip() for p in change.policy.split(",") if p.strip()):
+                        c = counts.setdefault(name, _zero())
                         _count(c, change)
                         if change.counts_as_drift:
-                            drift_by[(policy, change.controller)] = drift_by.get((policy, change.controller), 0) + 1
-            for policy, n in loop.flapping_by_policy().items():
-                counts.setdefault(policy, _zero())["flapping"] += n  # held back by the detector, even if in sync now
+                            drift_by[(name, change.controller)] = drift_by.get((name, change.controller), 0) + 1
+            for name, n in loop.flapping_by_policy().items():
+                counts.setdefault(name, _zero())["flapping"] += n  # held back by the detector, even if in sync now
         self.metrics.replace_drift(drift_by)
         # policies of this shard's vCenters that match nothing, once the first pass has seen every object
         owned = {p.name for name in self.loops for p in policies_for(snapshot.specs, name)}
@@ -281,11 +282,22 @@ def _listen_error(listen: str, exc: OSError | ValueError) -> str:
     return f"--listen {listen}: cannot listen: {why}"
 
 
-def _zero() -> dict[str, int]:
+class Counts(TypedDict):
+    """One policy's figures for `StatusBoard.record_reconcile`."""
+
+    objects: int
+    drifted: int
+    waived: int
+    unsupported: int
+    errors: int
+    flapping: int
+
+
+def _zero() -> Counts:
     return {"objects": 0, "drifted": 0, "waived": 0, "unsupported": 0, "errors": 0, "flapping": 0}
 
 
-def _count(c: dict[str, int], change: Any) -> None:
+def _count(c: Counts, change: Change) -> None:
     if change.reason is Skip.WAIVED:
         c["waived"] += 1
     elif change.reason is Skip.UNSUPPORTED:

@@ -12,20 +12,20 @@ from __future__ import annotations
 import datetime as dt
 import threading
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
 import structlog
 from pyVmomi import vim
 
-from reconciler.controllers.contract import ConnectionFacts
+from reconciler.controllers.contract import ConnectionFacts, Related
 from reconciler.daemon.flaps import FlapDetector
 from reconciler.daemon.metrics import Metrics
 from reconciler.daemon.reconcile import ObjectResult, Reconciler
 from reconciler.daemon.specstore import SpecStore
-from reconciler.daemon.status import Heartbeat, StatusBoard
-from reconciler.daemon.workqueue import WorkQueue, default_controller_rate_limiter, run_workers
+from reconciler.daemon.status import Beater, StatusBoard
+from reconciler.daemon.workqueue import WorkerPool, WorkQueue, default_controller_rate_limiter, run_workers
 from reconciler.engine import planner, sources
 from reconciler.engine.policies import policies_for
 from reconciler.engine.runner import facts_of, remediation_times
@@ -58,7 +58,7 @@ class LoopOptions:
 
 class VCenterLoop:
     def __init__(self, settings: ConnectionSettings, store: SpecStore, journal: Journal, metrics: Metrics,
-                 board: StatusBoard, heartbeat: Heartbeat, options: LoopOptions = LoopOptions(),
+                 board: StatusBoard, heartbeat: Beater, options: LoopOptions = LoopOptions(),
                  on_results: Callable[[], None] | None = None):
         self.name = settings.name
         self.settings = settings
@@ -69,9 +69,9 @@ class VCenterLoop:
         self.heartbeat = heartbeat
         self.options = options
         self.on_results = on_results
-        self.queue = WorkQueue(f"vcenter-{self.name}",
+        self.queue: WorkQueue[str] = WorkQueue(f"vcenter-{self.name}",
                                default_controller_rate_limiter(qps=options.qps, burst=options.burst), metrics=metrics)
-        self.flaps = FlapDetector(options.flap_threshold, options.flap_window)
+        self.flaps: FlapDetector[str] = FlapDetector(options.flap_threshold, options.flap_window)
         self.stop_event = threading.Event()
         self.first_pass_done = threading.Event()
         self.lock = threading.RLock()
@@ -89,7 +89,7 @@ class VCenterLoop:
         self.versions: dict[str, int] = {}  # moid -> bumped on every watched change of its inputs
         self.clean: dict[str, tuple[int, int, dt.date]] = {}  # moid -> fingerprint of its last clean reconcile
         self._thread: threading.Thread | None = None
-        self._workers: Any = None
+        self._workers: WorkerPool[str] | None = None
         self._pending_first: set[str] = set()
         self.unverified: set[str] = set()  # objects with open write-ahead intents: verified at their next reconcile
         self.reconciler = Reconciler(self)
@@ -250,7 +250,7 @@ class VCenterLoop:
             watches.append(related)
         return watches
 
-    def _watch_related(self, conn: Connection, declared: Any) -> PropertyWatch | None:
+    def _watch_related(self, conn: Connection, declared: Iterable[Related]) -> PropertyWatch | None:
         """One watch over every declared related object of the cached managed objects (generic: the owner map
         says whose input each related object is)."""
         refs: dict[str, Any] = {}

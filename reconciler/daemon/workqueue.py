@@ -22,7 +22,7 @@ import time
 from collections import deque
 from collections.abc import Callable, Hashable
 from dataclasses import dataclass, field
-from typing import Protocol
+from typing import Generic, Protocol, TypeVar
 
 import structlog
 
@@ -30,6 +30,7 @@ log = structlog.get_logger(__name__)
 
 Clock = Callable[[], float]
 Key = Hashable
+K = TypeVar("K", bound=Hashable)  # one queue's key type (the daemon's: moids)
 
 
 class RateLimiter(Protocol):
@@ -147,7 +148,7 @@ def default_controller_rate_limiter(
     )
 
 
-class WorkQueue:
+class WorkQueue(Generic[K]):
     """Deduplicating, delaying, rate-limited FIFO of hashable keys. Thread-safe.
 
     `len(queue)` is the number of keys ready to be handed out (parked keys are in `num_waiting()`)."""
@@ -165,13 +166,13 @@ class WorkQueue:
         self._limiter: RateLimiter = rate_limiter or default_controller_rate_limiter(clock)
         self._metrics = metrics
         self._cond = threading.Condition(threading.Lock())
-        self._queue: deque[Key] = deque()
-        self._dirty: set[Key] = set()
-        self._processing: set[Key] = set()
-        self._added_at: dict[Key, float] = {}
-        self._started_at: dict[Key, float] = {}
-        self._waiting: dict[Key, float] = {}  # key -> ready time (earliest wins)
-        self._heap: list[tuple[float, int, Key]] = []  # lazy: stale entries skipped
+        self._queue: deque[K] = deque()
+        self._dirty: set[K] = set()
+        self._processing: set[K] = set()
+        self._added_at: dict[K, float] = {}
+        self._started_at: dict[K, float] = {}
+        self._waiting: dict[K, float] = {}  # key -> ready time (earliest wins)
+        self._heap: list[tuple[float, int, K]] = []  # lazy: stale entries skipped
         self._seq = itertools.count()
         self._shutting_down = False
         watch = getattr(metrics, "watch_queue", None)
@@ -180,12 +181,12 @@ class WorkQueue:
 
     # -- adding ---------------------------------------------------------------------------------------------
 
-    def add(self, key: Key) -> None:
+    def add(self, key: K) -> None:
         """Queue `key` unless it is already queued; a key in processing is queued again after `done`."""
         with self._cond:
             self._add_locked(key)
 
-    def _add_locked(self, key: Key) -> None:
+    def _add_locked(self, key: K) -> None:
         if self._shutting_down or key in self._dirty:
             return
         self._dirty.add(key)
@@ -196,13 +197,13 @@ class WorkQueue:
             return
         self._push_locked(key)
 
-    def _push_locked(self, key: Key) -> None:
+    def _push_locked(self, key: K) -> None:
         self._queue.append(key)
         if self._metrics:
             self._metrics.queue_depth(self.name, len(self._queue))
         self._cond.notify()
 
-    def add_after(self, key: Key, delay: float) -> None:
+    def add_after(self, key: K, delay: float) -> None:
         """Queue `key` once `delay` seconds have passed on the queue's clock (at once if `delay <= 0`)."""
         with self._cond:
             if self._shutting_down:
@@ -218,17 +219,17 @@ class WorkQueue:
             heapq.heappush(self._heap, (ready, next(self._seq), key))
             self._cond.notify_all()  # a getter may need to wake earlier than it planned
 
-    def add_rate_limited(self, key: Key) -> None:
+    def add_rate_limited(self, key: K) -> None:
         """Queue `key` after the rate limiter's delay (a retry: counts in `workqueue_retries_total`)."""
         if self._metrics and not self._shutting_down:
             self._metrics.queue_retry(self.name)
         self.add_after(key, self._limiter.when(key))
 
-    def forget(self, key: Key) -> None:
+    def forget(self, key: K) -> None:
         """Reset `key`'s backoff (call after it was processed successfully)."""
         self._limiter.forget(key)
 
-    def num_requeues(self, key: Key) -> int:
+    def num_requeues(self, key: K) -> int:
         """How many times `key` was rate-limited since it was last forgotten."""
         return self._limiter.num_requeues(key)
 
@@ -249,7 +250,7 @@ class WorkQueue:
             self._add_locked(key)
         return None
 
-    def get(self, timeout: float | None = None) -> Key | None:
+    def get(self, timeout: float | None = None) -> K | None:
         """Block until a key is ready and return it (it is then in processing until `done`).
 
         Returns None on timeout and, at once, after `shutdown()`."""
@@ -278,7 +279,7 @@ class WorkQueue:
                     wait = remaining if wait is None else min(wait, remaining)
                 self._cond.wait(wait)
 
-    def done(self, key: Key) -> None:
+    def done(self, key: K) -> None:
         """Mark `key` processed; if it was added meanwhile, queue it again."""
         with self._cond:
             self._processing.discard(key)
@@ -334,10 +335,10 @@ class WorkQueue:
 
 
 @dataclass
-class WorkerPool:
+class WorkerPool(Generic[K]):
     """Threads started by `run_workers`."""
 
-    queue: WorkQueue
+    queue: WorkQueue[K]
     stop_event: threading.Event
     threads: list[threading.Thread] = field(default_factory=list)
 
@@ -359,7 +360,7 @@ class WorkerPool:
         return sum(t.is_alive() for t in self.threads)
 
 
-def _worker(queue: WorkQueue, handler: Callable[[Key], bool | None], stop: threading.Event, poll: float) -> None:
+def _worker(queue: WorkQueue[K], handler: Callable[[K], bool | None], stop: threading.Event, poll: float) -> None:
     while not stop.is_set():
         key = queue.get(timeout=poll)
         if key is None:
@@ -381,14 +382,14 @@ def _worker(queue: WorkQueue, handler: Callable[[Key], bool | None], stop: threa
 
 
 def run_workers(
-    queue: WorkQueue,
+    queue: WorkQueue[K],
     n: int,
-    handler: Callable[[Key], bool | None],
+    handler: Callable[[K], bool | None],
     stop_event: threading.Event,
     *,
     poll: float = 0.2,
     name: str | None = None,
-) -> WorkerPool:
+) -> WorkerPool[K]:
     """Start `n` daemon threads that take keys from `queue` and call `handler(key)`.
 
     `handler` returns True (or None) on success → `forget(key)`; returns False or raises → `add_rate_limited(key)`;

@@ -32,11 +32,7 @@ def matches_any(policy: CompiledPolicy, vplan: VCenterPlan) -> bool:
         state = po.state
         if POLICY_KIND_OF.get(state.ref.type) != policy.kind:
             continue
-        place = state.facts.get("placement")
-        if place is None:
-            continue
-        if selection.matches(policy.selector, state.ref.type, state.ref.name, place,
-                             bool(state.facts.get("template"))):
+        if selection.matches(policy.selector, state.ref.type, state.ref.name, state.placement, state.template):
             return True
     return False
 

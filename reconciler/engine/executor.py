@@ -25,6 +25,7 @@ from reconciler.engine.planner import PlannedObject, VCenterPlan
 from reconciler.engine.types import Change, ObjectProblem, Outcome
 from reconciler.engine.writeahead import NoJournal, WriteJournal
 from reconciler.vsphere import faults, inventory, power
+from reconciler.vsphere.protocol import Connection
 
 log = structlog.get_logger("vsr.apply")
 
@@ -33,7 +34,7 @@ RESTRICTED_MESSAGE = ("the host refuses API writes (RestrictedVersion: free ESXi
 NOT_WRITTEN = "not written: the journal cannot record the intent"
 
 
-def apply_plan(conn: Any, vplan: VCenterPlan, concurrency: int = 8,
+def apply_plan(conn: Connection, vplan: VCenterPlan, concurrency: int = 8,
                on_object_done: Callable[[PlannedObject], None] | None = None,
                today: dt.date | None = None, journal: WriteJournal | None = None) -> VCenterPlan:
     """Apply every actionable change of `vplan` and read back. Changes are updated in place and `vplan.plan`
@@ -68,7 +69,7 @@ def needs_power_cycle(po: PlannedObject) -> bool:
     return "Allowed" in modes and any(c.actionable and c.impact is Impact.POWER_CYCLE for c in po.changes)
 
 
-def apply_object(conn: Any, vplan: VCenterPlan, po: PlannedObject, controllers: dict[str, Controller],
+def apply_object(conn: Connection, vplan: VCenterPlan, po: PlannedObject, controllers: dict[str, Controller],
                  today: dt.date, journal: WriteJournal | None = None) -> list[ObjectProblem]:
     """Apply one object's changes (shutting a VM down first when its changes need power-off), then record the
     outcomes."""
@@ -84,7 +85,7 @@ def apply_object(conn: Any, vplan: VCenterPlan, po: PlannedObject, controllers: 
     return problems
 
 
-def _apply_with_power(conn: Any, vplan: VCenterPlan, po: PlannedObject, controllers: dict[str, Controller],
+def _apply_with_power(conn: Connection, vplan: VCenterPlan, po: PlannedObject, controllers: dict[str, Controller],
                       today: dt.date, journal: WriteJournal) -> list[ObjectProblem]:
     if not needs_power_cycle(po):
         return _apply_object(conn, vplan, po, controllers, today, journal)
@@ -111,7 +112,7 @@ def _apply_with_power(conn: Any, vplan: VCenterPlan, po: PlannedObject, controll
             log.error("could not power the VM on again", object=po.state.ref.name, error=str(exc))
 
 
-def _apply_object(conn: Any, vplan: VCenterPlan, po: PlannedObject, controllers: dict[str, Controller],
+def _apply_object(conn: Connection, vplan: VCenterPlan, po: PlannedObject, controllers: dict[str, Controller],
                   today: dt.date, journal: WriteJournal | None = None) -> list[ObjectProblem]:
     journal = journal if journal is not None else NoJournal()
     problems: list[ObjectProblem] = []
@@ -180,13 +181,14 @@ def _mark(po: PlannedObject, controller: str | None, **fields: Any) -> None:
                   for c in po.changes]
 
 
-def read_back(conn: Any, vplan: VCenterPlan, po: PlannedObject, touched: list[Controller],
+def read_back(conn: Connection, vplan: VCenterPlan, po: PlannedObject, touched: list[Controller],
               today: dt.date) -> list[ObjectProblem]:
     """Fetch the touched controllers' properties of this object again, re-diff, and settle each change."""
     paths = sorted({p for c in touched for p in c.object_paths()} | set(sources.BASE_PROPERTIES[po.state.ref.type]))
     try:
         fresh = inventory.fetch_objects(conn, [po.state.mo], paths)[po.state.ref.moid]
-        state = ObjectState(po.state.ref, {**po.state.props, **fresh}, mo=po.state.mo, facts=po.state.facts)
+        state = ObjectState(po.state.ref, {**po.state.props, **fresh}, mo=po.state.mo,
+                            placement=po.state.placement, template=po.state.template)
         targets = [(c, state) for c in touched]
         failed = sources.read(conn, targets, vplan.cache, fresh=True)  # vsr just wrote: re-read polled sources too
         if failed:

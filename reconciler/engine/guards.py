@@ -16,12 +16,15 @@ will be applied."""
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from reconciler import controllers as registry
 from reconciler.controllers.base import Controller
-from reconciler.controllers.contract import ConnectionFacts, FieldDiff, FieldPath, Skip
+from reconciler.controllers.contract import ConnectionFacts, FieldDiff, FieldPath, ObjectState, Skip
 from reconciler.engine.types import Change, DesiredValue, Outcome
+
+if TYPE_CHECKING:  # the planner imports this module
+    from reconciler.engine.planner import PlannedObject, VCenterPlan
 
 
 def effective_values(desired: Mapping[FieldPath, DesiredValue], changes: Iterable[Change],
@@ -38,7 +41,7 @@ def effective_values(desired: Mapping[FieldPath, DesiredValue], changes: Iterabl
 
 
 def _differing(controller: Controller, desired: Mapping[FieldPath, DesiredValue],
-               state: Any) -> set[tuple[FieldPath, str]]:
+               state: ObjectState) -> set[tuple[FieldPath, str]]:
     """What the controller's (pure) diff says differs now; nothing when it cannot tell (unreadable state: the
     plan's changes then say everything there is to know)."""
     try:
@@ -47,7 +50,7 @@ def _differing(controller: Controller, desired: Mapping[FieldPath, DesiredValue]
         return set()
 
 
-def _judge(controller: Controller, change: Change, values: Mapping[FieldPath, Any], po: Any,
+def _judge(controller: Controller, change: Change, values: Mapping[FieldPath, Any], po: PlannedObject,
            facts: ConnectionFacts) -> str | None:
     diff = FieldDiff(change.path, change.current, change.desired, change.subject, change.impact)
     try:
@@ -56,7 +59,7 @@ def _judge(controller: Controller, change: Change, values: Mapping[FieldPath, An
         return f"refusing: the lock-out guard of {controller.name} could not judge this change ({exc})"
 
 
-def guard_object(po: Any, facts: ConnectionFacts, outcome: Outcome = Outcome.PLANNED) -> list[Change]:
+def guard_object(po: PlannedObject, facts: ConnectionFacts, outcome: Outcome = Outcome.PLANNED) -> list[Change]:
     """Mark (reason `guard`) every actionable change of the planned object `po` that its controller's guard
     refuses against the effective end state, to a fixpoint. `outcome` is given to refused changes (the executor
     passes `skipped`, so that a refusal found at apply time is recorded). Returns the newly refused changes."""
@@ -84,7 +87,7 @@ def guard_object(po: Any, facts: ConnectionFacts, outcome: Outcome = Outcome.PLA
         po.changes = changes
 
 
-def guard_plan(vplan: Any) -> None:
+def guard_plan(vplan: VCenterPlan) -> None:
     """The guard pass over every object of a plan, then the plan's change list refreshed."""
     for po in vplan.objects:
         guard_object(po, vplan.facts)

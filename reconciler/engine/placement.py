@@ -1,18 +1,14 @@
-"""Where an object sits in the inventory, in the terms selectors use. Built from `vsphere.inventory.entity_paths`
+"""Where an object sits in the inventory, in the terms selectors use (`Placement`, part of the controller
+contract because `ObjectState` carries it). Built from `vsphere.inventory.entity_paths`
 (one bulk fetch of every entity's name and parent), so matching needs no per-object round trips."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from typing import Any
 
+from reconciler.controllers.contract import Placement
 
-@dataclass(frozen=True)
-class Placement:
-    datacenter: str | None = None
-    cluster: str | None = None
-    host: str | None = None
-    folder: str = ""  # VM folder path below the datacenter's VM root: "" at the root, "Prod/Web" nested
+__all__ = ["Placement", "from_entity"]
 
 
 def from_entity(entity: Any) -> Placement:

@@ -25,6 +25,7 @@ from reconciler.engine.policies import CompiledPolicy
 from reconciler.engine.types import Change, DesiredValue, ObjectProblem, Plan
 from reconciler.events.model import ObjectRef
 from reconciler.vsphere import faults, inventory
+from reconciler.vsphere.protocol import Connection
 
 POLICY_KIND_OF = {"HostSystem": "HostSecurityPolicy", "DistributedVirtualPortgroup": "HostSecurityPolicy",
                   "VirtualMachine": "VMSecurityPolicy"}
@@ -62,7 +63,7 @@ def plain(desired: Mapping[FieldPath, DesiredValue]) -> dict[FieldPath, Any]:
 
 def record_controller_fault(state: ObjectState, controller: str, exc: BaseException) -> None:
     """Controllers' bulk prefetch marks an object it could not read instead of failing all objects."""
-    state.extra.setdefault("faults", {})[controller] = exc
+    state.faults[controller] = exc
 
 
 def active_controllers(policies: Iterable[CompiledPolicy]) -> list[Controller]:
@@ -70,7 +71,7 @@ def active_controllers(policies: Iterable[CompiledPolicy]) -> list[Controller]:
     return [c for c in registry.ALL if c.name in wanted]
 
 
-def snapshot(conn: Any, controllers: list[Controller]) -> tuple[dict[str, Any], dict[str, inventory.ObservedObject]]:
+def snapshot(conn: Connection, controllers: list[Controller]) -> tuple[dict[str, Any], dict[str, inventory.ObservedObject]]:
     """The entity tree and every managed object the active controllers need, in two bulk calls. VMs enter the
     tree only when VM controllers are active (they are most of a large inventory)."""
     entities = inventory.entity_paths(conn, vms=any(c.managed_type == "VirtualMachine" for c in controllers))
@@ -101,7 +102,7 @@ def unmanaged(entities: Mapping[str, Any], policies: list[CompiledPolicy], vcent
     return sorted(out, key=lambda r: (r.type, r.name))
 
 
-def plan_vcenter(conn: Any, facts: ConnectionFacts, policies: list[CompiledPolicy],
+def plan_vcenter(conn: Connection, facts: ConnectionFacts, policies: list[CompiledPolicy],
                  waiver_rules: list[waivers.WaiverRule], today: dt.date | None = None,
                  remediated: Mapping[tuple[str, FieldPath], dt.datetime] | None = None) -> VCenterPlan:
     """A full plan: snapshot everything the active controllers need in bulk, then `plan_objects`.
@@ -116,7 +117,7 @@ def plan_vcenter(conn: Any, facts: ConnectionFacts, policies: list[CompiledPolic
     return vplan
 
 
-def plan_objects(conn: Any, facts: ConnectionFacts, policies: list[CompiledPolicy],
+def plan_objects(conn: Connection, facts: ConnectionFacts, policies: list[CompiledPolicy],
                  waiver_rules: list[waivers.WaiverRule], objects: Mapping[str, inventory.ObservedObject],
                  entities: Mapping[str, Any], today: dt.date | None = None,
                  remediated: Mapping[tuple[str, FieldPath], dt.datetime] | None = None,
@@ -137,8 +138,8 @@ def plan_objects(conn: Any, facts: ConnectionFacts, policies: list[CompiledPolic
         ref = ObjectRef(obj.type, obj.moid, obj.name or obj.moid, facts.vcenter)
         place = _placement(obj, entities)
         is_template = bool(obj.props.get("config.template"))
-        state = ObjectState(ref, obj.props, mo=obj.ref, facts={"placement": place, "template": is_template})
-        state.extra["remediated_at"] = remediated_by_moid.get(obj.moid, {})
+        state = ObjectState(ref, obj.props, mo=obj.ref, placement=place, template=is_template,
+                            remediated_at=remediated_by_moid.get(obj.moid, {}))
         matching = [p for p in live if p.kind == POLICY_KIND_OF[obj.type]
                     and selection.matches(p.selector, obj.type, ref.name, place, is_template)]
         desired: dict[str, dict[FieldPath, DesiredValue]] = {}
@@ -188,7 +189,7 @@ def plan_objects(conn: Any, facts: ConnectionFacts, policies: list[CompiledPolic
 
 
 def _faults(planned: Iterable[PlannedObject]) -> dict[tuple[str, str], BaseException]:
-    return {(po.state.ref.moid, name): exc for po in planned for name, exc in po.state.extra.get("faults", {}).items()}
+    return {(po.state.ref.moid, name): exc for po in planned for name, exc in po.state.faults.items()}
 
 
 def diff_object(po: PlannedObject, controllers: list[Controller], waiver_rules: list[waivers.WaiverRule],
@@ -201,7 +202,7 @@ def diff_object(po: PlannedObject, controllers: list[Controller], waiver_rules: 
         desired = po.desired.get(controller.name)
         if not desired:
             continue
-        fault = state.extra.get("faults", {}).get(controller.name)
+        fault = state.faults.get(controller.name)
         if fault is not None:
             changes.extend(_fault_changes(state, controller, desired, fault, waiver_rules, today))
             continue
@@ -247,9 +248,8 @@ def label(state: ObjectState, controller: Controller, d: FieldDiff, desired: Map
                     message=d.message)
     if change.reason is not None:
         return change
-    place = state.facts.get("placement", Placement())
-    waiver = waivers.find(waiver_rules, today, state.ref.type, state.ref.name, place, d.path, change.policy,
-                          bool(state.facts.get("template")))
+    waiver = waivers.find(waiver_rules, today, state.ref.type, state.ref.name, state.placement, d.path,
+                          change.policy, state.template)
     if waiver is not None:
         return change.with_(reason=Skip.WAIVED, message=waiver.describe())
     if origin is not None and not origin.enforce:

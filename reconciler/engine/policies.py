@@ -10,9 +10,11 @@ from typing import Any
 
 from reconciler import controllers
 from reconciler.api import fields as shape
+from reconciler.api.document import Document
 from reconciler.api.models import POLICY_KINDS
 from reconciler.controllers.base import Controller
 from reconciler.engine import waivers
+from reconciler.engine.waivers import WaiverRule
 from reconciler.engine.types import DesiredValue
 
 
@@ -29,12 +31,12 @@ class CompiledPolicy:
     fields: dict[str, dict[tuple[str, ...], DesiredValue]] = field(default_factory=dict)  # by controller name
 
 
-def _source(doc: Any, path: tuple[str, ...]) -> str:
+def _source(doc: Document, path: tuple[str, ...]) -> str:
     ref = doc.position(("spec",) + path)  # a defaulted parameter falls back to its nearest written parent
     return f"{ref.file}:{ref.line}"
 
 
-def compile_policy(doc: Any, registry: Iterable[Controller] | None = None) -> CompiledPolicy:
+def compile_policy(doc: Document, registry: Iterable[Controller] | None = None) -> CompiledPolicy:
     spec = doc.model.spec.model_dump(mode="json", by_alias=True, exclude_none=True)
     start = doc.source
     policy = CompiledPolicy(
@@ -60,15 +62,15 @@ def compile_policy(doc: Any, registry: Iterable[Controller] | None = None) -> Co
 @dataclass
 class CompiledSpecs:
     policies: list[CompiledPolicy]
-    waivers: list[waivers.WaiverRule]
-    vcenters: dict[str, Any]  # name -> VCenter document
-    expired: list[waivers.WaiverRule]
+    waivers: list[WaiverRule]  # (the field's name shadows the module inside this class)
+    vcenters: dict[str, Document]  # name -> VCenter document
+    expired: list[WaiverRule]
 
 
-def compile_documents(documents: Iterable[Any], today: dt.date) -> CompiledSpecs:
+def compile_documents(documents: Iterable[Document], today: dt.date) -> CompiledSpecs:
     policies: list[CompiledPolicy] = []
-    rules: list[waivers.WaiverRule] = []
-    vcenters: dict[str, Any] = {}
+    rules: list[WaiverRule] = []
+    vcenters: dict[str, Document] = {}
     for doc in documents:
         if doc.kind in POLICY_KINDS:
             policies.append(compile_policy(doc))

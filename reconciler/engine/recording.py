@@ -6,8 +6,10 @@ import json
 from collections.abc import Iterable
 from typing import Any
 
+from reconciler.api.issues import SpecIssue
 from reconciler.controllers.contract import Skip
 from reconciler.engine.types import Change, Outcome, render_path
+from reconciler.engine.waivers import WaiverRule
 from reconciler.events import model as ev
 
 _SKIP_EVENTS: dict[Skip, tuple[str, str]] = {
@@ -34,7 +36,7 @@ def describe(change: Change) -> str:
 
 
 def _event(change: Change, type_: str, reason: str, message: str) -> ev.Event:
-    return ev.Event(type=type_, reason=reason, object=change.object, message=message, path=change.path,
+    return ev.Event(type=type_, reason=reason, object=change.object, message=message, path=render_path(change.path),
                     policy=change.policy or None, source=change.source or None,
                     current=change.current, desired=change.desired)
 
@@ -69,7 +71,7 @@ def outcome_events(changes: Iterable[Change]) -> list[ev.Event]:
     return out
 
 
-def spec_event(issue: Any) -> ev.Event:
+def spec_event(issue: SpecIssue) -> ev.Event:
     """A spec document that failed to load (SpecInvalid)."""
     ref = ev.ObjectRef(type=issue.kind or "File", moid=f"{issue.kind or 'File'}/{issue.name or issue.file}",
                        name=issue.name or issue.file)
@@ -77,7 +79,7 @@ def spec_event(issue: Any) -> ev.Event:
                     source=f"{issue.file}:{issue.line}")
 
 
-def expired_event(rule: Any) -> ev.Event:
+def expired_event(rule: WaiverRule) -> ev.Event:
     """A waiver past its expiry date (WaiverExpired): its fields are enforced again."""
     ref = ev.ObjectRef(type="Waiver", moid=f"Waiver/{rule.name}", name=rule.name)
     return ev.Event(type=ev.WARNING, reason=ev.WAIVER_EXPIRED, object=ref, source=rule.source,

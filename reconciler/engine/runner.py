@@ -11,11 +11,12 @@ import os
 from collections.abc import Callable, Collection, Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
 
 import structlog
 
 from reconciler.api import load_specs
+from reconciler.api.document import Document
+from reconciler.api.issues import SpecIssue
 from reconciler.controllers.contract import ConnectionFacts
 from reconciler.engine import executor, exitcodes, planner, recording, writeahead
 from reconciler.engine.policies import CompiledSpecs, compile_documents, policies_for
@@ -50,14 +51,14 @@ class CliConnection:
 @dataclass
 class RunResult:
     plans: list[VCenterPlan] = field(default_factory=list)
-    spec_issues: list[Any] = field(default_factory=list)  # api.SpecIssue, errors and warnings
+    spec_issues: list[SpecIssue] = field(default_factory=list)  # errors and warnings
     connection_errors: list[str] = field(default_factory=list)
     specs: CompiledSpecs | None = None
-    documents: list[Any] = field(default_factory=list)  # api.Document, the valid ones
+    documents: list[Document] = field(default_factory=list)  # the valid ones
     journal_errors: list[str] = field(default_factory=list)  # the journal could not be written: writes stopped
 
     @property
-    def spec_errors(self) -> list[Any]:
+    def spec_errors(self) -> list[SpecIssue]:
         return [i for i in self.spec_issues if i.is_error]
 
     def exit_code(self, strict: bool = False) -> int:

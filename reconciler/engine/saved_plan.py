@@ -21,6 +21,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from reconciler.api.document import Document
 from reconciler.controllers.contract import Skip
 from reconciler.engine.planner import VCenterPlan
 from reconciler.engine.types import Change, jsonable, render_path
@@ -179,7 +180,7 @@ def _short(value: Any) -> str:
     return value if isinstance(value, str) else json.dumps(value, default=str)
 
 
-def spec_revision(paths: Iterable[str | os.PathLike[str]], documents: Iterable[Any]) -> dict[str, Any]:
+def spec_revision(paths: Iterable[str | os.PathLike[str]], documents: Iterable[Document]) -> dict[str, Any]:
     """`digest`: SHA-256 of the loaded documents (kind, name, content), always; `git`: the commit of the first
     spec path's repository when it is one (and `dirty` when its files differ from that commit)."""
     digest = hashlib.sha256()

@@ -45,7 +45,6 @@ def matches(selector: Mapping[str, Any] | None, object_type: str, name: str, pla
     if object_type == "DistributedVirtualPortgroup":
         # DV portgroups are chosen by name in networkSecurity.distributedPortgroups (an explicit opt-in);
         # the selector only narrows them to its datacenters, and `exclude` is not applied to them
-        dims = ("datacenters",)
         return not (selector.get("datacenters") and not _any(place.datacenter, selector["datacenters"]))
     for dim in dims:
         globs = selector.get(dim) or []

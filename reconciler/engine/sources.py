@@ -21,7 +21,7 @@ from pyVmomi import vim
 from reconciler.controllers.base import Controller
 from reconciler.controllers.contract import ObjectState, Polled, PolledValue, Related, RelatedState, Shared
 from reconciler.vsphere import inventory
-from reconciler.vsphere.connection import Connection
+from reconciler.vsphere.protocol import Connection
 
 VIM_TYPES: dict[str, type] = {
     "HostSystem": vim.HostSystem,

@@ -11,9 +11,12 @@ from dataclasses import dataclass, field, replace
 from enum import Enum
 from typing import Any
 
-from reconciler.api.fields import render_field_path as render_path
+from reconciler.api.fields import render_field_path
 from reconciler.controllers.contract import FieldPath, Impact, Skip
 from reconciler.events.model import ObjectRef
+
+#: a field path rendered for people (dots between keys); the engine's modules import it from here
+render_path = render_field_path
 
 
 class Outcome(str, Enum):

@@ -109,7 +109,7 @@ class JournalWriter:
 
 def intent_event(change: Change, intent_id: str) -> ev.Event:
     where = f" on {change.subject}" if change.subject else ""
-    return ev.Event(type=ev.NORMAL, reason=ev.REMEDIATION_STARTED, object=change.object, path=change.path,
+    return ev.Event(type=ev.NORMAL, reason=ev.REMEDIATION_STARTED, object=change.object, path=render_path(change.path),
                     message=f"intent {intent_id}: {render_path(change.path)}{where}: {recording.short_value(change.current)}"
                             f" -> {recording.short_value(change.desired)}",
                     policy=change.policy or None, source=change.source or None, current=change.current,
@@ -118,7 +118,7 @@ def intent_event(change: Change, intent_id: str) -> ev.Event:
 
 def _outcome_events(change: Change) -> list[ev.Event]:
     if change.outcome is Outcome.UNKNOWN:
-        return [ev.Event(type=ev.WARNING, reason=ev.REMEDIATION_UNVERIFIED, object=change.object, path=change.path,
+        return [ev.Event(type=ev.WARNING, reason=ev.REMEDIATION_UNVERIFIED, object=change.object, path=render_path(change.path),
                          message=f"{recording.describe(change)}: outcome unknown: {change.error}",
                          policy=change.policy or None, source=change.source or None, current=change.current,
                          desired=change.desired)]

@@ -18,9 +18,9 @@ from dataclasses import dataclass
 from typing import Any, TypeVar
 
 import tenacity
-from pyVim.connect import GetServiceVersions
-from pyVmomi import SoapStubAdapter, vim, vmodl
-from pyVmomi.VmomiSupport import versionIdMap
+from pyVmomi import vim, vmodl
+from pyVmomi.SoapAdapter import SoapStubAdapter
+from pyVmomi.VmomiSupport import GetServiceVersions, versionIdMap
 
 from reconciler.vsphere import tls
 from reconciler.vsphere._log import log
@@ -64,7 +64,7 @@ class RetryPolicy:
 
     def retrying(self, before_sleep: Callable[[tenacity.RetryCallState], None] | None = None,
                  sleep: Callable[[float], None] = time.sleep) -> tenacity.Retrying:
-        stop = tenacity.stop_after_attempt(max(1, self.attempts))
+        stop: tenacity.stop.stop_base = tenacity.stop_after_attempt(max(1, self.attempts))
         if self.deadline is not None:
             stop = stop | tenacity.stop_after_delay(self.deadline)
         return tenacity.Retrying(
@@ -86,15 +86,15 @@ class _SessionStub(SoapStubAdapter):
     relogin: Callable[[int], None] | None = None
     generation: int = 0
 
-    def InvokeMethod(self, mo, info, args, outerStub=None):  # noqa: N802 (pyVmomi's name)
+    def InvokeMethod(self, mo: Any, info: Any, args: Any, outerStub: Any = None) -> Any:  # noqa: N802 (pyVmomi's name)
         generation = self.generation
         try:
-            return super().InvokeMethod(mo, info, args, outerStub)
+            return super().InvokeMethod(mo, info, args, outerStub)  # type: ignore[no-untyped-call]  # pyVmomi's
         except vim.fault.NotAuthenticated:
             if self.relogin is None or info.wsdlName in ("Login", "Logout", "LoginByToken"):
                 raise
             self.relogin(generation)
-            return super().InvokeMethod(mo, info, args, outerStub)
+            return super().InvokeMethod(mo, info, args, outerStub)  # type: ignore[no-untyped-call]  # pyVmomi's
 
 
 class Connection:
@@ -108,7 +108,7 @@ class Connection:
         self.pool_size = pool_size
         self._sleep = sleep
         self._si: vim.ServiceInstance | None = None
-        self._content: Any = None
+        self._content: vim.ServiceInstanceContent | None = None
         self._stub: _SessionStub | None = None
         self._local_address: str | None = None
         self._lock = threading.Lock()
@@ -130,9 +130,11 @@ class Connection:
             version = self._negotiate_version(ctx, conn_class)
             stub = _SessionStub(host=s.host, port=s.port, version=version, path=SDK_PATH, sslContext=ctx,
                                 httpConnectionTimeout=s.timeout, poolSize=self.pool_size)
-            stub.scheme = conn_class
+            stub.scheme = conn_class  # type: ignore[assignment]  # pyVmomi infers its first value, a Unix-socket class
             si = vim.ServiceInstance("ServiceInstance", stub)
             content = si.RetrieveContent()
+            if content.sessionManager is None:
+                raise ConnectError(f"{s.address} is not a vSphere API endpoint (no session manager)")
             content.sessionManager.Login(s.username, s.password.get_secret_value(), None)
         except ConnectError:
             raise
@@ -152,7 +154,7 @@ class Connection:
             return
         stub.relogin = None
         try:
-            content.sessionManager.Logout()
+            _session_manager(content).Logout()
         except Exception:  # noqa: BLE001 - the session may already be gone
             pass
         stub.DropConnections()
@@ -180,7 +182,8 @@ class Connection:
 
     @property
     def content(self) -> vim.ServiceInstanceContent:
-        self.si
+        if self._content is None:
+            raise ConnectError(f"{self.settings.name}: not connected")
         return self._content
 
     @property
@@ -260,7 +263,7 @@ class Connection:
                 return                     # another thread logged in meanwhile
             s = self.settings
             try:
-                self._content.sessionManager.Login(s.username, s.password.get_secret_value(), None)
+                _session_manager(self._content).Login(s.username, s.password.get_secret_value(), None)
             except Exception as exc:  # noqa: BLE001
                 if self._session_alive():
                     # the server still holds our session (the NotAuthenticated was about one call, not the
@@ -274,7 +277,7 @@ class Connection:
 
     def _session_alive(self) -> bool:
         try:
-            return self._content.sessionManager.currentSession is not None
+            return _session_manager(self._content).currentSession is not None
         except Exception:  # noqa: BLE001 - NotAuthenticated or gone: not alive
             return False
 
@@ -288,7 +291,8 @@ class Connection:
             family = socket.getaddrinfo(s.host, s.port, proto=socket.IPPROTO_TCP)[0][0]
             with socket.socket(family, socket.SOCK_DGRAM) as sock:
                 sock.connect((s.host, s.port))
-                return sock.getsockname()[0]
+                address: str = sock.getsockname()[0]
+                return address
         except OSError:
             return None
 
@@ -316,7 +320,7 @@ class Connection:
             offered.update(v.text or "" for v in namespace.iter("version"))
         for version in GetServiceVersions("vim25"):
             if versionIdMap.get(version) in offered:
-                return version
+                return str(version)
         raise ConnectError(f"{s.address} offers no API version this pyVmomi speaks ({sorted(offered)})")
 
     def _connect_error(self, exc: BaseException) -> ConnectError:
@@ -353,6 +357,14 @@ class Connection:
         else:
             msg = f"cannot connect to {where}: {describe(exc)}"
         return ConnectError(msg, kind=FaultKind.TRANSIENT if kind is FaultKind.TRANSIENT else FaultKind.PERMANENT)
+
+
+def _session_manager(content: vim.ServiceInstanceContent | None) -> vim.SessionManager:
+    """The session manager of a connected session (raises ConnectError when there is none)."""
+    manager = content.sessionManager if content is not None else None
+    if manager is None:
+        raise ConnectError("not connected")
+    return manager
 
 
 def _callable_name(fn: Callable[..., Any]) -> str:

@@ -12,8 +12,8 @@ from typing import Any
 
 from pyVmomi import vim, vmodl
 
-from reconciler.vsphere.connection import Connection
 from reconciler.vsphere.faults import describe
+from reconciler.vsphere.protocol import Connection
 
 PAGE_SIZE = 1000          # objects per RetrievePropertiesEx page (servers may page with fewer)
 
@@ -34,7 +34,7 @@ class ObservedObject:
         return self.props.get(path, default)
 
 
-class ObjectProps(dict):
+class ObjectProps(dict[str, Any]):
     """``fetch_objects`` result for one object: a plain ``dict[path, value]`` with ``ref``, ``type`` and
     per-path ``errors`` (a path that could not be read is absent from the dict and present in ``errors``;
     an object that does not exist has ``errors["*"]``)."""
@@ -48,11 +48,19 @@ class ObjectProps(dict):
 
 def type_name(ref: Any) -> str:
     """``vim.HostSystem`` -> ``HostSystem``."""
-    return getattr(type(ref), "_wsdlName", None) or type(ref).__name__
+    name: str = getattr(type(ref), "_wsdlName", None) or type(ref).__name__
+    return name
+
+
+def type_name_of(vim_type: type) -> str:
+    """``vim.HostSystem`` (the class) -> ``HostSystem``: pyVmomi's classes carry their WSDL name."""
+    name: str = getattr(vim_type, "_wsdlName")  # noqa: B009 - pyVmomi sets it at run time; `type` has no such attribute
+    return name
 
 
 def _moid(ref: Any) -> str:
-    return ref._moId
+    moid: str = ref._moId
+    return moid
 
 
 def _session_lost(objects: list[Any]) -> bool:
@@ -141,7 +149,7 @@ def fetch_many(conn: Connection, specs: Mapping[type, Sequence[str]], root: Any 
         paths = list(dict.fromkeys(paths))
         if issubclass(vim_type, vim.ManagedEntity) and "name" not in paths:
             paths.append("name")
-        wanted[vim_type._wsdlName] = paths
+        wanted[type_name_of(vim_type)] = paths
         prop_specs.append(vmodl.query.PropertyCollector.PropertySpec(type=vim_type, pathSet=paths, all=False))
     contents = _retrieve_through_view(conn, list(specs), root, prop_specs, page_size)
     out: dict[str, ObservedObject] = {}

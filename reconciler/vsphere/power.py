@@ -8,6 +8,7 @@ import time
 from typing import Any
 
 from reconciler.vsphere import inventory, tasks
+from reconciler.vsphere.protocol import Connection
 
 SHUTDOWN_TIMEOUT = 300.0
 
@@ -16,11 +17,11 @@ class PowerCycleError(RuntimeError):
     pass
 
 
-def power_state(conn: Any, vm: Any) -> str:
+def power_state(conn: Connection, vm: Any) -> str:
     return str(inventory.fetch_objects(conn, [vm], ["runtime.powerState"])[vm._moId].get("runtime.powerState"))
 
 
-def shutdown_guest(conn: Any, vm: Any, timeout: float = SHUTDOWN_TIMEOUT, poll: float = 0.25) -> None:
+def shutdown_guest(conn: Connection, vm: Any, timeout: float = SHUTDOWN_TIMEOUT, poll: float = 0.25) -> None:
     try:
         conn.call(vm.ShutdownGuest)
     except Exception as exc:  # noqa: BLE001 - ToolsUnavailable, InvalidState ...
@@ -32,5 +33,5 @@ def shutdown_guest(conn: Any, vm: Any, timeout: float = SHUTDOWN_TIMEOUT, poll: 
         time.sleep(poll)
 
 
-def power_on(conn: Any, vm: Any) -> None:
+def power_on(conn: Connection, vm: Any) -> None:
     tasks.run(conn, vm.PowerOnVM_Task)

@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from pydantic import SecretStr
+from pydantic import BaseModel, SecretStr
 
 from reconciler.hostport import split_host_port
 from reconciler.thumbprint import normalize_thumbprint as _normalize_thumbprint
@@ -193,7 +193,7 @@ def _credential(creds: Mapping[str, Any], field_name: str, environ: Mapping[str,
                         f"credentials.{field_name}File (or the environment variable {default_env})")
 
 
-def settings_from_spec(name: str, spec: Mapping[str, Any], environ: Mapping[str, str] = os.environ
+def settings_from_spec(name: str, spec: Mapping[str, Any] | BaseModel, environ: Mapping[str, str] = os.environ
                        ) -> ConnectionSettings:
     """Settings from the ``spec`` of a ``VCenter`` document (camelCase keys, or a pydantic model).
 

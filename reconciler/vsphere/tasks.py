@@ -10,8 +10,8 @@ from typing import Any
 
 from pyVmomi import vim, vmodl
 
-from reconciler.vsphere.connection import Connection
 from reconciler.vsphere.faults import describe
+from reconciler.vsphere.protocol import Connection
 
 _PATHS = ["info.state", "info.error", "info.result", "info.entityName", "info.descriptionId"]
 _TERMINAL = ("success", "error")

@@ -19,9 +19,9 @@ from typing import Any
 from pyVmomi import vim, vmodl
 
 from reconciler.vsphere._log import log
-from reconciler.vsphere.connection import Connection
 from reconciler.vsphere.faults import FaultKind, classify, describe
 from reconciler.vsphere.inventory import type_name
+from reconciler.vsphere.protocol import Connection
 
 PC = vmodl.query.PropertyCollector
 _RESET_FAULTS = (vmodl.fault.ManagedObjectNotFound, vmodl.query.InvalidCollectorVersion, vim.fault.NotAuthenticated)

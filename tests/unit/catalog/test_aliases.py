@@ -16,8 +16,8 @@ OLD = "Syslog.global.logCheckSSLCerts"
 
 def host(options: dict, types: dict | None = None) -> ObjectState:
     state = ObjectState(ObjectRef("HostSystem", "host-1", "esx-01"), {"configManager.advancedOption": mock.Mock()})
-    state.extra["options"] = options
-    state.extra["option_types"] = types if types is not None else {k: OptionType("bool") for k in options}
+    state.own("advancedSettings")["options"] = options
+    state.own("advancedSettings")["option_types"] = types if types is not None else {k: OptionType("bool") for k in options}
     return state
 
 

@@ -46,8 +46,9 @@ def test_ruleset_key_case_keeps_its_case_hint():
 
 
 def test_unknown_advanced_setting_names_the_closest_one():
-    state = ObjectState(REF, {}, extra={"options": {"UserVars.DcuiTimeOut": 600},
-                                        "option_types": {"UserVars.DcuiTimeOut": OptionType("long")}})
+    state = ObjectState(REF, {})
+    state.own("advancedSettings").update({"options": {"UserVars.DcuiTimeOut": 600},
+                                          "option_types": {"UserVars.DcuiTimeOut": OptionType("long")}})
     (d,) = HostAdvancedSettings().diff({("advancedSettings", "UserVars.DcuiTimeoutt"): 600}, state)
     assert d.skip is Skip.UNSUPPORTED
     assert d.message == ("advanced setting 'UserVars.DcuiTimeoutt' does not exist on host esx-01 "

@@ -15,8 +15,9 @@ DIRECT = ConnectionFacts("lab", False, "root", "192.168.10.7")
 VIA_VC = ConnectionFacts("lab", True, "svc-vsr", "10.0.0.2")
 
 
-def state(props=None, extra=None):
-    return ObjectState(REF, props or {}, extra=extra or {})
+def state(props=None, extras=None):
+    """A host's state; `extras` by controller name (what its `observe` would have derived)."""
+    return ObjectState(REF, props or {}, extras=extras or {})
 
 
 def services(*items):
@@ -110,13 +111,14 @@ def test_advanced_coerce_and_diff_typed():
     assert coerce("TRUE", OptionType("bool")) is True
     assert coerce(False, OptionType("string")) == "false"
     c = HostAdvancedSettings()
-    s = state(extra={"options": {"Mem.ShareForceSalting": 0, "Syslog.global.logHost": ""},
-                     "option_types": {"Mem.ShareForceSalting": long_t, "Syslog.global.logHost": OptionType("string")}})
+    s = state(extras={"advancedSettings": {
+        "options": {"Mem.ShareForceSalting": 0, "Syslog.global.logHost": ""},
+        "option_types": {"Mem.ShareForceSalting": long_t, "Syslog.global.logHost": OptionType("string")}}})
     desired = c.fields({"Mem.ShareForceSalting": 2, "Syslog.global.logHost": "udp://10.0.0.5:514", "No.Such": 1})
     diffs = {d.path[1]: d for d in c.diff(desired, s)}
     assert diffs["Mem.ShareForceSalting"].current == 0 and diffs["Mem.ShareForceSalting"].desired == 2
     assert diffs["No.Such"].skip is Skip.UNSUPPORTED and "esx-01" in diffs["No.Such"].message
-    s.extra["options"]["Mem.ShareForceSalting"] = 2
+    s.own("advancedSettings")["options"]["Mem.ShareForceSalting"] = 2
     assert "Mem.ShareForceSalting" not in {d.path[1] for d in c.diff(desired, s)}
     (bad,) = c.diff({("advancedSettings", "Mem.ShareForceSalting"): 7}, s)
     assert bad.skip is Skip.INVALID and "out of range" in bad.message
@@ -124,7 +126,7 @@ def test_advanced_coerce_and_diff_typed():
 
 def test_lockdown_guard_on_direct_connection():
     c = HostLockdown()
-    s = state({"config.lockdownMode": "lockdownDisabled"}, {"lockdown_exceptions": []})
+    s = state({"config.lockdownMode": "lockdownDisabled"}, {"lockdown": {"exceptions": []}})
     desired = {("lockdown", "mode"): "normal"}
     (d,) = c.diff(desired, s)
     assert "connects directly" in c.guard(d, desired, s, DIRECT)
@@ -135,7 +137,7 @@ def test_lockdown_guard_on_direct_connection():
 
 def test_lockdown_users_as_set():
     c = HostLockdown()
-    s = state({"config.lockdownMode": "lockdownNormal"}, {"lockdown_exceptions": ["b", "a"]})
+    s = state({"config.lockdownMode": "lockdownNormal"}, {"lockdown": {"exceptions": ["b", "a"]}})
     assert c.diff({("lockdown", "exceptionUsers"): ["a", "b"], ("lockdown", "mode"): "normal"}, s) == []
 
 
@@ -184,7 +186,7 @@ def test_lockdown_apply_order():
 
 def test_lockdown_guard_matches_accounts_like_esxi():
     c = HostLockdown()
-    s = state({"config.lockdownMode": "lockdownDisabled"}, {"lockdown_exceptions": []})
+    s = state({"config.lockdownMode": "lockdownDisabled"}, {"lockdown": {"exceptions": []}})
     adv = ConnectionFacts("lab", False, "adv-user", "192.168.10.7")
     (d,) = c.diff({("lockdown", "mode"): "normal"}, s)
     for entry in ("OTHERDOMAIN\\ADV-USER", "ADV-USER", "adv-user@corp.example.com"):

@@ -24,7 +24,10 @@ DIRECT = ConnectionFacts("lab", False, "root", "192.168.10.7")
 
 def state(mode: str | None = "lockdownDisabled", users: list[str] | None = None) -> ObjectState:
     props = {} if mode is None else {"config.lockdownMode": mode}
-    return ObjectState(REF, props, extra={} if users is None else {"lockdown_exceptions": users})
+    s = ObjectState(REF, props)
+    if users is not None:
+        s.own("lockdown")["exceptions"] = users
+    return s
 
 
 def test_lockdown_mode_diff_reports_current_and_impact():

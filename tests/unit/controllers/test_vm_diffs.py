@@ -36,10 +36,10 @@ def test_extra_config_diff_and_pending_power_cycle():
     done = [vim.option.OptionValue(key="isolation.tools.copy.disable", value="TRUE")]
     state = vm("poweredOn", **{"config.extraConfig": done})
     assert c.diff({key: True}, state) == []
-    state.extra["remediated_at"] = {key: BOOT + dt.timedelta(hours=1)}
+    state.remediated_at = {key: BOOT + dt.timedelta(hours=1)}
     (pending,) = c.diff({key: True}, state)
     assert pending.skip is Skip.PENDING_POWER_CYCLE
-    state.extra["remediated_at"] = {key: BOOT - dt.timedelta(hours=1)}
+    state.remediated_at = {key: BOOT - dt.timedelta(hours=1)}
     assert c.diff({key: True}, state) == [], "powered on since the change: effective"
 
 
@@ -98,10 +98,10 @@ def test_encryption_provider_choice_and_unsupported_without_kms():
     assert "not registered" in choose_provider([("kms-a", True)], "other")[1]
     c = VMEncryption()
     state = vm(**{"config.keyId": None})
-    state.extra["key_provider"] = choose_provider([], None)
+    state.own("vmEncryption")["key_provider"] = choose_provider([], None)
     (d,) = c.diff({("encryption", "required"): True}, state)
     assert d.skip is Skip.UNSUPPORTED and "no key provider" in d.message
-    state.extra["key_provider"] = ("kms-a", "")
+    state.own("vmEncryption")["key_provider"] = ("kms-a", "")
     (d,) = c.diff({("encryption", "required"): True}, state)
     assert d.skip is None
     assert c.diff({("encryption", "required"): False}, state) == []

@@ -34,7 +34,7 @@ def test_effective_values_drop_held_back_paths_only():
 
 
 def locked_po(mode: str, users: list[str], desired: dict, changes: list[Change]) -> PlannedObject:
-    state = ObjectState(REF, {"config.lockdownMode": mode}, extra={"lockdown_exceptions": users})
+    state = ObjectState(REF, {"config.lockdownMode": mode}, extras={"lockdown": {"exceptions": users}})
     return PlannedObject(state, {"lockdown": desired}, changes)
 
 
@@ -118,11 +118,11 @@ def test_guard_pass_leaves_other_reasons_alone():
 
 def test_lockdown_guard_directly():
     c = HostLockdown()
-    s = ObjectState(REF, {"config.lockdownMode": "lockdownDisabled"}, extra={})
+    s = ObjectState(REF, {"config.lockdownMode": "lockdownDisabled"})
     d = Change(REF, "lockdown", MODE, "disabled", "normal")
     from reconciler.controllers.contract import FieldDiff
     diff = FieldDiff(d.path, d.current, d.desired)
     assert "could not be read" in c.guard(diff, {}, s, DIRECT), "unknown exception users refuse"
-    unknown_mode = ObjectState(REF, {}, extra={"lockdown_exceptions": ["root"]})
+    unknown_mode = ObjectState(REF, {}, extras={"lockdown": {"exceptions": ["root"]}})
     users = FieldDiff(USERS, ["root"], [])
     assert "lockdown mode is unknown" in c.guard(users, {}, unknown_mode, DIRECT)
