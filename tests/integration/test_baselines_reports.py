@@ -66,7 +66,8 @@ def test_scg8_converges_and_the_report_goes_from_failures_to_pass(ws, capsys, tm
     rows = results(before)
     assert before.json["summary"]["fail"] > 0
     ssh = rows[("DC0_C0_H0", "esxi-8.deactivate-ssh")]
-    assert ssh["status"] == "fail" and ssh["controls"] == ["esxi-8.deactivate-ssh", "ESXI-80-000193"]
+    assert ssh["status"] == "fail" and ssh["controls"] == ["esxi-8.deactivate-ssh", "ESXI-80-000193", "esx-9.ssh",
+                                                               "VCFE-9X-000096"]
     assert ssh["current"] == {"services.TSM-SSH.policy": "on", "services.TSM-SSH.running": True}
     assert ssh["source"].endswith("scg-8-host.yaml:16")
     assert rows[("DC0_C0_H0", "esxi-8.transparent-page-sharing")]["current"] == 0
@@ -74,7 +75,7 @@ def test_scg8_converges_and_the_report_goes_from_failures_to_pass(ws, capsys, tm
     assert rows[("DC0_C0_H2", "esxi-8.transparent-page-sharing")]["status"] == "pass"  # not drifted
     assert rows[("DC0_DVPG0", "vcenter-8.network-reject-promiscuous-mode-dvportgroup")]["status"] == "fail"
     assert rows[("DC0_C0_H0_VM0", "vm-8.deactivate-console-copy")]["controls"] == [
-        "vm-8.deactivate-console-copy", "VMCH-80-000189"]
+        "vm-8.deactivate-console-copy", "VMCH-80-000189", "vm-9.deactivate-console-copy", "VCFV-9X-000181"]
 
     # every format from the drifted state, written with --file
     for fmt in ("junit", "sarif", "html", "markdown"):
@@ -128,7 +129,8 @@ def test_report_changes_nothing(ws, capsys):
     plan = ws.vsr(capsys, "plan")
     assert plan.code == 2 and all(c["outcome"] == "planned" for c in plan.json["changes"])
     labelled = [c for c in plan.json["changes"] if c["path"] == "advancedSettings.Mem.ShareForceSalting"]
-    assert labelled and all(c["controls"] == ["esxi-8.transparent-page-sharing", "ESXI-80-000213"] for c in labelled)
+    assert labelled and all(c["controls"] == ["esxi-8.transparent-page-sharing", "ESXI-80-000213",
+                                                 "esx-9.transparent-page-sharing", "VCFE-9X-000064"] for c in labelled)
 
 
 def test_home_esxi_on_a_standalone_host(tmp_path, sim_factory, capsys):

@@ -34,7 +34,7 @@ def test_a_control_with_several_fields_takes_the_worst(report):
                                                          ("services.TSM-SSH.running", "fail")]
     assert ssh.current == {"services.TSM-SSH.policy": "off", "services.TSM-SSH.running": True}
     assert ssh.desired == {"services.TSM-SSH.policy": "off", "services.TSM-SSH.running": False}
-    assert ssh.controls == ("esxi-8.deactivate-ssh", "ESXI-80-000193")
+    assert ssh.controls == ("esxi-8.deactivate-ssh", "ESXI-80-000193", "esx-9.ssh", "VCFE-9X-000096")
     assert ssh.lead.source == "specs/scg-8/host.yaml:16"
 
 
