@@ -146,7 +146,7 @@ def render_scg9(scg9: list[Control], covered: dict[str, list[str]]) -> list[str]
            "| baselines |", "|---|---|---|---|---|---|---|---|---|---|"]
     for c in managed:
         fields = "<br>".join(f"{TYPE_LABEL[f.object_type]}: `{cell(f.text)}`" for f in c.fields)
-        action = c.action + ("" if c.default_enabled else " (feature)")
+        action = c.action + (" (feature)" if "Upon Feature Enablement" in (c.scg_priority or "") else "")
         replaces = ", ".join(f"`{r}`" for r in c.replaces) or "new"
         out.append(f"| `{c.id}` | {cell(ids(c))} | {frameworks(c)} | {action} | {cell(c.title)} | {fields} | "
                    f"{cell(c.desired)} | {cell(c.stig_value or '')} | {replaces} | "

@@ -130,7 +130,7 @@ def convert(rows: list[dict[str, str]], mapping: dict[str, dict[str, Any]], opti
             **({"stig_value": str(entry["stig_value"])} if entry.get("stig_value") is not None else {}),
             "impact": entry.get("impact", "none"),
             "scg_priority": row["Implementation Priority"].strip(),
-            "default_enabled": "Upon Feature Enablement" not in row["Implementation Priority"],
+            "default_enabled": entry.get("default_enabled", "Upon Feature Enablement" not in row["Implementation Priority"]),
             "site_specific": list(entry.get("site_specific") or []),
             "replaces": list(entry.get("replaces") or []),
             "powercli_check": row["PowerCLI Command Assessment"].strip(),

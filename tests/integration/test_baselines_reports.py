@@ -13,7 +13,7 @@ import pytest
 from pyVim.task import WaitForTask
 from pyVmomi import vim
 
-from harness import Workspace, by_name, host, ruleset
+from harness import Workspace, by_name, host, option, ruleset, service
 from reconciler.catalog import baselines
 
 pytestmark = pytest.mark.integration
@@ -163,3 +163,75 @@ def test_stig_converges_on_the_drift_simulator(tmp_path, sim_factory, capsys):
     left = {(r["control"], r["status"]) for r in after.json["results"] if r["status"] not in ("pass", "pending")}
     assert left == SIMULATOR_LIMITS, left
     assert results(after)[("DC0_C0_H2", "ESXI-80-000241")]["status"] == "pass"  # esxAdminsGroup from site.yaml
+
+
+def _scg9_ids(row: dict) -> set[str]:
+    return {i for i in row["controls"] if i.split("-", 1)[0] in ("esx", "vm", "vcenter") and "-9." in i}
+
+
+def test_scg9_reports_audit_rows_enforces_modify_rows_and_converges_on_the_drift_simulator(
+        tmp_path, sim_factory, capsys):
+    """SCG 9 on the `-drift` simulator: the Modify rows go from failures to pass; the Audit rows are reported
+    (reason audit) and left alone; once the audit policies are switched to Enforce every manageable row passes."""
+    from reconciler import catalog
+
+    ws = Workspace(tmp_path, sim_factory("-drift"))
+    for file in sorted((ROOT / "specs/baselines/scg-9").glob("*.yaml")):
+        ws.write(f"scg-9-{file.name}", baselines.fill(file.read_text(), SITE))
+    ws.policy("site-firmware", """
+        selector: {vms: ["*"]}
+        priority: 10
+        secureBoot: true
+        allowFirmwareChange: true
+    """, kind="VMSecurityPolicy")
+    si = ws.sim.connect()
+    WaitForTask(by_name(si, vim.VirtualMachine, POWERED_OFF_VM).PowerOffVM_Task())
+
+    before = ws.vsr(capsys, "report")
+    assert before.code == 2, before.err
+    rows = results(before)
+    ceip = rows[("DC0_C0_H0", "esx-9.ceip-disable")]  # new in SCG 9: its own primary control
+    assert (ceip["status"], ceip["current"], ceip["desired"], ceip["reason"]) == ("fail", 0, 2, None)
+    assert ceip["controls"] == ["esx-9.ceip-disable"] and ceip["source"].endswith("scg-9-host.yaml:22")
+    ssh = rows[("DC0_C0_H0", "esxi-8.deactivate-ssh")]  # an SCG 9 Audit row: reported, not enforced
+    assert (ssh["status"], ssh["reason"], ssh["policy"]) == ("fail", "audit", "scg-9-host-audit")
+    assert ssh["controls"] == ["esxi-8.deactivate-ssh", "ESXI-80-000193", "esx-9.ssh", "VCFE-9X-000096"]
+    pwd = rows[("DC0_C0_H0", "esx-9.password-complexity")]
+    assert pwd["status"] == "fail" and pwd["controls"] == ["esx-9.password-complexity", "VCFE-9X-000035"]
+
+    ws.vsr(capsys, "apply")
+    after = ws.vsr(capsys, "report")
+    manageable = {c.id for c in catalog.controls() if c.guide == "scg-9" and c.fields}
+    assessed: set[str] = set()
+    left: set[str] = set()
+    for r in after.json["results"]:
+        ids = _scg9_ids(r)
+        assessed |= ids
+        if r["status"] in ("pass", "pending"):
+            continue
+        assert r["status"] == "fail", r
+        # only Audit rows stay failing, and only for the reason audit
+        assert all(f["reason"] == "audit" for f in r["fields"] if f["status"] == "fail"), r
+        assert ids and all(catalog.by_id()[i].audit_only for i in ids), r
+        left |= ids
+    assert manageable - assessed == {"esx-9.log-persistent", "esx-9.log-audit-persistent"}
+    # what the -drift simulator breaks among the Audit rows, plus ESXi 8 defaults that differ from SCG 9's
+    assert {"esx-9.ssh", "esx-9.deactivate-shell", "esx-9.transparent-page-sharing", "esx-9.deactivate-mob",
+            "esx-9.shell-warning", "esx-9.network-standard-reject-promiscuous-mode",
+            "vcenter-9.network-reject-promiscuous-mode-dvportgroup", "esx-9.password-max-age",
+            "esx-9.vib-trusted-binaries", "vm-9.deactivate-console-copy"} <= left, left
+    assert results(after)[("DC0_C0_H0", "esx-9.ceip-disable")]["status"] == "pass"
+    assert service(host(si, "DC0_C0_H0"), "TSM-SSH").running is True  # audited, not changed
+    assert option(host(si, "DC0_C0_H0"), "UserVars.HostClientCEIPOptIn") == 2
+
+    # the operator decides to enforce the audit rows too: every manageable row then passes
+    for file in sorted(ws.specs.glob("scg-9-*.yaml")):
+        file.write_text(file.read_text().replace("enforcement: Audit", "enforcement: Enforce"))
+    ws.vsr(capsys, "apply")
+    final = ws.vsr(capsys, "report")
+    still = {(r["control"], r["status"]) for r in final.json["results"] if r["status"] not in ("pass", "pending")}
+    assert still == SIMULATOR_LIMITS, still
+    for r in final.json["results"]:
+        if r["status"] == "pending":
+            assert r["object"]["type"] == "VirtualMachine" and r["object"]["name"] != POWERED_OFF_VM, r
+    assert service(host(si, "DC0_C0_H0"), "TSM-SSH").running is False
