@@ -56,6 +56,16 @@ def by_id() -> dict[str, Control]:
     return {c.id: c for c in controls()}
 
 
+@lru_cache(maxsize=1)
+def by_official_id() -> dict[str, tuple[Control, ...]]:
+    """Controls by catalog id and by every SCG / STIG ID they carry (a STIG ID may name several controls)."""
+    out: dict[str, dict[str, Control]] = {}
+    for control in controls():
+        for key in (control.id, *control.official_ids):
+            out.setdefault(key, {})[control.id] = control
+    return {key: tuple(found.values()) for key, found in out.items()}
+
+
 @lru_cache(maxsize=4096)
 def matching(object_type: str, path: FieldPath) -> tuple[Control, ...]:
     """The controls a spec field implements on an object type (first = the primary control)."""
@@ -77,5 +87,5 @@ def controls_for(object_type: str, path: FieldPath) -> tuple[str, ...]:
     return tuple(ids)
 
 
-__all__ = ["Control", "FieldPath", "FieldRef", "Unmanaged", "by_id", "control_for", "controls", "controls_for",
+__all__ = ["Control", "FieldPath", "FieldRef", "Unmanaged", "by_id", "by_official_id", "control_for", "controls", "controls_for",
            "matching", "parse_path", "render_path", "successors"]

@@ -12,7 +12,7 @@ from reconciler import controllers
 from reconciler.controllers.base import Controller
 from reconciler.api import fields as shape
 from reconciler.api.models import POLICY_KINDS
-from reconciler.engine import waivers
+from reconciler.engine import attestations, waivers
 from reconciler.engine.types import DesiredValue
 
 
@@ -64,11 +64,13 @@ class CompiledSpecs:
     waivers: list[waivers.WaiverRule]
     vcenters: dict[str, Any]  # name -> VCenter document
     expired: list[waivers.WaiverRule]
+    attestations: list[attestations.AttestationRule] = field(default_factory=list)  # active and expired
 
 
 def compile_documents(documents: Iterable[Any], today: dt.date) -> CompiledSpecs:
     policies: list[CompiledPolicy] = []
     rules: list[waivers.WaiverRule] = []
+    attested: list[attestations.AttestationRule] = []
     vcenters: dict[str, Any] = {}
     for doc in documents:
         if doc.kind in POLICY_KINDS:
@@ -76,11 +78,14 @@ def compile_documents(documents: Iterable[Any], today: dt.date) -> CompiledSpecs
         elif doc.kind == "Waiver":
             spec = doc.model.spec.model_dump(mode="json", by_alias=True, exclude_none=True)
             rules.append(waivers.from_spec(doc.name, spec, f"{doc.source.file}:{doc.source.line}"))
+        elif doc.kind == "Attestation":
+            spec = doc.model.spec.model_dump(mode="json", by_alias=True, exclude_none=True)
+            attested.append(attestations.from_spec(doc.name, spec, f"{doc.source.file}:{doc.source.line}"))
         elif doc.kind == "VCenter":
             vcenters[doc.name] = doc
     active = [w for w in rules if w.active(today)]
     expired = [w for w in rules if not w.active(today)]
-    return CompiledSpecs(policies, active, vcenters, expired)
+    return CompiledSpecs(policies, active, vcenters, expired, attested)
 
 
 def policies_for(specs: CompiledSpecs, vcenter: str) -> list[CompiledPolicy]:

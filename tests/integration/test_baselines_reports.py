@@ -235,3 +235,54 @@ def test_scg9_reports_audit_rows_enforces_modify_rows_and_converges_on_the_drift
         if r["status"] == "pending":
             assert r["object"]["type"] == "VirtualMachine" and r["object"]["name"] != POWERED_OFF_VM, r
     assert service(host(si, "DC0_C0_H0"), "TSM-SSH").running is False
+
+
+def test_attestations_are_reported_as_attested_and_expired_ones_stop_counting(tmp_path, sim_factory, capsys):
+    ws = Workspace(tmp_path, sim_factory("-drift"))
+    for file in sorted((ROOT / "specs/baselines/scg-9").glob("*.yaml")):
+        ws.write(f"scg-9-{file.name}", baselines.fill(file.read_text(), SITE))
+    ws.write("attestations.yaml", """\
+apiVersion: vsr.dev/v1alpha1
+kind: Attestation
+metadata: {name: firmware}
+spec:
+  selector: {clusters: ["DC0_C0"], hosts: ["*"]}
+  controls: [esx-9.hardware-tpm, VCFE-9X-000091, esx-9.hardware-management-config-lock]
+  statement: "TPM 2.0, UEFI Secure Boot and BMC configuration lock verified in firmware"
+  evidence: https://tickets.example.com/SEC-901
+  owner: platform@example.com
+  expires: 2099-12-31
+---
+apiVersion: vsr.dev/v1alpha1
+kind: Attestation
+metadata: {name: patching}
+spec:
+  selector: {hosts: ["*"]}
+  controls: [esx-9.updates]
+  statement: "monthly patch window, change CHG-1"
+  evidence: https://tickets.example.com/CHG-1
+  owner: platform@example.com
+  expires: 2020-01-31
+""")
+    run = ws.vsr(capsys, "report")
+    assert run.code == 2
+    rows = results(run)
+    hosts = sorted({r["object"]["name"] for r in run.json["results"] if r["object"]["type"] == "HostSystem"})
+    in_cluster = [h for h in hosts if h.startswith("DC0_C0_")]
+    assert in_cluster and len(hosts) > len(in_cluster)
+    for name in hosts:
+        for control in ("esx-9.hardware-tpm", "esx-9.hardware-secureboot", "esx-9.hardware-management-config-lock"):
+            row = rows.get((name, control))
+            if name in in_cluster:
+                assert row["status"] == "attested" and row["policy"] == "firmware", row
+                assert row["source"].endswith("attestations.yaml:1") and "SEC-901" in row["message"]
+            else:
+                assert row is None
+        updates = rows[(name, "esx-9.updates")]
+        assert (updates["status"], updates["reason"]) == ("fail", "attestationExpired")
+        assert "EXPIRED on 2020-01-31" in updates["message"]
+    assert run.json["summary"]["attested"] == 3 * len(in_cluster)
+    assert any(i["message"].startswith("attestation expired on 2020-01-31") for i in run.json["specIssues"])
+    html = tmp_path / "report.html"
+    ws.vsr(capsys, "report", "-o", "html", "--file", str(html))
+    assert "attested" in html.read_text()
