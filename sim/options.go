@@ -68,6 +68,16 @@ var optionTable = []optSpec{
 	{key: "Mem.ShareForceSalting", summary: "Transparent page sharing salting (0 inter-VM, 2 intra-VM)", kind: "long", def: int64(2), min: 0, max: 2},
 	{key: "Mem.MemEagerZero", summary: "Zero VM memory on power-off", kind: "long", def: int64(0), min: 0, max: 1},
 	{key: "VMkernel.Boot.execInstalledOnly", summary: "Only run binaries from signed VIBs", kind: "bool", def: false},
+	// ESXi 8.0 U3 / 9.0 options of the VCF 9.1 SCG (install defaults as the SCG 9.1 lists them; ESXi 8.0 U3
+	// changed esxAdminsGroupAutoAdd to false and authValidateInterval to 90, VMSA-2024-0013).
+	{key: "Config.HostAgent.plugins.hostsvc.esxAdminsGroupAutoAdd", summary: "Add the AD admins group to the Administrator role automatically", kind: "bool", def: false},
+	{key: "Config.HostAgent.plugins.vimsvc.authValidateInterval", summary: "Minutes between re-validations of AD users and groups", kind: "long", def: int64(90), min: 1, max: maxLong},
+	{key: "Config.HostAgent.plugins.vmsvc.allowForensicSnapshots", summary: "Allow forensic (memory) snapshots of VMs", kind: "bool", def: false},
+	{key: "UserVars.HostClientCEIPOptIn", summary: "Host Client CEIP (0 ask, 1 opted in, 2 opted out)", kind: "long", def: int64(0), min: 0, max: 2},
+	{key: "Security.PasswordQualityControlPwquality", summary: "pam_pwquality options (ESX 9)", kind: "string", def: "retry=3 dcredit=-1 ucredit=-1 lcredit=-1 ocredit=-1 minlen=7 difok=4 enforce_for_root"},
+	{key: "Mem.EncryptTierNvme", summary: "Encrypt memory pages tiered to NVMe (ESX 9 memory tiering)", kind: "long", def: int64(0), min: 0, max: 1},
+	{key: "Net.ReversePathFwdCheckPromisc", summary: "Reverse-path check for promiscuous portgroups", kind: "long", def: int64(1), min: 0, max: 1},
+	{key: "Migrate.VMotionEncryptionOffload", summary: "Offload vMotion encryption to capable NICs", kind: "long", def: int64(1), min: 0, max: 1},
 	{key: "Misc.BlueScreenTimeout", summary: "Seconds before rebooting after a PSOD (0 never)", kind: "long", def: int64(0), min: 0, max: 65535},
 }
 

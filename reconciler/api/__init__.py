@@ -9,6 +9,8 @@ from .loader import LoadResult, load_specs, load_text, load_texts
 from .models import (
     API_VERSION,
     KINDS,
+    Attestation,
+    AttestationSpec,
     TLS,
     Credentials,
     DevicesSpec,
@@ -34,7 +36,7 @@ from .models import (
 from .semantic import same_objects
 
 __all__ = [
-    "API_VERSION", "KINDS", "TLS", "Credentials", "DevicesSpec", "Document", "EncryptionSpec", "FieldPath",
+    "API_VERSION", "KINDS", "Attestation", "AttestationSpec", "TLS", "Credentials", "DevicesSpec", "Document", "EncryptionSpec", "FieldPath",
     "FirewallRulesetSpec", "HostSecurityPolicy", "HostSecurityPolicySpec", "HostSelector", "LoadResult",
     "LockdownSpec", "Metadata", "NetworkSecuritySpec", "ServiceSpec", "SourceRef", "SpecIssue", "SpecModel",
     "VCenter", "VCenterSpec", "VMSecurityPolicy", "VMSecurityPolicySpec", "VMSelector", "Waiver",

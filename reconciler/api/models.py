@@ -381,6 +381,26 @@ class WaiverSpec(StrictModel):
     expires: Date = Field(description="last day the waiver applies (YYYY-MM-DD)")
 
 
+# ---------------------------------------------------------------- Attestation
+
+EVIDENCE_PATTERN = r"^[A-Za-z][A-Za-z0-9+.-]*://\S+$"
+
+
+class AttestationSpec(StrictModel):
+    """A person's statement that manual or process controls are met on the selected objects until `expires`."""
+
+    vcenter: Name | None = None
+    selector: WaiverSelector = Field(default_factory=WaiverSelector)
+    controls: list[Annotated[str, Field(min_length=1)]] = Field(
+        min_length=1, description='control IDs from the catalog (docs/controls.md), e.g. "esx-9.hardware-tpm" or '
+                                  '"VCFE-9X-000091"')
+    statement: Annotated[str, Field(min_length=1, pattern=r"\S")] = Field(description="what is attested, and how")
+    evidence: Annotated[str, Field(pattern=EVIDENCE_PATTERN)] = Field(
+        description="a link to the evidence (ticket, document, audit record): scheme://...")
+    owner: Annotated[str, Field(min_length=1, pattern=r"\S")]
+    expires: Date = Field(description="last day the attestation counts (YYYY-MM-DD)")
+
+
 # ---------------------------------------------------------------- documents
 
 class _Document(StrictModel):
@@ -420,11 +440,23 @@ class Waiver(_Document):
         return (today or dt.date.today()) <= self.spec.expires
 
 
-SpecModel = Union[VCenter, HostSecurityPolicy, VMSecurityPolicy, Waiver]
+class Attestation(_Document):
+    """A person's statement, with evidence and an expiry, that manual or process controls are met."""
+
+    kind: Literal["Attestation"]
+    spec: AttestationSpec
+
+    def is_active(self, today: dt.date | None = None) -> bool:
+        """True until the end of the `expires` day."""
+        return (today or dt.date.today()) <= self.spec.expires
+
+
+SpecModel = Union[VCenter, HostSecurityPolicy, VMSecurityPolicy, Waiver, Attestation]
 KINDS: dict[str, type[_Document]] = {
     "VCenter": VCenter,
     "HostSecurityPolicy": HostSecurityPolicy,
     "VMSecurityPolicy": VMSecurityPolicy,
     "Waiver": Waiver,
+    "Attestation": Attestation,
 }
 POLICY_KINDS = ("HostSecurityPolicy", "VMSecurityPolicy")

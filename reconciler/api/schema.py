@@ -33,7 +33,7 @@ def all_kinds_schema() -> dict[str, Any]:
         "$schema": DIALECT,
         "$id": ALL_KINDS_FILE,
         "title": f"vsr spec document ({API_VERSION})",
-        "description": "A vsr spec document: VCenter, HostSecurityPolicy, VMSecurityPolicy or Waiver.",
+        "description": "A vsr spec document: VCenter, HostSecurityPolicy, VMSecurityPolicy, Waiver or Attestation.",
         "type": "object",
         "required": ["apiVersion", "kind", "metadata", "spec"],
         "oneOf": [{"$ref": f"#/$defs/{kind}"} for kind in KINDS],

@@ -1,4 +1,4 @@
-"""Checks across documents: duplicates, VCenter references, selectors, waivers, policy conflicts."""
+"""Checks across documents: duplicates, VCenter references, selectors, waivers, attestations, policy conflicts."""
 
 from __future__ import annotations
 
@@ -89,6 +89,28 @@ class SemanticChecker:
                                                    '(["*"] matches all)', "warning")
         if doc.kind == "Waiver":
             self._waiver(doc)
+        elif doc.kind == "Attestation":
+            self._attestation(doc)
+
+    def _attestation(self, doc: Document) -> None:
+        from reconciler import catalog  # the catalog reads api.fields: import it when first needed
+
+        spec = doc.model.spec
+        known = catalog.by_official_id()
+        for i, control_id in enumerate(spec.controls):  # type: ignore[union-attr]
+            found = known.get(control_id)
+            if not found:
+                close = difflib.get_close_matches(control_id, list(known), n=1)
+                hint = f"; did you mean {close[0]!r}?" if close else " (docs/controls.md lists them)"
+                self._issue(doc, ("spec", "controls", i), f"unknown control {control_id!r}{hint}")
+            elif all(c.fields for c in found):
+                paths = sorted({f.text for c in found for f in c.fields})
+                self._issue(doc, ("spec", "controls", i), f"{control_id} is a setting vsr checks "
+                            f"({', '.join(paths)}): reports show what is measured, an attestation does not "
+                            "replace it (use a Waiver for an accepted exception)", "warning")
+        if not doc.model.is_active(self.today):  # type: ignore[union-attr]
+            self._issue(doc, ("spec", "expires"), f"attestation expired on {spec.expires.isoformat()}; it no "
+                                                  "longer counts", "warning")
 
     def _waiver(self, doc: Document) -> None:
         spec = doc.model.spec

@@ -11,7 +11,7 @@ from pydantic import BaseModel, ValidationError
 
 from .document import Document
 from .issues import SourceRef, SpecIssue, render_path
-from .models import API_VERSION, ENV_PATTERN, KINDS, NAME_PATTERN
+from .models import API_VERSION, ENV_PATTERN, EVIDENCE_PATTERN, KINDS, NAME_PATTERN
 from .yamlpos import RawDocument
 
 Path = tuple[Any, ...]
@@ -25,6 +25,7 @@ _PATTERNS = {
     NAME_PATTERN: "may contain only letters, digits, '.', '-' and '_'",
     ENV_PATTERN: "must be the name of an environment variable (letters, digits and '_', not starting with a digit)",
     r"\S": "must not be blank",
+    EVIDENCE_PATTERN: "must be a link (scheme://..., e.g. https://tickets.example.com/SEC-1)",
 }
 
 

@@ -1,5 +1,6 @@
 """The control catalog's data model: one `Control` per SCG / STIG / seed control, with the spec field paths that
-implement it (per managed-object type) or the reason vsr cannot manage it."""
+implement it (per managed-object type) or the reason vsr cannot manage it, its framework IDs (NIST 800-53r5,
+PCI DSS 4.0.1) and, for SCG 9 controls, the SCG 8 / STIG V2R3 controls it replaces or equals."""
 
 from __future__ import annotations
 
@@ -45,10 +46,19 @@ class Unmanaged:
     reason: str
 
 
+GUIDES = {"scg-8": "SCG 8", "scg-9": "VCF 9.1 SCG"}
+STIG_NAMES = {"scg-8": "DISA STIG V2R3", "scg-9": "DISA VCF 9 STIG"}
+
+
+def _ids(raw: dict[str, Any], key: str) -> tuple[str, ...]:
+    return tuple(raw.get(key) or ())
+
+
 @dataclass(frozen=True)
 class Control:
     id: str
     title: str
+    guide: str = "scg-8"
     scg: tuple[str, ...] = ()
     stig: tuple[str, ...] = ()
     seeds: tuple[str, ...] = ()
@@ -64,6 +74,22 @@ class Control:
     versions: str | None = None
     fields: tuple[FieldRef, ...] = ()
     unmanaged: Unmanaged | None = None
+    #: framework IDs: NIST SP 800-53 rev 5, PCI DSS 4.0.1, Secure Controls Framework
+    nist: tuple[str, ...] = ()
+    pci: tuple[str, ...] = ()
+    scf: tuple[str, ...] = ()
+    #: catalog ids of the older controls (SCG 8, STIG V2R3, seeds) this one replaces or equals
+    replaces: tuple[str, ...] = ()
+    #: the guide's own words (SCG 9): Audit (the default is compliant: check it stays so) or Modify
+    action: str = ""
+    component: str = ""
+    suggested: str = ""
+    default_value: str = ""
+    is_default: bool | None = None
+    location: str = ""
+    powercli_check: str = ""
+    powercli_fix: str = ""
+    functional_impact: str = ""
     extra: dict[str, Any] = field(default_factory=dict, compare=False, hash=False)
 
     @property
@@ -74,10 +100,15 @@ class Control:
 
     @property
     def source(self) -> str:
-        """Where the control comes from, for people: `SCG 8`, `STIG V2R3`, `seed 000`."""
-        parts = (["SCG 8"] if self.scg else []) + (["DISA STIG V2R3"] if self.stig else [])
+        """Where the control comes from, for people: `SCG 8`, `DISA STIG V2R3`, `VCF 9.1 SCG`, `seed 000`."""
+        parts = ([GUIDES[self.guide]] if self.scg else []) + ([STIG_NAMES[self.guide]] if self.stig else [])
         parts += [f"seed {s}" for s in self.seeds]
         return ", ".join(parts)
+
+    @property
+    def audit_only(self) -> bool:
+        """The guide says to audit, not change, this setting (SCG 9 "Action Needed: Audit")."""
+        return self.action == "Audit"
 
     def covers(self, object_type: str, path: FieldPath) -> bool:
         return any(f.matches(object_type, path) for f in self.fields)
@@ -94,4 +125,10 @@ class Control:
             default_enabled=raw.get("default_enabled", True), site_specific=tuple(raw.get("site_specific") or ()),
             versions=raw.get("versions"), fields=fields,
             unmanaged=Unmanaged(unmanaged["category"], unmanaged["reason"]) if unmanaged else None,
+            guide=raw.get("guide", "scg-8"), nist=_ids(raw, "nist"), pci=_ids(raw, "pci"), scf=_ids(raw, "scf"),
+            replaces=_ids(raw, "replaces"), action=raw.get("action", ""), component=raw.get("component", ""),
+            suggested=raw.get("suggested", ""), default_value=raw.get("default_value", ""),
+            is_default=raw.get("is_default"), location=raw.get("location", ""),
+            powercli_check=raw.get("powercli_check", ""), powercli_fix=raw.get("powercli_fix", ""),
+            functional_impact=raw.get("functional_impact", ""),
         )

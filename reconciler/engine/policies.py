@@ -13,7 +13,8 @@ from reconciler.api import fields as shape
 from reconciler.api.document import Document
 from reconciler.api.models import POLICY_KINDS
 from reconciler.controllers.base import Controller
-from reconciler.engine import waivers
+from reconciler.engine import attestations, waivers
+from reconciler.engine.attestations import AttestationRule
 from reconciler.engine.waivers import WaiverRule
 from reconciler.engine.types import DesiredValue
 
@@ -65,23 +66,28 @@ class CompiledSpecs:
     waivers: list[WaiverRule]  # (the field's name shadows the module inside this class)
     vcenters: dict[str, Document]  # name -> VCenter document
     expired: list[WaiverRule]
+    attestations: list[AttestationRule] = field(default_factory=list)  # active and expired
 
 
 def compile_documents(documents: Iterable[Document], today: dt.date) -> CompiledSpecs:
     policies: list[CompiledPolicy] = []
     rules: list[WaiverRule] = []
     vcenters: dict[str, Document] = {}
+    attested: list[AttestationRule] = []
     for doc in documents:
         if doc.kind in POLICY_KINDS:
             policies.append(compile_policy(doc))
         elif doc.kind == "Waiver":
             spec = doc.model.spec.model_dump(mode="json", by_alias=True, exclude_none=True)
             rules.append(waivers.from_spec(doc.name, spec, f"{doc.source.file}:{doc.source.line}"))
+        elif doc.kind == "Attestation":
+            spec = doc.model.spec.model_dump(mode="json", by_alias=True, exclude_none=True)
+            attested.append(attestations.from_spec(doc.name, spec, f"{doc.source.file}:{doc.source.line}"))
         elif doc.kind == "VCenter":
             vcenters[doc.name] = doc
     active = [w for w in rules if w.active(today)]
     expired = [w for w in rules if not w.active(today)]
-    return CompiledSpecs(policies, active, vcenters, expired)
+    return CompiledSpecs(policies, active, vcenters, expired, attested)
 
 
 def policies_for(specs: CompiledSpecs, vcenter: str) -> list[CompiledPolicy]:

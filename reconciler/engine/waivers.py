@@ -33,18 +33,24 @@ class WaiverRule:
             return False
         if not any(field_matches(pattern, path) for pattern in self.fields):
             return False
-        if object_type == "DistributedVirtualPortgroup":
-            # portgroups belong to no host or cluster: a waiver covers them only by naming their datacenter
-            # (and nothing else), narrowed by `exclude` on the portgroup name
-            if not self.selector.get("datacenters") or any(self.selector.get(d) for d in selection.VM_DIMENSIONS
-                                                             if d != "datacenters"):
-                return False
-            return selection.matches({"hosts": ["*"], **self.selector}, "HostSystem", name,
-                                     Placement(place.datacenter, None, name))
-        return selection.matches(self.selector, object_type, name, place, is_template)
+        return selects(self.selector, object_type, name, place, is_template)
 
     def describe(self) -> str:
         return f"waived by {self.name} until {self.expires.isoformat()} ({self.owner}): {self.reason}"
+
+
+def selects(selector: Mapping[str, Any], object_type: str, name: str, place: Placement,
+            is_template: bool = False) -> bool:
+    """Does a Waiver's (or Attestation's) selector select this object?"""
+    if object_type == "DistributedVirtualPortgroup":
+        # portgroups belong to no host or cluster: a waiver covers them only by naming their datacenter
+        # (and nothing else), narrowed by `exclude` on the portgroup name
+        if not selector.get("datacenters") or any(selector.get(d) for d in selection.VM_DIMENSIONS
+                                                  if d != "datacenters"):
+            return False
+        return selection.matches({"hosts": ["*"], **selector}, "HostSystem", name,
+                                 Placement(place.datacenter, None, name))
+    return selection.matches(selector, object_type, name, place, is_template)
 
 
 def from_spec(name: str, spec: Mapping[str, Any], source: str = "") -> WaiverRule:

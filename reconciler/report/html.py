@@ -8,7 +8,8 @@ from html import escape
 from reconciler.report.model import STATUSES, Report, Row
 from reconciler.report.text import short
 
-COLORS = {"pass": "#1a7f37", "fail": "#cf222e", "waived": "#8250df", "unsupported": "#6e7781", "pending": "#bf8700"}
+COLORS = {"pass": "#1a7f37", "fail": "#cf222e", "waived": "#8250df", "unsupported": "#6e7781", "pending": "#bf8700",
+          "attested": "#0969da"}
 
 CSS = """
 body{font:14px/1.45 system-ui,-apple-system,"Segoe UI",sans-serif;margin:24px;color:#1f2328;background:#fff}

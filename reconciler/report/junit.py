@@ -1,5 +1,6 @@
 """`vsr report -o junit`: JUnit XML so CI shows compliance as tests. One <testsuite> per object, one
-<testcase> per object x control: <failure> for fail, <skipped> for waived / unsupported / pending; errors of the
+<testcase> per object x control: <failure> for fail, <skipped> for waived / unsupported / pending (attested
+passes, its statement in <system-out>); errors of the
 run (spec errors, unreachable vCenters, objects that faulted) are <error> test cases of a "vsr" suite."""
 
 from __future__ import annotations
@@ -7,7 +8,7 @@ from __future__ import annotations
 import xml.etree.ElementTree as ET
 from collections import defaultdict
 
-from reconciler.report.model import FAIL, PASS, Report, Row
+from reconciler.report.model import ATTESTED, FAIL, PASS, Report, Row
 from reconciler.report.text import short
 
 
@@ -31,7 +32,7 @@ def _testcase(suite: ET.Element, row: Row) -> None:
         failure = ET.SubElement(case, "failure", type=lead.reason or "drift",
                                 message=f"{lead.label}: current {short(lead.current)}, desired {short(lead.desired)}")
         failure.text = _details(row)
-    elif row.status != PASS:
+    elif row.status not in (PASS, ATTESTED):
         ET.SubElement(case, "skipped", message=f"{row.status}: {row.message or row.lead.label}")
     out = ET.SubElement(case, "system-out")
     out.text = _details(row)
@@ -46,7 +47,7 @@ def render(report: Report) -> str:
     stamp = report.generated.isoformat(timespec="seconds")
     for (vcenter, kind, name, moid), rows in by_object.items():
         fails = sum(r.status == FAIL for r in rows)
-        skips = sum(r.status not in (FAIL, PASS) for r in rows)
+        skips = sum(r.status not in (FAIL, PASS, ATTESTED) for r in rows)
         suite = ET.SubElement(root, "testsuite", name=f"{kind} {name} ({vcenter})", tests=str(len(rows)),
                               failures=str(fails), errors="0", skipped=str(skips), time="0", timestamp=stamp,
                               id=f"{vcenter}/{moid}")

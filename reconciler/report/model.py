@@ -1,7 +1,8 @@
 """The compliance report model: one row per object x control, built from a run's plans (apply=False).
 
 A plan lists only fields that differ, so "pass" rows come from the desired fields of each planned object that
-have no change. Statuses: pass, fail, waived, unsupported, pending (waiting for a power-off or a cold start).
+have no change. Statuses: pass, fail, waived, unsupported, pending (waiting for a power-off or a cold start),
+attested (a manual or process control covered by an active Attestation; an expired one is reported as fail).
 Every renderer (json, junit, sarif, html, markdown) reads this model only."""
 
 from __future__ import annotations
@@ -16,14 +17,20 @@ from reconciler import controllers as registry
 from reconciler.api import fields as shape
 from reconciler.catalog import Control
 from reconciler.controllers.dvpg_security import is_uplink
+from reconciler.engine.attestations import AttestationRule
+from reconciler.engine.placement import Placement
 from reconciler.engine.planner import PlannedObject, VCenterPlan
 from reconciler.engine.runner import RunResult
 from reconciler.controllers.contract import FieldPath, Skip
 from reconciler.engine.types import Change, jsonable, render_path
 from reconciler.events.model import ObjectRef
 
-PASS, FAIL, WAIVED, UNSUPPORTED, PENDING = "pass", "fail", "waived", "unsupported", "pending"
-STATUSES = (FAIL, PENDING, UNSUPPORTED, WAIVED, PASS)  # worst first
+PASS, FAIL, WAIVED, UNSUPPORTED, PENDING, ATTESTED = "pass", "fail", "waived", "unsupported", "pending", "attested"
+STATUSES = (FAIL, PENDING, UNSUPPORTED, WAIVED, ATTESTED, PASS)  # worst first
+ATTESTATION_EXPIRED = "attestationExpired"
+#: the object types a control of each catalog target is attested on (vCenter-level ones: any selected object)
+_TARGET_TYPES = {"host": ("HostSystem",), "vswitch": ("HostSystem",), "standard-portgroup": ("HostSystem",),
+                 "vm": ("VirtualMachine",), "guest": ("VirtualMachine",), "dvportgroup": ("DistributedVirtualPortgroup",)}
 _BY_REASON = {Skip.WAIVED: WAIVED, Skip.UNSUPPORTED: UNSUPPORTED, Skip.NEEDS_POWER_OFF: PENDING,
               Skip.PENDING_POWER_CYCLE: PENDING}
 
@@ -94,7 +101,8 @@ class Row:
 
     @property
     def message(self) -> str:
-        return "; ".join(f"{f.label}: {f.message}" for f in self.fields if f.message and f.status == self.status)
+        return "; ".join(f"{f.label}: {f.message}" if f.label else f.message  # an attestation has no field
+                         for f in self.fields if f.message and f.status == self.status)
 
     def as_dict(self) -> dict[str, Any]:
         lead = self.lead
@@ -208,14 +216,17 @@ def _rows(ref: ObjectRef, results: list[FieldResult]) -> list[Row]:
 
 
 def build(result: RunResult, strict: bool = False, target: Any = None, unmatched: Any = (),
-          spec_paths: Any = ()) -> Report:
+          spec_paths: Any = (), today: dt.date | None = None) -> Report:
     """The report of a planning run (`run_once(..., apply=False)`), restricted to `target` (`--target`)."""
     from reconciler.report import scope
 
     rows: list[Row] = []
     problems: list[dict[str, Any]] = []
+    rules = result.specs.attestations if result.specs is not None else []
     for vplan in result.plans:
-        rows.extend(_plan_rows(vplan))
+        measured = _plan_rows(vplan)
+        rows.extend(measured)
+        rows.extend(_attested_rows(vplan, rules, today or dt.date.today(), measured))
         problems += [{"object": p.object.to_dict(), "controller": p.controller or None, "message": p.message}
                      for p in vplan.plan.problems]
     if target:
@@ -240,3 +251,32 @@ def _plan_rows(vplan: VCenterPlan) -> list[Row]:
         if id(change) not in seen:
             results.setdefault(change.object, []).append(_from_change(change))
     return [row for ref, found in results.items() for row in _rows(ref, found)]
+
+
+def _attested_rows(vplan: VCenterPlan, rules: list[AttestationRule], today: dt.date, measured: list[Row]) -> list[Row]:
+    """One row per planned object x control an Attestation selects, unless vsr measures that control on the
+    object (a measured result is never replaced by a statement). An active attestation wins over an expired one."""
+    if not rules:
+        return []
+    known = catalog.by_official_id()
+    has: dict[ObjectRef, set[str]] = {}
+    for row in measured:
+        has.setdefault(row.object, set()).update((row.control_id, *row.controls))
+    out: dict[tuple[ObjectRef, str], Row] = {}
+    for po in vplan.objects:
+        ref, facts = po.state.ref, po.state.facts
+        for rule in rules:
+            if rule.vcenter not in (None, ref.vcenter) or not rule.selects(
+                    ref.type, ref.name, facts.get("placement") or Placement(), bool(facts.get("template"))):
+                continue
+            status = ATTESTED if rule.active(today) else FAIL
+            for control in (c for cid in rule.controls for c in known.get(cid, ())):
+                if ref.type not in _TARGET_TYPES.get(control.target, (ref.type,)):
+                    continue  # a host control is attested on hosts, a VM or guest control on VMs
+                key = (ref, control.id)
+                if control.id in has.get(ref, set()) or (key in out and out[key].status == ATTESTED):
+                    continue
+                result = FieldResult((), status, None, None, reason=None if status == ATTESTED else ATTESTATION_EXPIRED,
+                                     message=rule.describe(today), policy=rule.name, source=rule.source)
+                out[key] = Row(ref, control.id, control.official_ids, control.title, [result], control)
+    return list(out.values())

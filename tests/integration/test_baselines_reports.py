@@ -13,7 +13,7 @@ import pytest
 from pyVim.task import WaitForTask
 from pyVmomi import vim
 
-from harness import Workspace, by_name, host, ruleset
+from harness import Workspace, by_name, host, option, ruleset, service
 from reconciler.catalog import baselines
 
 pytestmark = pytest.mark.integration
@@ -66,7 +66,8 @@ def test_scg8_converges_and_the_report_goes_from_failures_to_pass(ws, capsys, tm
     rows = results(before)
     assert before.json["summary"]["fail"] > 0
     ssh = rows[("DC0_C0_H0", "esxi-8.deactivate-ssh")]
-    assert ssh["status"] == "fail" and ssh["controls"] == ["esxi-8.deactivate-ssh", "ESXI-80-000193"]
+    assert ssh["status"] == "fail" and ssh["controls"] == ["esxi-8.deactivate-ssh", "ESXI-80-000193", "esx-9.ssh",
+                                                               "VCFE-9X-000096"]
     assert ssh["current"] == {"services.TSM-SSH.policy": "on", "services.TSM-SSH.running": True}
     assert ssh["source"].endswith("scg-8-host.yaml:16")
     assert rows[("DC0_C0_H0", "esxi-8.transparent-page-sharing")]["current"] == 0
@@ -74,7 +75,7 @@ def test_scg8_converges_and_the_report_goes_from_failures_to_pass(ws, capsys, tm
     assert rows[("DC0_C0_H2", "esxi-8.transparent-page-sharing")]["status"] == "pass"  # not drifted
     assert rows[("DC0_DVPG0", "vcenter-8.network-reject-promiscuous-mode-dvportgroup")]["status"] == "fail"
     assert rows[("DC0_C0_H0_VM0", "vm-8.deactivate-console-copy")]["controls"] == [
-        "vm-8.deactivate-console-copy", "VMCH-80-000189"]
+        "vm-8.deactivate-console-copy", "VMCH-80-000189", "vm-9.deactivate-console-copy", "VCFV-9X-000181"]
 
     # every format from the drifted state, written with --file
     for fmt in ("junit", "sarif", "html", "markdown"):
@@ -128,7 +129,8 @@ def test_report_changes_nothing(ws, capsys):
     plan = ws.vsr(capsys, "plan")
     assert plan.code == 2 and all(c["outcome"] == "planned" for c in plan.json["changes"])
     labelled = [c for c in plan.json["changes"] if c["path"] == "advancedSettings.Mem.ShareForceSalting"]
-    assert labelled and all(c["controls"] == ["esxi-8.transparent-page-sharing", "ESXI-80-000213"] for c in labelled)
+    assert labelled and all(c["controls"] == ["esxi-8.transparent-page-sharing", "ESXI-80-000213",
+                                                 "esx-9.transparent-page-sharing", "VCFE-9X-000064"] for c in labelled)
 
 
 def test_home_esxi_on_a_standalone_host(tmp_path, sim_factory, capsys):
@@ -161,3 +163,126 @@ def test_stig_converges_on_the_drift_simulator(tmp_path, sim_factory, capsys):
     left = {(r["control"], r["status"]) for r in after.json["results"] if r["status"] not in ("pass", "pending")}
     assert left == SIMULATOR_LIMITS, left
     assert results(after)[("DC0_C0_H2", "ESXI-80-000241")]["status"] == "pass"  # esxAdminsGroup from site.yaml
+
+
+def _scg9_ids(row: dict) -> set[str]:
+    return {i for i in row["controls"] if i.split("-", 1)[0] in ("esx", "vm", "vcenter") and "-9." in i}
+
+
+def test_scg9_reports_audit_rows_enforces_modify_rows_and_converges_on_the_drift_simulator(
+        tmp_path, sim_factory, capsys):
+    """SCG 9 on the `-drift` simulator: the Modify rows go from failures to pass; the Audit rows are reported
+    (reason audit) and left alone; once the audit policies are switched to Enforce every manageable row passes."""
+    from reconciler import catalog
+
+    ws = Workspace(tmp_path, sim_factory("-drift"))
+    for file in sorted((ROOT / "specs/baselines/scg-9").glob("*.yaml")):
+        ws.write(f"scg-9-{file.name}", baselines.fill(file.read_text(), SITE))
+    ws.policy("site-firmware", """
+        selector: {vms: ["*"]}
+        priority: 10
+        secureBoot: true
+        allowFirmwareChange: true
+    """, kind="VMSecurityPolicy")
+    si = ws.sim.connect()
+    WaitForTask(by_name(si, vim.VirtualMachine, POWERED_OFF_VM).PowerOffVM_Task())
+
+    before = ws.vsr(capsys, "report")
+    assert before.code == 2, before.err
+    rows = results(before)
+    ceip = rows[("DC0_C0_H0", "esx-9.ceip-disable")]  # new in SCG 9: its own primary control
+    assert (ceip["status"], ceip["current"], ceip["desired"], ceip["reason"]) == ("fail", 0, 2, None)
+    assert ceip["controls"] == ["esx-9.ceip-disable"] and ceip["source"].endswith("scg-9-host.yaml:22")
+    ssh = rows[("DC0_C0_H0", "esxi-8.deactivate-ssh")]  # an SCG 9 Audit row: reported, not enforced
+    assert (ssh["status"], ssh["reason"], ssh["policy"]) == ("fail", "audit", "scg-9-host-audit")
+    assert ssh["controls"] == ["esxi-8.deactivate-ssh", "ESXI-80-000193", "esx-9.ssh", "VCFE-9X-000096"]
+    pwd = rows[("DC0_C0_H0", "esx-9.password-complexity")]
+    assert pwd["status"] == "fail" and pwd["controls"] == ["esx-9.password-complexity", "VCFE-9X-000035"]
+
+    ws.vsr(capsys, "apply")
+    after = ws.vsr(capsys, "report")
+    manageable = {c.id for c in catalog.controls() if c.guide == "scg-9" and c.fields}
+    assessed: set[str] = set()
+    left: set[str] = set()
+    for r in after.json["results"]:
+        ids = _scg9_ids(r)
+        assessed |= ids
+        if r["status"] in ("pass", "pending"):
+            continue
+        assert r["status"] == "fail", r
+        # only Audit rows stay failing, and only for the reason audit
+        assert all(f["reason"] == "audit" for f in r["fields"] if f["status"] == "fail"), r
+        assert ids and all(catalog.by_id()[i].audit_only for i in ids), r
+        left |= ids
+    assert manageable - assessed == {"esx-9.log-persistent", "esx-9.log-audit-persistent"}
+    # what the -drift simulator breaks among the Audit rows, plus ESXi 8 defaults that differ from SCG 9's
+    assert {"esx-9.ssh", "esx-9.deactivate-shell", "esx-9.transparent-page-sharing", "esx-9.deactivate-mob",
+            "esx-9.shell-warning", "esx-9.network-standard-reject-promiscuous-mode",
+            "vcenter-9.network-reject-promiscuous-mode-dvportgroup", "esx-9.password-max-age",
+            "esx-9.vib-trusted-binaries", "vm-9.deactivate-console-copy"} <= left, left
+    assert results(after)[("DC0_C0_H0", "esx-9.ceip-disable")]["status"] == "pass"
+    assert service(host(si, "DC0_C0_H0"), "TSM-SSH").running is True  # audited, not changed
+    assert option(host(si, "DC0_C0_H0"), "UserVars.HostClientCEIPOptIn") == 2
+
+    # the operator decides to enforce the audit rows too: every manageable row then passes
+    for file in sorted(ws.specs.glob("scg-9-*.yaml")):
+        file.write_text(file.read_text().replace("enforcement: Audit", "enforcement: Enforce"))
+    ws.vsr(capsys, "apply")
+    final = ws.vsr(capsys, "report")
+    still = {(r["control"], r["status"]) for r in final.json["results"] if r["status"] not in ("pass", "pending")}
+    assert still == SIMULATOR_LIMITS, still
+    for r in final.json["results"]:
+        if r["status"] == "pending":
+            assert r["object"]["type"] == "VirtualMachine" and r["object"]["name"] != POWERED_OFF_VM, r
+    assert service(host(si, "DC0_C0_H0"), "TSM-SSH").running is False
+
+
+def test_attestations_are_reported_as_attested_and_expired_ones_stop_counting(tmp_path, sim_factory, capsys):
+    ws = Workspace(tmp_path, sim_factory("-drift"))
+    for file in sorted((ROOT / "specs/baselines/scg-9").glob("*.yaml")):
+        ws.write(f"scg-9-{file.name}", baselines.fill(file.read_text(), SITE))
+    ws.write("attestations.yaml", """\
+apiVersion: vsr.dev/v1alpha1
+kind: Attestation
+metadata: {name: firmware}
+spec:
+  selector: {clusters: ["DC0_C0"], hosts: ["*"]}
+  controls: [esx-9.hardware-tpm, VCFE-9X-000091, esx-9.hardware-management-config-lock]
+  statement: "TPM 2.0, UEFI Secure Boot and BMC configuration lock verified in firmware"
+  evidence: https://tickets.example.com/SEC-901
+  owner: platform@example.com
+  expires: 2099-12-31
+---
+apiVersion: vsr.dev/v1alpha1
+kind: Attestation
+metadata: {name: patching}
+spec:
+  selector: {hosts: ["*"]}
+  controls: [esx-9.updates]
+  statement: "monthly patch window, change CHG-1"
+  evidence: https://tickets.example.com/CHG-1
+  owner: platform@example.com
+  expires: 2020-01-31
+""")
+    run = ws.vsr(capsys, "report")
+    assert run.code == 2
+    rows = results(run)
+    hosts = sorted({r["object"]["name"] for r in run.json["results"] if r["object"]["type"] == "HostSystem"})
+    in_cluster = [h for h in hosts if h.startswith("DC0_C0_")]
+    assert in_cluster and len(hosts) > len(in_cluster)
+    for name in hosts:
+        for control in ("esx-9.hardware-tpm", "esx-9.hardware-secureboot", "esx-9.hardware-management-config-lock"):
+            row = rows.get((name, control))
+            if name in in_cluster:
+                assert row["status"] == "attested" and row["policy"] == "firmware", row
+                assert row["source"].endswith("attestations.yaml:1") and "SEC-901" in row["message"]
+            else:
+                assert row is None
+        updates = rows[(name, "esx-9.updates")]
+        assert (updates["status"], updates["reason"]) == ("fail", "attestationExpired")
+        assert "EXPIRED on 2020-01-31" in updates["message"]
+    assert run.json["summary"]["attested"] == 3 * len(in_cluster)
+    assert any(i["message"].startswith("attestation expired on 2020-01-31") for i in run.json["specIssues"])
+    html = tmp_path / "report.html"
+    ws.vsr(capsys, "report", "-o", "html", "--file", str(html))
+    assert "attested" in html.read_text()

@@ -31,3 +31,19 @@ def test_controls_doc_lists_every_control_and_why_unmanaged_ones_are():
     for control in catalog.controls():
         assert f"| `{control.id}` |" in text, control.id
     assert "esxcli-only" in text and "Guest-side" in text and "vCenter-level" in text
+
+
+def test_controls_doc_has_the_scg9_section_with_framework_ids_and_links():
+    from reconciler import catalog
+
+    text = (ROOT / "docs" / "controls.md").read_text(encoding="utf-8")
+    scg9 = text[text.index("## VCF 9.1 Security Configuration Guide (SCG 9)"):]
+    for control in catalog.controls():
+        if control.guide == "scg-9":
+            assert f"| `{control.id}` |" in scg9, control.id
+    ssh = next(line for line in scg9.splitlines() if line.startswith("| `esx-9.ssh` |"))
+    assert "VCFE-9X-000096" in ssh and "NIST AC-17(04), CM-07; PCI 2.2.4" in ssh and "`esxi-8.deactivate-ssh`" in ssh
+    assert "| Audit |" in ssh and "`services.TSM-SSH.running`" in ssh
+    ceip = next(line for line in scg9.splitlines() if line.startswith("| `esx-9.ceip-disable` |"))
+    assert "| new |" in ceip and "`advancedSettings.UserVars.HostClientCEIPOptIn`" in ceip
+    assert "issue 15" in scg9 and "issue 17" in scg9

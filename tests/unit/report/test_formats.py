@@ -30,7 +30,7 @@ def test_json_stable_fields(report):
             assert set(f) == {"path", "subject", "status", "current", "desired", "impact", "reason", "message",
                               "policy", "source"}
     ssh = next(r for r in doc["results"] if r["control"] == "esxi-8.deactivate-ssh")
-    assert ssh["controls"] == ["esxi-8.deactivate-ssh", "ESXI-80-000193"]
+    assert ssh["controls"] == ["esxi-8.deactivate-ssh", "ESXI-80-000193", "esx-9.ssh", "VCFE-9X-000096"]
     assert (ssh["path"], ssh["source"], ssh["policy"]) == ("services.TSM-SSH.running", "specs/scg-8/host.yaml:16",
                                                            "scg-8-host")
     controls = {c["id"]: c for c in doc["byControl"]}
@@ -53,11 +53,11 @@ def test_junit_shape(report):
         assert int(suite.get("tests")) == len(suite.findall("testcase"))
         assert int(suite.get("failures")) == len(suite.findall("testcase/failure"))
     by_name = {c.get("name").split(":")[0]: c for c in cases if c.get("classname") == "vsr.HostSystem.esx-01"}
-    failure = by_name["esxi-8.deactivate-ssh [ESXI-80-000193]"].find("failure")
+    failure = by_name["esxi-8.deactivate-ssh [ESXI-80-000193, esx-9.ssh, VCFE-9X-000096]"].find("failure")
     assert failure is not None and "services.TSM-SSH.running" in failure.get("message")
-    assert by_name["esxi-8.transparent-page-sharing [ESXI-80-000213]"].find("skipped").get("message").startswith(
-        "waived")
-    assert by_name["esxi-8.dcui-timeout [ESXI-80-000196]"].find("failure") is None
+    tps = "esxi-8.transparent-page-sharing [ESXI-80-000213, esx-9.transparent-page-sharing, VCFE-9X-000064]"
+    assert by_name[tps].find("skipped").get("message").startswith("waived")
+    assert by_name["esxi-8.dcui-timeout [ESXI-80-000196, esx-9.dcui-timeout, VCFE-9X-000201]"].find("failure") is None
 
 
 def test_junit_reports_run_errors_as_errors():
@@ -106,6 +106,6 @@ def test_sarif_source_outside_the_working_directory(tmp_path):
 def test_markdown(report):
     text = markdown.render(report, detail=True)  # the per-result table is behind --detail (issue 14)
     assert text.startswith("# vsr compliance report")
-    assert "| `esxi-8.deactivate-ssh` | esxi-8.deactivate-ssh, ESXI-80-000193 |" in text
+    assert "| `esxi-8.deactivate-ssh` | esxi-8.deactivate-ssh, ESXI-80-000193, esx-9.ssh, VCFE-9X-000096 |" in text
     assert "`services.TSM-SSH.running` | `true` | `false`" in text
     assert "## Results that do not pass" in text and "dcui-timeout` |" in text  # the controls table lists passes
