@@ -18,7 +18,6 @@ from reconciler.api import fields as shape
 from reconciler.catalog import Control
 from reconciler.controllers.dvpg_security import is_uplink
 from reconciler.engine.attestations import AttestationRule
-from reconciler.engine.placement import Placement
 from reconciler.engine.planner import PlannedObject, VCenterPlan
 from reconciler.engine.runner import RunResult
 from reconciler.controllers.contract import FieldPath, Skip
@@ -264,10 +263,10 @@ def _attested_rows(vplan: VCenterPlan, rules: list[AttestationRule], today: dt.d
         has.setdefault(row.object, set()).update((row.control_id, *row.controls))
     out: dict[tuple[ObjectRef, str], Row] = {}
     for po in vplan.objects:
-        ref, facts = po.state.ref, po.state.facts
+        ref = po.state.ref
         for rule in rules:
             if rule.vcenter not in (None, ref.vcenter) or not rule.selects(
-                    ref.type, ref.name, facts.get("placement") or Placement(), bool(facts.get("template"))):
+                    ref.type, ref.name, po.state.placement, po.state.template):
                 continue
             status = ATTESTED if rule.active(today) else FAIL
             for control in (c for cid in rule.controls for c in known.get(cid, ())):
