@@ -20,13 +20,16 @@ import (
 type failRule struct {
 	method string
 	object string  // optional: object or owning host name, or moref value
-	rate   float64 // probability per call (0..1), when every == 0
+	rate   float64 // probability per call (0..1), when no other form is given
 	every  int64   // fail every Nth matching call
+	from   int64   // >N: let the first N matching calls pass, fail every later one; -1 = not this form
+	after  string  // >Method: fail the first matching call after each call of Method
 	fault  string  // fault type name, empty = default for the method
 	count  int64
+	armed  int32 // >Method: a call of Method went through since the last fault this rule injected
 }
 
-// parseFailRules parses "Method[@object]:rate|/N[:Fault],..." .
+// parseFailRules parses "Method[@object]:rate|/N|>N|>Method[:Fault],..." .
 func parseFailRules(spec string) ([]*failRule, error) {
 	var rules []*failRule
 	if strings.TrimSpace(spec) == "" {
@@ -39,9 +42,9 @@ func parseFailRules(spec string) ([]*failRule, error) {
 		}
 		parts := strings.Split(item, ":")
 		if len(parts) < 2 || len(parts) > 3 {
-			return nil, fmt.Errorf("%q: want Method[@object]:rate|/N[:Fault]", item)
+			return nil, fmt.Errorf("%q: want Method[@object]:rate|/N|>N|>Method[:Fault]", item)
 		}
-		r := &failRule{method: parts[0]}
+		r := &failRule{method: parts[0], from: -1}
 		if i := strings.Index(r.method, "@"); i >= 0 {
 			r.object = r.method[i+1:]
 			r.method = r.method[:i]
@@ -49,7 +52,19 @@ func parseFailRules(spec string) ([]*failRule, error) {
 		if r.method == "" {
 			return nil, fmt.Errorf("%q: empty method", item)
 		}
-		if strings.HasPrefix(parts[1], "/") {
+		if strings.HasPrefix(parts[1], ">") {
+			arg := parts[1][1:]
+			if n, err := strconv.ParseInt(arg, 10, 64); err == nil {
+				if n < 0 {
+					return nil, fmt.Errorf("%q: >N needs N >= 0", item)
+				}
+				r.from = n
+			} else if isMethodName(arg) {
+				r.after = arg
+			} else {
+				return nil, fmt.Errorf("%q: >N needs a count N >= 0 or a method name", item)
+			}
+		} else if strings.HasPrefix(parts[1], "/") {
 			n, err := strconv.ParseInt(parts[1][1:], 10, 64)
 			if err != nil || n < 1 {
 				return nil, fmt.Errorf("%q: /N needs N >= 1", item)
@@ -71,6 +86,19 @@ func parseFailRules(spec string) ([]*failRule, error) {
 		rules = append(rules, r)
 	}
 	return rules, nil
+}
+
+// isMethodName says whether s looks like a vSphere method name (letters, digits, underscores; a letter first).
+func isMethodName(s string) bool {
+	if s == "" || !(s[0] >= 'A' && s[0] <= 'Z' || s[0] >= 'a' && s[0] <= 'z') {
+		return false
+	}
+	for _, c := range s {
+		if !(c >= 'A' && c <= 'Z' || c >= 'a' && c <= 'z' || c >= '0' && c <= '9' || c == '_') {
+			return false
+		}
+	}
+	return true
 }
 
 var faultNames = []string{"HostCommunication", "HostNotConnected", "TaskInProgress", "ConcurrentAccess", "SystemError",
@@ -116,15 +144,45 @@ var faultMessages = map[string]string{
 }
 
 func (s *Sim) matchFail(m *simulator.Method) *failRule {
+	hit := s.pickFail(m.Name, m.This.Value, func() string { return s.ownerName(m.This) })
+	if hit == nil {
+		armRules(s.rules, m.Name)
+	}
+	return hit
+}
+
+// armRules records that a call of method went through: rules ">method" fail their next matching call.
+func armRules(rules []*failRule, method string) {
+	for _, r := range rules {
+		if r.after == method {
+			atomic.StoreInt32(&r.armed, 1)
+		}
+	}
+}
+
+// pickFail returns the first rule that fails this call of method on the object with moref value ref (owner
+// gives its entity or owning host name), counting the call for every rule that matches it.
+func (s *Sim) pickFail(method, ref string, owner func() string) *failRule {
 	for _, r := range s.rules {
-		if r.method != m.Name {
+		if r.method != method {
 			continue
 		}
-		if r.object != "" && r.object != m.This.Value && r.object != s.ownerName(m.This) {
+		if r.object != "" && r.object != ref && r.object != owner() {
 			continue
 		}
 		n := atomic.AddInt64(&r.count, 1)
-		if r.every > 0 {
+		switch {
+		case r.after != "":
+			if atomic.CompareAndSwapInt32(&r.armed, 1, 0) {
+				return r
+			}
+			continue
+		case r.from >= 0:
+			if n > r.from {
+				return r
+			}
+			continue
+		case r.every > 0:
 			if n%r.every == 0 {
 				return r
 			}
