@@ -23,19 +23,15 @@ import structlog
 
 from reconciler.daemon.metrics import Metrics
 from reconciler.daemon.status import StatusBoard
+from reconciler.hostport import split_host_port
 
 log = structlog.get_logger(__name__)
 
 
 def parse_listen(listen: str) -> tuple[str, int]:
     """`host:port`, `:port` (all IPv4 interfaces), `[v6]:port` → (host, port); `[::]:port` serves IPv4 and IPv6."""
-    host, sep, port = listen.rpartition(":")
-    if not sep or not port.isdigit():
-        raise ValueError(f"listen address must be HOST:PORT, not {listen!r}")
-    host = host.strip("[]") if host.startswith("[") else host
-    if int(port) > 65535:
-        raise ValueError(f"port out of range in {listen!r}")
-    return host or "0.0.0.0", int(port)
+    host, port = split_host_port(listen, None, min_port=0)
+    return host or "0.0.0.0", port
 
 
 READ_TIMEOUT = 5.0
