@@ -2,10 +2,11 @@
 
 Scope, coverage and compliance; summary counts; a per-control table; every object x control result with search,
 sort (click a column heading) and filters by status, control, object (a glob on its name) and cluster; a
-per-object drill-down (click an object's name); and a print layout. The view lives in the URL fragment (or the
-query string), e.g. `report.html#status=all&cluster=C0&control=esxi-8.*&sort=object&dir=desc&obj=lab/host-1`,
-so a link opens the same view. Every value from vSphere or the specs goes through html.escape; long field paths
-and values break only after separators (`.`, `/`, `_`, `:`, `,`), never inside a word."""
+per-object drill-down (click an object's name); and a print layout. The view lives in the URL fragment (or, with
+no fragment, the query string), so a link opens the same view:
+`report.html#status=all&cluster=C0&control=esxi-8.*&sort=object&dir=desc&obj=lab/host-1`. Every value from
+vSphere or the specs goes through html.escape; long field paths and values break only after separators (`.`, `/`,
+`_`, `:`, `,`), never inside a word."""
 
 from __future__ import annotations
 
@@ -58,9 +59,10 @@ var body = document.body, rows = Array.prototype.slice.call(document.querySelect
 var tbody = document.querySelector('#results tbody');
 var KEYS = ['status','control','cluster','object','q','sort','dir','obj'];
 var state = {};
-function read(){
-  var p = new URLSearchParams(location.search), h = new URLSearchParams(location.hash.replace(/^#/, ''));
-  KEYS.forEach(function(k){ state[k] = h.has(k) ? h.get(k) : (p.get(k) || ''); });
+function read(first){  /* the fragment; on opening, the query string when there is no fragment */
+  var hash = location.hash.replace(/^#/, '');
+  var p = new URLSearchParams(first && !hash ? location.search : hash);
+  KEYS.forEach(function(k){ state[k] = p.get(k) || ''; });
   if (!state.status) state.status = body.dataset.initial;
 }
 function write(){
@@ -145,8 +147,8 @@ document.addEventListener('click', function(e){
   state.obj = a.classList.contains('close') ? '' : a.dataset.key; apply();
   if (state.obj) document.getElementById('drill').scrollIntoView();
 });
-window.addEventListener('hashchange', function(){ read(); apply(); });
-read(); apply();
+window.addEventListener('hashchange', function(){ read(false); apply(); });
+read(true); apply();
 })();
 """
 
@@ -176,7 +178,8 @@ def _result_row(row: Row) -> str:
     return (f'<tr {attrs}><td>{escape(o.type)}<br><a class="obj" href="#obj={escape(key)}" data-key="{escape(key)}">'
             f'<b>{breakable(o.name)}</b></a><div class="msg">{escape(o.vcenter)} / {escape(o.moid)}</div></td>'
             f"<td>{escape(row.cluster) or '&mdash;'}</td>"
-            f"<td><code>{breakable(row.control_id)}</code><div class=\"msg\">{escape(', '.join(row.controls))}</div></td>"
+            f"<td><code>{breakable(row.control_id)}</code>"
+            f"<div class=\"msg\">{escape(', '.join(row.controls))}</div></td>"
             f"<td>{escape(row.title)}</td><td>{badge(row.status)}</td><td>{''.join(lines)}</td>"
             f'<td><code>{breakable(row.lead.source)}</code><div class="msg">{escape(row.lead.policy)}</div></td></tr>')
 

@@ -105,8 +105,9 @@ def test_long_paths_break_after_separators_only(report):
 CHROMIUM_FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
                   "--disable-component-update", "--disable-sync", "--no-first-run", "--hide-scrollbars"]
 needs_chromium = pytest.mark.skipif(
-    not Path(CHROMIUM).exists(), reason="Debian's chromium is not installed (/usr/bin/chromium; `make deps` installs "
-                                        "it where the registry has it); the HTML structure is still checked with html.parser")
+    not Path(CHROMIUM).exists(),
+    reason="Debian's chromium is not installed (/usr/bin/chromium; `make deps` installs it where the registry has "
+           "it); the HTML structure is still checked with html.parser")
 
 
 class Dom(HTMLParser):
