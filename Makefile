@@ -15,7 +15,8 @@ PYTEST_ARGS ?=
 
 all: venv sim
 
-## deps: Debian packages (Go toolchain and govmomi's simulator library, python venv support)
+## deps: Debian packages (Go toolchain and govmomi's simulator library, python venv support; chromium when the
+## registry has it, for the headless HTML report tests)
 deps: $(BUILD)/.deps
 $(BUILD)/.deps:
 	@mkdir -p $(BUILD)
@@ -23,6 +24,11 @@ $(BUILD)/.deps:
 	  echo ">> installing Debian packages"; \
 	  $(SUDO) apt-get update -qq && \
 	  DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq golang-go golang-github-vmware-govmomi-dev python3-venv openssl >/dev/null; \
+	fi
+	@# chromium renders the HTML report in tests/unit/report/test_html.py; optional: only where the registry has it
+	@if [ ! -x /usr/bin/chromium ] && apt-cache policy chromium 2>/dev/null | grep -q 'Candidate: [^(]'; then \
+	  echo ">> installing chromium (headless HTML report tests)"; \
+	  DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq chromium >/dev/null || echo ">> chromium not installed: its tests are skipped"; \
 	fi
 	@touch $@
 

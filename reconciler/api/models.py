@@ -37,7 +37,8 @@ class StrictModel(BaseModel):
     """Base of every spec model: strict types, unknown fields forbidden, camelCase names in YAML."""
 
     model_config = ConfigDict(extra="forbid", strict=True, alias_generator=to_camel, populate_by_name=False,
-                              validate_default=False, field_title_generator=lambda name, info: info.alias or to_camel(name))
+                              validate_default=False, field_title_generator=lambda name, info: info.alias or to_camel(name),
+                              defer_build=True)  # schemas are built at first use: `vsr validate` starts faster
 
 
 # ---------------------------------------------------------------- markers

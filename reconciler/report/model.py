@@ -80,6 +80,7 @@ class Row:
     title: str
     fields: list[FieldResult]
     control: Control | None = None
+    cluster: str = ""  # the cluster the object sits in (a VM: its host's), "" when none or unknown
 
     @property
     def status(self) -> str:
@@ -201,7 +202,7 @@ def _from_change(change: Change) -> FieldResult:
                        change.error or change.message, change.policy, change.source)
 
 
-def _rows(ref: ObjectRef, results: list[FieldResult]) -> list[Row]:
+def _rows(ref: ObjectRef, results: list[FieldResult], cluster: str = "") -> list[Row]:
     rows: dict[str, Row] = {}
     for result in results:
         control = catalog.control_for(ref.type, result.path)
@@ -209,7 +210,7 @@ def _rows(ref: ObjectRef, results: list[FieldResult]) -> list[Row]:
         if key not in rows:
             ids = catalog.controls_for(ref.type, result.path)
             rows[key] = Row(ref, key, ids, control.title if control else "setting not in the control catalog",
-                            [], control)
+                            [], control, cluster)
         rows[key].fields.append(result)
     return list(rows.values())
 
@@ -240,16 +241,18 @@ def build(result: RunResult, strict: bool = False, target: Any = None, unmatched
 
 def _plan_rows(vplan: VCenterPlan) -> list[Row]:
     results: dict[ObjectRef, list[FieldResult]] = {}
+    clusters: dict[ObjectRef, str] = {}
     seen: set[int] = set()
     for po in vplan.objects:
         if po.state.ref.type == "DistributedVirtualPortgroup" and is_uplink(po.state.props):
             continue  # uplink portgroups are never managed
+        clusters[po.state.ref] = po.state.placement.cluster or ""
         seen.update(id(c) for c in po.changes)
         results.setdefault(po.state.ref, []).extend(_field_results(po))
     for change in vplan.plan.changes:  # conflicts are reported without a planned object
         if id(change) not in seen:
             results.setdefault(change.object, []).append(_from_change(change))
-    return [row for ref, found in results.items() for row in _rows(ref, found)]
+    return [row for ref, found in results.items() for row in _rows(ref, found, clusters.get(ref, ""))]
 
 
 def _attested_rows(vplan: VCenterPlan, rules: list[AttestationRule], today: dt.date, measured: list[Row]) -> list[Row]:
@@ -277,5 +280,6 @@ def _attested_rows(vplan: VCenterPlan, rules: list[AttestationRule], today: dt.d
                     continue
                 result = FieldResult((), status, None, None, reason=None if status == ATTESTED else ATTESTATION_EXPIRED,
                                      message=rule.describe(today), policy=rule.name, source=rule.source)
-                out[key] = Row(ref, control.id, control.official_ids, control.title, [result], control)
+                out[key] = Row(ref, control.id, control.official_ids, control.title, [result], control,
+                               po.state.placement.cluster or "")
     return list(out.values())

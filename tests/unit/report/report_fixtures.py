@@ -1,10 +1,11 @@
-"""A planning run built by hand: a host and a VM with every kind of verdict, no simulator needed."""
+"""A planning run built by hand: a host (cluster DC0_C0) and a VM (DC0_C1) with every kind of verdict, and a
+conflict on a VM vsr did not plan (no cluster), no simulator needed."""
 
 from __future__ import annotations
 
 import datetime as dt
 
-from reconciler.controllers.contract import ConnectionFacts, Impact, ObjectState, Skip
+from reconciler.controllers.contract import ConnectionFacts, Impact, ObjectState, Placement, Skip
 from reconciler.engine.planner import PlannedObject, VCenterPlan
 from reconciler.engine.runner import RunResult
 from reconciler.engine.types import Change, DesiredValue, ObjectProblem, Plan
@@ -36,7 +37,7 @@ def build_run(problem: bool = False) -> RunResult:
         change(HOST, "vswitchSecurity", ("networkSecurity", "allowPromiscuous"), True, False, 50,
                subject="vSwitch vSwitch0"),
     ]
-    host = PlannedObject(ObjectState(HOST, {}), {
+    host = PlannedObject(ObjectState(HOST, {}, placement=Placement("DC0", "DC0_C0")), {
         "services": {("services", "TSM-SSH", "running"): want(False, 16),
                      ("services", "TSM-SSH", "policy"): want("off", 16)},
         "advancedSettings": {("advancedSettings", "Mem.ShareForceSalting"): want(2, 40),
@@ -54,7 +55,7 @@ def build_run(problem: bool = False) -> RunResult:
                "the VM must be powered off for this change", impact=Impact.POWER_CYCLE, policy="scg-8-vm",
                file=vm_file),
     ]
-    vm = PlannedObject(ObjectState(VM, {}), {
+    vm = PlannedObject(ObjectState(VM, {}, placement=Placement("DC0", "DC0_C1", "esx-02")), {
         "vmAdvancedSettings": {("advancedSettings", "isolation.tools.copy.disable"): want("TRUE", 15, "scg-8-vm", vm_file),
                                ("advancedSettings", "mks.enable3d"): want("FALSE", 25, "scg-8-vm", vm_file),
                                ("powerCycle",): want("IfPoweredOff", 36, "scg-8-vm", vm_file)},
