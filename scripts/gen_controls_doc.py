@@ -30,6 +30,15 @@ CATEGORY_TITLE = {
 }
 
 
+
+def _by_category(unmanaged: list[Control]) -> dict[str, list[Control]]:
+    """Unmanaged controls grouped by why vsr cannot manage them."""
+    out: dict[str, list[Control]] = defaultdict(list)
+    for c in unmanaged:
+        assert c.unmanaged is not None
+        out[c.unmanaged.category].append(c)
+    return out
+
 def cell(text: object) -> str:
     return " ".join(str(text).split()).replace("|", "\\|").replace("<", "&lt;").replace(">", "&gt;")
 
@@ -111,10 +120,7 @@ def render() -> str:
             "Not manageable through the vSphere API (esxcli-only, guest-side, host shell), outside vsr's host and",
             "VM policies (vCenter-level), or reachable through the API but without a vsr controller yet. Audit",
             "them with the SCG/STIG tooling (PowerCLI, InSpec) or your configuration management.", ""]
-    by_category: dict[str, list[Control]] = defaultdict(list)
-    for c in unmanaged:
-        assert c.unmanaged is not None
-        by_category[c.unmanaged.category].append(c)
+    by_category = _by_category(unmanaged)
     for category, title in CATEGORY_TITLE.items():
         group = by_category.get(category, [])
         if not group:
@@ -154,10 +160,7 @@ def render_scg9(scg9: list[Control], covered: dict[str, list[str]]) -> list[str]
     out += ["", f"### SCG 9 controls vsr does not manage ({len(unmanaged)})", "",
             "Record the manual and process ones with an `Attestation` (docs/specs.md): reports then show them as",
             "`attested` for the objects it selects.", ""]
-    by_category: dict[str, list[Control]] = defaultdict(list)
-    for c in unmanaged:
-        assert c.unmanaged is not None
-        by_category[c.unmanaged.category].append(c)
+    by_category = _by_category(unmanaged)
     for category, title in CATEGORY_TITLE.items():
         group = by_category.get(category, [])
         if not group:

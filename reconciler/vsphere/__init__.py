@@ -6,12 +6,12 @@ Knows nothing about specs or controllers (docs/architecture.md).
 from reconciler.vsphere.connection import Connection, RetryPolicy
 from reconciler.vsphere.faults import ConnectError, FaultKind, ThumbprintMismatch, VsphereError, classify
 from reconciler.vsphere.settings import (
-                                         ConnectionSettings,
-                                         SettingsError,
-                                         normalize_thumbprint,
-                                         parse_server,
-                                         settings_from_cli,
-                                         settings_from_spec,
+    ConnectionSettings,
+    SettingsError,
+    normalize_thumbprint,
+    parse_server,
+    settings_from_cli,
+    settings_from_spec,
 )
 
 __all__ = [
