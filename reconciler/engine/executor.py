@@ -11,6 +11,7 @@ itself fails, every attempted field is `unknown` and the next pass verifies it.
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
@@ -25,7 +26,7 @@ from reconciler.engine import guards, planner, sources
 from reconciler.engine.planner import PlannedObject, VCenterPlan
 from reconciler.engine.types import Change, ObjectProblem, Outcome
 from reconciler.engine.writeahead import NoJournal, WriteJournal
-from reconciler.vsphere import faults, inventory, power
+from reconciler.vsphere import faults, inventory, power, tasks
 from reconciler.vsphere.protocol import Connection
 
 log = structlog.get_logger("vsr.apply")
@@ -86,7 +87,9 @@ def apply_plan(conn: Connection, vplan: VCenterPlan, concurrency: int = 8,
     results: list[list[ObjectProblem]] = []
     pool = ThreadPoolExecutor(max_workers=concurrency, thread_name_prefix="vsr-apply") \
         if concurrency > 1 and len(work) > 1 else None
-    try:
+    with tasks.shared_waiter(conn), contextlib.ExitStack() as stack:
+        if pool is not None:
+            stack.callback(pool.shutdown, wait=True)
         for start in range(0, len(work), READ_BACK_BATCH):
             batch = work[start:start + READ_BACK_BATCH]
             written = list(pool.map(write, batch)) if pool is not None else [write(po) for po in batch]
@@ -101,9 +104,6 @@ def apply_plan(conn: Connection, vplan: VCenterPlan, concurrency: int = 8,
                     problems = [p for p in problems + read.get(w.po.state.ref.moid, [])
                                 if not _all_applied(w.po, p.controller)]
                 results.append(finish(w.po, problems))
-    finally:
-        if pool is not None:
-            pool.shutdown(wait=True)
     for problems in results:
         vplan.plan.problems.extend(problems)
     vplan.collect_changes()
