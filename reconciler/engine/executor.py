@@ -22,7 +22,7 @@ import structlog
 
 from reconciler.controllers.base import Controller
 from reconciler.controllers.contract import FieldDiff, Impact, ObjectState, Skip, power_mode, powered_on
-from reconciler.engine import guards, planner, sources
+from reconciler.engine import gcpause, guards, planner, sources
 from reconciler.engine.planner import PlannedObject, VCenterPlan
 from reconciler.engine.types import Change, ObjectProblem, Outcome
 from reconciler.engine.writeahead import NoJournal, WriteJournal
@@ -253,6 +253,12 @@ def read_back_many(conn: Connection, vplan: VCenterPlan, written: list[tuple[Pla
     type, their related objects and polled sources as `sources.read` does for a plan, then re-diff and settle each
     change per object. An object whose read-back fails has every attempted field `unknown`; the others are settled.
     Returns the problems by moid."""
+    with gcpause.paused():
+        return _read_back_many(conn, vplan, written)
+
+
+def _read_back_many(conn: Connection, vplan: VCenterPlan,
+                    written: list[tuple[PlannedObject, list[Controller]]]) -> dict[str, list[ObjectProblem]]:
     states: dict[str, ObjectState] = {}
     failed: dict[str, BaseException] = {}
     by_type: dict[str, list[tuple[PlannedObject, list[Controller]]]] = {}

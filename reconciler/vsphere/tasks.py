@@ -251,27 +251,32 @@ class SharedWaiter:
             self.thread.join(timeout=5)
 
 
-_WAITERS: dict[int, SharedWaiter] = {}
+_WAITERS: dict[int, tuple[SharedWaiter, int]] = {}   # id(conn) -> (waiter, open blocks)
 _WAITERS_LOCK = threading.Lock()
 
 
 def _waiter_of(conn: Connection) -> SharedWaiter | None:
     with _WAITERS_LOCK:
-        return _WAITERS.get(id(conn))
+        entry = _WAITERS.get(id(conn))
+    return entry[0] if entry is not None else None
 
 
 @contextlib.contextmanager
 def shared_waiter(conn: Connection) -> Iterator[SharedWaiter]:
-    """Within the block, `run` on `conn` (any thread) waits through one `SharedWaiter`. Nested blocks share the
-    outer one."""
+    """Within the block, `run` on `conn` (any thread) waits through one `SharedWaiter`. Nested and concurrent
+    blocks on one connection (the daemon's workers) share it; the last block to end closes it."""
     with _WAITERS_LOCK:
-        outer = _WAITERS.get(id(conn))
-        waiter = outer or SharedWaiter(conn)
-        _WAITERS[id(conn)] = waiter
+        waiter, blocks = _WAITERS.get(id(conn), (None, 0))
+        waiter = waiter or SharedWaiter(conn)
+        _WAITERS[id(conn)] = (waiter, blocks + 1)
     try:
         yield waiter
     finally:
-        if outer is None:
-            with _WAITERS_LOCK:
-                _WAITERS.pop(id(conn), None)
+        with _WAITERS_LOCK:
+            _, blocks = _WAITERS[id(conn)]
+            if blocks > 1:
+                _WAITERS[id(conn)] = (waiter, blocks - 1)
+            else:
+                del _WAITERS[id(conn)]
+        if blocks <= 1:
             waiter.close()

@@ -66,3 +66,15 @@ def test_run_inside_a_shared_waiter_never_creates_a_collector_per_task(fresh_sim
         assert c.methods.count("DestroyPropertyCollector") == c.methods.count("CreatePropertyCollector")
     finally:
         c.close()
+
+
+def test_concurrent_blocks_on_one_connection_share_the_waiter_until_the_last_ends(fresh_sim):
+    c = connect(fresh_sim)
+    try:
+        with tasks.shared_waiter(c) as first:
+            with tasks.shared_waiter(c) as second:
+                assert second is first
+            assert tasks._waiter_of(c) is first and not first.stopping   # the outer block still uses it
+        assert tasks._waiter_of(c) is None and first.stopping
+    finally:
+        c.close()
