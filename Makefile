@@ -11,7 +11,7 @@ GOVMOMI  := /usr/share/gocode/src/github.com/vmware/govmomi
 SIM_SRC  := $(shell find sim -name '*.go' 2>/dev/null)
 PYTEST_ARGS ?=
 
-.PHONY: all deps venv sim test unit integration typecheck run clean schema bench mutation
+.PHONY: all deps venv sim test unit integration typecheck run clean schema bench bench-large mutation
 
 all: venv sim
 
@@ -67,8 +67,20 @@ run: venv sim
 schema: venv
 	$(BIN)/vsr schema --write specs/schema
 
+## bench: every bench/ script at a size that fits 10 minutes on 2 cores (figures printed, never asserted; see
+## docs/operations.md "Measured figures"); bench-large: the large sizes (16,000 VMs, the vCenter maximum)
+BENCH_ENV := VSR_SIM_BIN=$(CURDIR)/$(SIM_BIN) PYTHONPATH=$(CURDIR)
 bench: venv sim
-	VSR_SIM_BIN=$(CURDIR)/$(SIM_BIN) $(BIN)/python bench/plan.py
+	$(BENCH_ENV) $(BIN)/python bench/startup.py --runs 5
+	$(BENCH_ENV) $(BIN)/python bench/sim_start.py --cluster 4 --host 16 --vm-per-host 30
+	$(BENCH_ENV) $(BIN)/python bench/plan.py
+	$(BENCH_ENV) $(BIN)/python bench/apply.py --with-vms --delay 5
+	$(BENCH_ENV) $(BIN)/python bench/drift_latency.py --trials 20
+
+bench-large: venv sim
+	$(BENCH_ENV) $(BIN)/python bench/plan.py --vms 250 --repeat 1
+	$(BENCH_ENV) $(BIN)/python bench/sim_start.py --cluster 50 --host 50 --vm-per-host 16
+	$(BENCH_ENV) $(BIN)/python bench/apply.py --clusters 16 --hosts 16 --delay 5
 
 ## mutation: mutation score of the safety-critical modules (mutmut, one module at a time; not part of `test`)
 MUTATION_ARGS ?=

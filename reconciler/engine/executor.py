@@ -11,20 +11,22 @@ itself fails, every attempted field is `unknown` and the next pass verifies it.
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
 from typing import Any
 
 import structlog
 
 from reconciler.controllers.base import Controller
 from reconciler.controllers.contract import FieldDiff, Impact, ObjectState, Skip, power_mode, powered_on
-from reconciler.engine import guards, planner, sources
+from reconciler.engine import gcpause, guards, planner, sources
 from reconciler.engine.planner import PlannedObject, VCenterPlan
 from reconciler.engine.types import Change, ObjectProblem, Outcome
 from reconciler.engine.writeahead import NoJournal, WriteJournal
-from reconciler.vsphere import faults, inventory, power
+from reconciler.vsphere import faults, inventory, power, tasks
 from reconciler.vsphere.protocol import Connection
 
 log = structlog.get_logger("vsr.apply")
@@ -34,31 +36,87 @@ RESTRICTED_MESSAGE = ("the host refuses API writes (RestrictedVersion: free ESXi
 NOT_WRITTEN = "not written: the journal cannot record the intent"
 
 
+#: objects whose writes are read back together (one bulk fetch per managed type and batch)
+READ_BACK_BATCH = 256
+
+
+@dataclass
+class _Written:
+    """One object after its writes, waiting for the batch's read-back."""
+
+    po: PlannedObject
+    problems: list[ObjectProblem]
+    touched: list[Controller]
+
+
 def apply_plan(conn: Connection, vplan: VCenterPlan, concurrency: int = 8,
                on_object_done: Callable[[PlannedObject], None] | None = None,
                today: dt.date | None = None, journal: WriteJournal | None = None) -> VCenterPlan:
     """Apply every actionable change of `vplan` and read back. Changes are updated in place and `vplan.plan`
-    gets the problems of objects that faulted. `journal` records intents and outcomes (write-ahead)."""
+    gets the problems of objects that faulted. `journal` records intents and outcomes (write-ahead).
+
+    In batches of `READ_BACK_BATCH` objects: the objects' writes run concurrently (at most `concurrency` at once),
+    then every written object of the batch is read back in one bulk fetch per managed type. A VM that is power
+    cycled is applied and read back on its own, while it is off (`apply_object`)."""
     controllers = {c.name: c for c in planner.active_controllers_for(vplan.objects)}
     work = [po for po in vplan.objects if any(c.actionable for c in po.changes)]
     recorder: WriteJournal = journal if journal is not None else NoJournal()
+    day = today or dt.date.today()
 
-    def run(po: PlannedObject) -> list[ObjectProblem]:
+    def finish(po: PlannedObject, problems: list[ObjectProblem]) -> list[ObjectProblem]:
         try:
-            return apply_object(conn, vplan, po, controllers, today or dt.date.today(), recorder)
+            return problems + _record_outcome(recorder, po)
         finally:
             if on_object_done is not None:
                 on_object_done(po)
 
-    if concurrency <= 1 or len(work) <= 1:
-        results = [run(po) for po in work]
-    else:
-        with ThreadPoolExecutor(max_workers=concurrency, thread_name_prefix="vsr-apply") as pool:
-            results = list(pool.map(run, work))
+    def write(po: PlannedObject) -> _Written | list[ObjectProblem]:
+        try:
+            guards.guard_object(po, vplan.facts, Outcome.SKIPPED)  # last step before writing
+            cycled = needs_power_cycle(po)
+            if cycled:  # written and read back on its own, while the VM is off
+                problems = _apply_with_power(conn, vplan, po, controllers, day, recorder)
+            else:
+                problems, touched = _write_object(conn, vplan, po, controllers, recorder)
+        except BaseException:
+            if on_object_done is not None:
+                on_object_done(po)
+            raise
+        return finish(po, problems) if cycled else _Written(po, problems, touched)
+
+    results: list[list[ObjectProblem]] = []
+    pool = ThreadPoolExecutor(max_workers=concurrency, thread_name_prefix="vsr-apply") \
+        if concurrency > 1 and len(work) > 1 else None
+    with tasks.shared_waiter(conn), contextlib.ExitStack() as stack:
+        if pool is not None:
+            stack.callback(pool.shutdown, wait=True)
+        for start in range(0, len(work), READ_BACK_BATCH):
+            batch = work[start:start + READ_BACK_BATCH]
+            written = list(pool.map(write, batch)) if pool is not None else [write(po) for po in batch]
+            pending = [w for w in written if isinstance(w, _Written)]
+            read = read_back_many(conn, vplan, [(w.po, w.touched) for w in pending if w.touched], day)
+            for w in written:
+                if not isinstance(w, _Written):
+                    results.append(w)
+                    continue
+                problems = w.problems
+                if w.touched:
+                    problems = [p for p in problems + read.get(w.po.state.ref.moid, [])
+                                if not _all_applied(w.po, p.controller)]
+                results.append(finish(w.po, problems))
     for problems in results:
         vplan.plan.problems.extend(problems)
     vplan.collect_changes()
     return vplan
+
+
+def _record_outcome(journal: WriteJournal, po: PlannedObject) -> list[ObjectProblem]:
+    try:
+        journal.outcome(po.changes)
+    except Exception as exc:  # noqa: BLE001 - the intents stay open; the next pass verifies them
+        log.error("cannot record the outcome", object=po.state.ref.name, error=str(exc))
+        return [ObjectProblem(po.state.ref, f"journal: {exc}; the outcome is verified on the next pass", "journal")]
+    return []
 
 
 def needs_power_cycle(po: PlannedObject) -> bool:
@@ -76,13 +134,7 @@ def apply_object(conn: Connection, vplan: VCenterPlan, po: PlannedObject, contro
     guards.guard_object(po, vplan.facts, Outcome.SKIPPED)  # last step before writing: actionability may have changed
     journal = journal if journal is not None else NoJournal()
     problems = _apply_with_power(conn, vplan, po, controllers, today, journal)
-    try:
-        journal.outcome(po.changes)
-    except Exception as exc:  # noqa: BLE001 - the intents stay open; the next pass verifies them
-        log.error("cannot record the outcome", object=po.state.ref.name, error=str(exc))
-        problems.append(ObjectProblem(po.state.ref, f"journal: {exc}; the outcome is verified on the next pass",
-                                      "journal"))
-    return problems
+    return problems + _record_outcome(journal, po)
 
 
 def _apply_with_power(conn: Connection, vplan: VCenterPlan, po: PlannedObject, controllers: dict[str, Controller],
@@ -114,7 +166,18 @@ def _apply_with_power(conn: Connection, vplan: VCenterPlan, po: PlannedObject, c
 
 def _apply_object(conn: Connection, vplan: VCenterPlan, po: PlannedObject, controllers: dict[str, Controller],
                   today: dt.date, journal: WriteJournal | None = None) -> list[ObjectProblem]:
-    journal = journal if journal is not None else NoJournal()
+    """Write one object's changes and read it back on its own."""
+    problems, touched = _write_object(conn, vplan, po, controllers, journal if journal is not None else NoJournal())
+    if touched:
+        problems.extend(read_back(conn, vplan, po, touched, today))
+        problems = [p for p in problems if not _all_applied(po, p.controller)]
+    return problems
+
+
+def _write_object(conn: Connection, vplan: VCenterPlan, po: PlannedObject, controllers: dict[str, Controller],
+                  journal: WriteJournal) -> tuple[list[ObjectProblem], list[Controller]]:
+    """One object's writes, controller by controller (intent recorded before each). Returns the problems and the
+    controllers whose fields need a read-back (none when the host turned out to be read-only)."""
     problems: list[ObjectProblem] = []
     touched: list[Controller] = []
     for name, controller in controllers.items():
@@ -136,7 +199,7 @@ def _apply_object(conn: Connection, vplan: VCenterPlan, po: PlannedObject, contr
                 _mark(po, None, reason=Skip.UNSUPPORTED, message=RESTRICTED_MESSAGE, outcome=Outcome.SKIPPED)
                 vplan.plan.notes.append(f"{po.state.ref.type} {po.state.ref.name}: audit only: {RESTRICTED_MESSAGE}")
                 log.warning("host is read-only for the API; audit only", object=po.state.ref.name, fault=fault)
-                return problems
+                return problems, []
             if fault in planner.UNSUPPORTED_FAULTS:
                 _mark(po, name, reason=Skip.UNSUPPORTED, outcome=Outcome.SKIPPED,
                       message=f"this target does not offer the API for {name} ({fault})")
@@ -147,10 +210,7 @@ def _apply_object(conn: Connection, vplan: VCenterPlan, po: PlannedObject, contr
             _mark(po, name, outcome=Outcome.FAILED, error=message)  # the read-back decides per field
             problems.append(ObjectProblem(po.state.ref, message, name))
             touched.append(controller)
-    if touched:
-        problems.extend(read_back(conn, vplan, po, touched, today))
-        problems = [p for p in problems if not _all_applied(po, p.controller)]
-    return problems
+    return problems, touched
 
 
 def _all_applied(po: PlannedObject, controller: str) -> bool:
@@ -184,27 +244,87 @@ def _mark(po: PlannedObject, controller: str | None, **fields: Any) -> None:
 def read_back(conn: Connection, vplan: VCenterPlan, po: PlannedObject, touched: list[Controller],
               today: dt.date) -> list[ObjectProblem]:
     """Fetch the touched controllers' properties of this object again, re-diff, and settle each change."""
-    paths = sorted({p for c in touched for p in c.object_paths()} | set(sources.BASE_PROPERTIES[po.state.ref.type]))
+    return read_back_many(conn, vplan, [(po, touched)], today).get(po.state.ref.moid, [])
+
+
+def read_back_many(conn: Connection, vplan: VCenterPlan, written: list[tuple[PlannedObject, list[Controller]]],
+                   today: dt.date) -> dict[str, list[ObjectProblem]]:
+    """Read back many written objects at once: their touched controllers' properties in one bulk fetch per managed
+    type, their related objects and polled sources as `sources.read` does for a plan, then re-diff and settle each
+    change per object. An object whose read-back fails has every attempted field `unknown`; the others are settled.
+    Returns the problems by moid."""
+    with gcpause.paused():
+        return _read_back_many(conn, vplan, written)
+
+
+def _read_back_many(conn: Connection, vplan: VCenterPlan,
+                    written: list[tuple[PlannedObject, list[Controller]]]) -> dict[str, list[ObjectProblem]]:
+    states: dict[str, ObjectState] = {}
+    failed: dict[str, BaseException] = {}
+    by_type: dict[str, list[tuple[PlannedObject, list[Controller]]]] = {}
+    for po, touched in written:
+        by_type.setdefault(po.state.ref.type, []).append((po, touched))
+    for type_name, group in by_type.items():
+        paths = sorted({p for _, touched in group for c in touched for p in c.object_paths()}
+                       | set(sources.BASE_PROPERTIES[type_name]))
+        try:
+            fetched = inventory.fetch_objects(conn, [po.state.mo for po, _ in group], paths)
+        except Exception as exc:  # noqa: BLE001 - every object of this fetch is unknown; the next pass verifies
+            failed.update((po.state.ref.moid, exc) for po, _ in group)
+            continue
+        for po, _ in group:
+            fresh: dict[str, Any] = fetched.get(po.state.ref.moid, {})
+            states[po.state.ref.moid] = ObjectState(po.state.ref, {**po.state.props, **fresh}, mo=po.state.mo,
+                                                    placement=po.state.placement, template=po.state.template)
+    targets = [(c, states[po.state.ref.moid]) for po, touched in written if po.state.ref.moid in states
+               for c in touched]
     try:
-        fresh = inventory.fetch_objects(conn, [po.state.mo], paths)[po.state.ref.moid]
-        state = ObjectState(po.state.ref, {**po.state.props, **fresh}, mo=po.state.mo,
-                            placement=po.state.placement, template=po.state.template)
-        targets = [(c, state) for c in touched]
-        failed = sources.read(conn, targets, vplan.cache, fresh=True)  # vsr just wrote: re-read polled sources too
-        if failed:
-            raise next(iter(failed.values()))
-        sources.observe(targets, {})
-        for controller in touched:
-            if type(controller).prefetch is not Controller.prefetch:
-                controller.prefetch(conn, [state], {state.ref.moid: planner.plain(po.desired[controller.name])})
+        faults_by = sources.read(conn, targets, vplan.cache, fresh=True)  # vsr just wrote: re-read polled too
     except Exception as exc:  # noqa: BLE001
-        message = f"read-back failed: {faults.fault_name(exc)}: {faults.fault_message(exc)}"
-        names = {c.name for c in touched}
-        po.changes = [c.with_(outcome=Outcome.UNKNOWN,
-                              error=f"{c.error}; {message}" if c.error else f"{message}; verified on the next pass")
-                      if c.controller in names and c.actionable and c.outcome in (Outcome.PLANNED, Outcome.FAILED)
-                      else c for c in po.changes]
-        return [ObjectProblem(po.state.ref, message)]
+        faults_by = {(state.ref.moid, c.name): exc for c, state in targets}
+    for (moid, _), fault in faults_by.items():
+        failed.setdefault(moid, fault)
+    ok = [(c, state) for c, state in targets if state.ref.moid not in failed]
+    sources.observe(ok, {})
+    _prefetch(conn, written, states, failed)
+    problems: dict[str, list[ObjectProblem]] = {}
+    for po, touched in written:
+        moid = po.state.ref.moid
+        if moid in failed:
+            problems[moid] = [_read_back_failed(po, touched, failed[moid])]
+        else:
+            _settle(po, touched, states[moid])
+    return problems
+
+
+def _prefetch(conn: Connection, written: list[tuple[PlannedObject, list[Controller]]],
+              states: dict[str, ObjectState], failed: dict[str, BaseException]) -> None:
+    """Controllers' own reads (key providers), once per controller for all its read-back objects."""
+    users: dict[str, tuple[Controller, list[PlannedObject]]] = {}
+    for po, touched in written:
+        for c in touched:
+            if type(c).prefetch is not Controller.prefetch and po.state.ref.moid not in failed:
+                users.setdefault(c.name, (c, []))[1].append(po)
+    for controller, pos in users.values():
+        try:
+            controller.prefetch(conn, [states[po.state.ref.moid] for po in pos],
+                                {po.state.ref.moid: planner.plain(po.desired[controller.name]) for po in pos})
+        except Exception as exc:  # noqa: BLE001
+            failed.update((po.state.ref.moid, exc) for po in pos)
+
+
+def _read_back_failed(po: PlannedObject, touched: list[Controller], exc: BaseException) -> ObjectProblem:
+    message = f"read-back failed: {faults.fault_name(exc)}: {faults.fault_message(exc)}"
+    names = {c.name for c in touched}
+    po.changes = [c.with_(outcome=Outcome.UNKNOWN,
+                          error=f"{c.error}; {message}" if c.error else f"{message}; verified on the next pass")
+                  if c.controller in names and c.actionable and c.outcome in (Outcome.PLANNED, Outcome.FAILED)
+                  else c for c in po.changes]
+    return ObjectProblem(po.state.ref, message)
+
+
+def _settle(po: PlannedObject, touched: list[Controller], state: ObjectState) -> None:
+    """Each attempted change of `po` after a good read-back: applied, notEffective, or failed with the value now."""
     remaining = {(d.path, d.subject): d for c in touched
                  for d in c.diff(planner.plain(po.desired[c.name]), state)}
     names = {c.name for c in touched}
@@ -222,4 +342,3 @@ def read_back(conn: Connection, vplan: VCenterPlan, po: PlannedObject, touched: 
         settled.append(change)
     po.changes = settled
     po.state = state
-    return []

@@ -18,7 +18,7 @@ from reconciler import controllers as registry
 from reconciler.api import fields as shape
 from reconciler.controllers.base import Controller
 from reconciler.controllers.contract import ConnectionFacts, FieldDiff, FieldPath, ObjectState, Skip
-from reconciler.engine import guards, selection, sources, waivers
+from reconciler.engine import gcpause, guards, selection, sources, waivers
 from reconciler.engine.merge import merge
 from reconciler.engine.placement import Placement, from_entity
 from reconciler.engine.policies import CompiledPolicy
@@ -72,12 +72,22 @@ def active_controllers(policies: Iterable[CompiledPolicy]) -> list[Controller]:
 
 
 def snapshot(conn: Connection, controllers: list[Controller]) -> tuple[dict[str, Any], dict[str, inventory.ObservedObject]]:
-    """The entity tree and every managed object the active controllers need, in two bulk calls. VMs enter the
-    tree only when VM controllers are active (they are most of a large inventory)."""
-    entities = inventory.entity_paths(conn, vms=any(c.managed_type == "VirtualMachine" for c in controllers))
+    """The entity tree and every managed object the active controllers need, in one bulk call (one ContainerView
+    over the tree's types and the controllers' types, each object read once with the tree's paths and the
+    controllers' together). VMs enter the tree only when VM controllers are active (they are most of a large
+    inventory)."""
     specs = sources.property_specs(controllers)
-    objects = inventory.fetch_many(conn, specs) if specs else {}
+    tree = inventory.entity_specs(vms=any(c.managed_type == "VirtualMachine" for c in controllers))
+    merged = {t: list(dict.fromkeys([*tree.get(t, ()), *specs.get(t, ())])) for t in [*tree, *specs]}
+    raw = inventory.fetch_many(conn, merged)
+    entities = inventory.build_entity_paths({m: o for m, o in raw.items() if _in_tree(o, tree)})
+    wanted = {inventory.type_name_of(t) for t in specs}
+    objects = {m: o for m, o in raw.items() if o.type in wanted}
     return entities, objects
+
+
+def _in_tree(obj: inventory.ObservedObject, tree: Mapping[type, Any]) -> bool:
+    return obj.ref is not None and isinstance(obj.ref, tuple(tree))
 
 
 def _placement(obj: inventory.ObservedObject, entities: Mapping[str, Any]) -> Placement:
@@ -109,8 +119,9 @@ def plan_vcenter(conn: Connection, facts: ConnectionFacts, policies: list[Compil
     `remediated` maps (moid, field path) to when vsr last changed it (from the journal), so that changes
     waiting for a VM's cold start are reported as pending."""
     live = [p for p in policies if not p.suspended]
-    entities, objects = snapshot(conn, active_controllers(live))
-    vplan = plan_objects(conn, facts, policies, waiver_rules, objects, entities, today, remediated)
+    with gcpause.paused():  # hundreds of thousands of acyclic objects: gen-2 collections would find nothing
+        entities, objects = snapshot(conn, active_controllers(live))
+        vplan = plan_objects(conn, facts, policies, waiver_rules, objects, entities, today, remediated)
     vplan.plan.unmanaged = unmanaged(entities, live, facts.vcenter)
     if not any(p.kind == "VMSecurityPolicy" for p in live):
         vplan.plan.notes.append("no VMSecurityPolicy targets this vCenter: VMs were not checked")

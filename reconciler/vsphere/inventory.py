@@ -258,12 +258,17 @@ def entity_paths(conn: Connection, root: Any = None, *, vms: bool = True) -> dic
     """Name and parent chain of every Datacenter, Folder, cluster/ComputeResource, HostSystem, ResourcePool and
     VirtualMachine, from one RetrievePropertiesEx: enough to match datacenter/cluster/folder/host globs without
     touching objects one by one. `vms=False` leaves VMs and resource pools out (most of a large inventory)."""
+    raw = fetch_many(conn, entity_specs(vms=vms), root)
+    return build_entity_paths(raw)
+
+
+def entity_specs(*, vms: bool = True) -> dict[type, list[str]]:
+    """The types and paths :func:`entity_paths` reads (for a caller that folds them into a bigger fetch)."""
     types = ENTITY_TYPES if vms else tuple(t for t in ENTITY_TYPES if t not in (vim.VirtualMachine, vim.ResourcePool))
     specs: dict[type, list[str]] = {t: ["name", "parent"] for t in types}
     if vms:
         specs[vim.VirtualMachine] = ["name", "parent", "runtime.host", "config.template", "resourcePool"]
-    raw = fetch_many(conn, specs, root)
-    return build_entity_paths(raw)
+    return specs
 
 
 def build_entity_paths(raw: Mapping[str, ObservedObject]) -> dict[str, EntityPath]:
