@@ -99,7 +99,6 @@ def test_session_loss_rebuilds_and_resyncs(conn, fresh_sim):
 def test_watch_option_managers_by_reference(conn):
     hosts = inventory.fetch(conn, vim.HostSystem, ["configManager.advancedOption"])
     managers = [h.props["configManager.advancedOption"] for h in hosts.values()]
-    conn_methods = []
     with PropertyWatch(conn, {vim.option.OptionManager: ["setting"]}, refs=managers) as watch:
         assert watch._view is None                                  # no ContainerView of a non-entity type
         first = watch.poll(max_wait=1)
