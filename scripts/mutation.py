@@ -34,11 +34,14 @@ WORK = ROOT / "build" / "mutation"
 MODULES: dict[str, list[str]] = {
     "controllers/host_lockdown.py": ["tests/unit/controllers/test_host_diffs.py",
                                      "tests/unit/controllers/test_host_mutants.py",
-                                     "tests/unit/engine/test_guards.py"],
+                                     "tests/unit/engine/test_guards.py",
+                                     "tests/unit/controllers/test_host_controls_mutants.py"],
     "controllers/host_firewall.py": ["tests/unit/controllers/test_host_diffs.py",
-                                     "tests/unit/controllers/test_host_mutants.py"],
+                                     "tests/unit/controllers/test_host_mutants.py",
+                                     "tests/unit/controllers/test_host_controls_mutants.py"],
     "controllers/host_services.py": ["tests/unit/controllers/test_host_diffs.py",
-                                     "tests/unit/controllers/test_host_mutants.py"],
+                                     "tests/unit/controllers/test_host_mutants.py",
+                                     "tests/unit/controllers/test_host_controls_mutants.py"],
     "controllers/esx_users.py": ["tests/unit/controllers/test_esx_users.py",
                                  "tests/unit/controllers/test_host_mutants.py",
                                  "tests/unit/engine/test_guards.py"],
@@ -69,6 +72,12 @@ _TIED = "a path is tied only while it has a winner, so the key is always there"
 _DVPG = ("the DV portgroup branch admits only `datacenters` (and `exclude`) selectors; `hosts: ['*']` matches any "
          "name, which reaches selection.matches as the object name or the placement host either way")
 _ONE_SEPARATOR = "names with more than one separator are refused first, so both split at the same place"
+_STRICT_NONE = "strict=None is falsy, the same as strict=False"
+_SINGLE_ADDRESSES = ("ipAddress holds single addresses (the API's IpList; networks are in ipNetwork), which have no "
+                     "host bits, so strict does not matter")
+_DATA_OBJECT = "pyVmomi data objects have every declared property (unset is None), so the default is never used"
+_ZONE = "only the text before the first % is kept ([0]); how often the rest is split does not matter"
+_KIND_UNUSED = "only the account's user name is compared; the kind of the fallback Account is never read"
 EQUIVALENT: dict[str, tuple[str, str]] = {
     "reconciler.engine.merge.x_merge__mutmut_33": ("winners.pop(conflict.path, )", _TIED),
     "reconciler.engine.waivers.xǁWaiverRuleǁcovers__mutmut_28": (
@@ -95,6 +104,45 @@ EQUIVALENT: dict[str, tuple[str, str]] = {
     "reconciler.controllers.host_lockdown.x__current_mode__mutmut_7": (
         "return SPEC_MODES.get(str(raw)) if (raw is not None) or True else None",
         'SPEC_MODES.get("None") is None as well'),
+    "reconciler.controllers.host_firewall.x_allows__mutmut_9": (
+        "return any(net.version == ip.version and not _mapped(None) and ip in net for net in allowed)",
+        "wire_address turns every IPv4-mapped source into IPv4, and a mapped IPv6 network (prefix >= 96 under "
+        "::ffff:0:0) holds only mapped addresses, so no IPv6 source can fall in one: the _mapped test is a safety net"),
+    "reconciler.controllers.host_firewall.x_ip_list__mutmut_16": (
+        "return vim.host.Ruleset.IpList(ipAddress=sorted(addresses), ipNetwork=networks)",
+        "pyVmomi initialises an unset boolean property to False, the value written explicitly"),
+    "reconciler.controllers.host_firewall.x_normalize_allowed__mutmut_10": (
+        "return frozenset(ipaddress.ip_network(str(v), strict=None) for v in value)", _STRICT_NONE),
+    "reconciler.controllers.host_firewall.x_observed_allowed__mutmut_16": (
+        "nets = {ipaddress.ip_network(a, strict=None) for a in (hosts.ipAddress or [])}", _STRICT_NONE),
+    "reconciler.controllers.host_firewall.x_observed_allowed__mutmut_18": (
+        "nets = {ipaddress.ip_network(a, ) for a in (hosts.ipAddress or [])}", _SINGLE_ADDRESSES),
+    "reconciler.controllers.host_firewall.x_observed_allowed__mutmut_19": (
+        "nets = {ipaddress.ip_network(a, strict=True) for a in (hosts.ipAddress or [])}", _SINGLE_ADDRESSES),
+    "reconciler.controllers.host_firewall.x_observed_allowed__mutmut_24": (
+        'nets |= {ipaddress.ip_network(f"{n.network}/{n.prefixLength}", strict=None) for n in (hosts.ipNetwork or [])}',
+        _STRICT_NONE),
+    "reconciler.controllers.host_firewall.x_observed_allowed__mutmut_6": (
+        'hosts = getattr(ruleset, "allowedHosts", )', _DATA_OBJECT),
+    "reconciler.controllers.host_firewall.x_wire_address__mutmut_6": (
+        'ip = ipaddress.ip_address(address.split("%", )[0])', _ZONE),
+    "reconciler.controllers.host_firewall.x_wire_address__mutmut_9": (
+        'ip = ipaddress.ip_address(address.split("%", 2)[0])', _ZONE),
+    "reconciler.controllers.host_lockdown.x__near_miss__mutmut_5": (
+        'mine = (esx_users.parse(login) or esx_users.Account(None, login)).user.lower()', _KIND_UNUSED),
+    "reconciler.controllers.host_lockdown.x__near_miss__mutmut_9": (
+        'mine = (esx_users.parse(login) or esx_users.Account("XXlocalXX", login)).user.lower()', _KIND_UNUSED),
+    "reconciler.controllers.host_lockdown.x__near_miss__mutmut_10": (
+        'mine = (esx_users.parse(login) or esx_users.Account("LOCAL", login)).user.lower()', _KIND_UNUSED),
+    "reconciler.controllers.host_lockdown.x__near_miss__mutmut_16": (
+        'similar = sorted(u for u in users if (esx_users.parse(u) or esx_users.Account(None, u)).user.lower() == mine)',
+        _KIND_UNUSED),
+    "reconciler.controllers.host_lockdown.x__near_miss__mutmut_20": (
+        'similar = sorted(u for u in users if (esx_users.parse(u) or esx_users.Account("XXlocalXX", u)).user.lower() '
+        '== mine)', _KIND_UNUSED),
+    "reconciler.controllers.host_lockdown.x__near_miss__mutmut_21": (
+        'similar = sorted(u for u in users if (esx_users.parse(u) or esx_users.Account("LOCAL", u)).user.lower() '
+        '== mine)', _KIND_UNUSED),
 }
 
 KILLED = {"killed", "timeout"}
