@@ -78,6 +78,14 @@ _SINGLE_ADDRESSES = ("ipAddress holds single addresses (the API's IpList; networ
 _DATA_OBJECT = "pyVmomi data objects have every declared property (unset is None), so the default is never used"
 _ZONE = "only the text before the first % is kept ([0]); how often the rest is split does not matter"
 _KIND_UNUSED = "only the account's user name is compared; the kind of the fallback Account is never read"
+_DUMP_MODE = ("Waiver and Attestation specs differ between JSON and Python dumps only in `expires`, which from_spec "
+              "parses from either a string or a date")
+_DUMP_ALIAS = "Waiver and Attestation spec fields are single words: alias and attribute names are the same"
+_DUMP_NONE = ("the only None-valued keys kept are unset selector dimensions, and selectors are read with .get, where "
+              "None is the same as absent")
+_POLICY_MODE = "policy models hold only str/int/bool/list/dict values (Literal, not Enum; no dates): both dumps are equal"
+_MODEL_DEFAULT = "the model defaults the field (Enforce, 0) and exclude_none keeps it, so the key is always present"
+_READ_MORE = "any read longer than max_bytes gives the same verdict (more than max_bytes: too large)"
 EQUIVALENT: dict[str, tuple[str, str]] = {
     "reconciler.engine.merge.x_merge__mutmut_33": ("winners.pop(conflict.path, )", _TIED),
     "reconciler.engine.waivers.xǁWaiverRuleǁcovers__mutmut_28": (
@@ -143,6 +151,40 @@ EQUIVALENT: dict[str, tuple[str, str]] = {
     "reconciler.controllers.host_lockdown.x__near_miss__mutmut_21": (
         'similar = sorted(u for u in users if (esx_users.parse(u) or esx_users.Account("LOCAL", u)).user.lower() '
         '== mine)', _KIND_UNUSED),
+    "reconciler.engine.policies.x_compile_documents__mutmut_13": ('spec = doc.model.spec.model_dump(mode=None, by_alias=True, exclude_none=True)', _DUMP_MODE),
+    "reconciler.engine.policies.x_compile_documents__mutmut_35": ('spec = doc.model.spec.model_dump(mode=None, by_alias=True, exclude_none=True)', _DUMP_MODE),
+    "reconciler.engine.policies.x_compile_documents__mutmut_16": ('spec = doc.model.spec.model_dump(by_alias=True, exclude_none=True)', _DUMP_MODE),
+    "reconciler.engine.policies.x_compile_documents__mutmut_38": ('spec = doc.model.spec.model_dump(by_alias=True, exclude_none=True)', _DUMP_MODE),
+    "reconciler.engine.policies.x_compile_documents__mutmut_19": ('spec = doc.model.spec.model_dump(mode="XXjsonXX", by_alias=True, exclude_none=True)', _DUMP_MODE),
+    "reconciler.engine.policies.x_compile_documents__mutmut_41": ('spec = doc.model.spec.model_dump(mode="XXjsonXX", by_alias=True, exclude_none=True)', _DUMP_MODE),
+    "reconciler.engine.policies.x_compile_documents__mutmut_20": ('spec = doc.model.spec.model_dump(mode="JSON", by_alias=True, exclude_none=True)', _DUMP_MODE),
+    "reconciler.engine.policies.x_compile_documents__mutmut_42": ('spec = doc.model.spec.model_dump(mode="JSON", by_alias=True, exclude_none=True)', _DUMP_MODE),
+    "reconciler.engine.policies.x_compile_documents__mutmut_14": ('spec = doc.model.spec.model_dump(mode="json", by_alias=None, exclude_none=True)', _DUMP_ALIAS),
+    "reconciler.engine.policies.x_compile_documents__mutmut_36": ('spec = doc.model.spec.model_dump(mode="json", by_alias=None, exclude_none=True)', _DUMP_ALIAS),
+    "reconciler.engine.policies.x_compile_documents__mutmut_17": ('spec = doc.model.spec.model_dump(mode="json", exclude_none=True)', _DUMP_ALIAS),
+    "reconciler.engine.policies.x_compile_documents__mutmut_39": ('spec = doc.model.spec.model_dump(mode="json", exclude_none=True)', _DUMP_ALIAS),
+    "reconciler.engine.policies.x_compile_documents__mutmut_21": ('spec = doc.model.spec.model_dump(mode="json", by_alias=False, exclude_none=True)', _DUMP_ALIAS),
+    "reconciler.engine.policies.x_compile_documents__mutmut_43": ('spec = doc.model.spec.model_dump(mode="json", by_alias=False, exclude_none=True)', _DUMP_ALIAS),
+    "reconciler.engine.policies.x_compile_documents__mutmut_18": ('spec = doc.model.spec.model_dump(mode="json", by_alias=True, )', _DUMP_NONE),
+    "reconciler.engine.policies.x_compile_documents__mutmut_40": ('spec = doc.model.spec.model_dump(mode="json", by_alias=True, )', _DUMP_NONE),
+    "reconciler.engine.policies.x_compile_documents__mutmut_22": ('spec = doc.model.spec.model_dump(mode="json", by_alias=True, exclude_none=False)', _DUMP_NONE),
+    "reconciler.engine.policies.x_compile_documents__mutmut_44": ('spec = doc.model.spec.model_dump(mode="json", by_alias=True, exclude_none=False)', _DUMP_NONE),
+    "reconciler.engine.policies.x_compile_policy__mutmut_2": ('spec = doc.model.spec.model_dump(mode=None, by_alias=True, exclude_none=True)', _POLICY_MODE),
+    "reconciler.engine.policies.x_compile_policy__mutmut_5": ('spec = doc.model.spec.model_dump(by_alias=True, exclude_none=True)', _POLICY_MODE),
+    "reconciler.engine.policies.x_compile_policy__mutmut_8": ('spec = doc.model.spec.model_dump(mode="XXjsonXX", by_alias=True, exclude_none=True)', _POLICY_MODE),
+    "reconciler.engine.policies.x_compile_policy__mutmut_9": ('spec = doc.model.spec.model_dump(mode="JSON", by_alias=True, exclude_none=True)', _POLICY_MODE),
+    "reconciler.engine.policies.x_compile_policy__mutmut_38": ('enforce=spec.get("enforcement", None) == "Enforce", suspended=bool(spec.get("suspend")),', _MODEL_DEFAULT),
+    "reconciler.engine.policies.x_compile_policy__mutmut_40": ('enforce=spec.get("enforcement", ) == "Enforce", suspended=bool(spec.get("suspend")),', _MODEL_DEFAULT),
+    "reconciler.engine.policies.x_compile_policy__mutmut_43": ('enforce=spec.get("enforcement", "XXEnforceXX") == "Enforce", suspended=bool(spec.get("suspend")),', _MODEL_DEFAULT),
+    "reconciler.engine.policies.x_compile_policy__mutmut_44": ('enforce=spec.get("enforcement", "enforce") == "Enforce", suspended=bool(spec.get("suspend")),', _MODEL_DEFAULT),
+    "reconciler.engine.policies.x_compile_policy__mutmut_45": ('enforce=spec.get("enforcement", "ENFORCE") == "Enforce", suspended=bool(spec.get("suspend")),', _MODEL_DEFAULT),
+    "reconciler.engine.policies.x_compile_policy__mutmut_56": ('priority=int(spec.get("priority", None)), source=f"{start.file}:{start.line}",', _MODEL_DEFAULT),
+    "reconciler.engine.policies.x_compile_policy__mutmut_58": ('priority=int(spec.get("priority", )), source=f"{start.file}:{start.line}",', _MODEL_DEFAULT),
+    "reconciler.engine.policies.x_compile_policy__mutmut_61": ('priority=int(spec.get("priority", 1)), source=f"{start.file}:{start.line}",', _MODEL_DEFAULT),
+    "reconciler.api.loader.x_discover__mutmut_6": ("key = None", "add() is given only paths that exist (path.exists() or is_file(follow_symlinks=True)), and those resolve"),
+    "reconciler.api.loader.x_read_text__mutmut_17": ("data = fh.read(None)", _READ_MORE),
+    "reconciler.api.loader.x_read_text__mutmut_19": ("data = fh.read(max_bytes + 2)", _READ_MORE),
+    "reconciler.api.loader.x_read_text__mutmut_35": ('return data.decode("UTF-8-SIG"), None', "Python codec names are case-insensitive"),
 }
 
 KILLED = {"killed", "timeout"}

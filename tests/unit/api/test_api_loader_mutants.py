@@ -180,3 +180,51 @@ def test_get_and_of_kind() -> None:
     assert result.get("VCenter", "p") is None
     assert [d.name for d in result.of_kind("VCenter")] == ["lab"]
     assert [d.kind for d in result.of_kind("HostSecurityPolicy")] == ["HostSecurityPolicy"]
+
+
+def test_too_large_messages_round_like_the_limit(tmp_path: Path) -> None:
+    odd = tmp_path / "odd.yaml"
+    odd.write_bytes(b"#" * 1835008)  # 1.75 MiB
+    _, issue = read_text(odd, max_bytes=1048576)
+    assert issue is not None and issue.file == str(odd)
+    assert issue.message == "file is too large (1.8 MiB; the limit is 1 MiB)"
+    sparse = tmp_path / "sparse.yaml"
+    with sparse.open("wb") as fh:
+        fh.truncate(1000 * 1048576 + 1)
+    _, issue = read_text(sparse, max_bytes=1000 * 1048576)
+    assert issue is not None and issue.message == "file is too large (1000.0 MiB; the limit is 1000 MiB)"
+
+
+def test_a_file_that_grows_after_stat_is_still_refused(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    grown = tmp_path / "grown.yaml"
+    grown.write_bytes(b"#" * 101)
+    real_stat = Path.stat
+
+    class Small:
+        st_size = 10
+
+    def stat(self, *args, **kwargs):  # type: ignore[no-untyped-def]
+        return Small() if self.name == "grown.yaml" else real_stat(self, *args, **kwargs)
+
+    monkeypatch.setattr(Path, "stat", stat)
+    text, issue = read_text(grown, max_bytes=100)
+    assert text is None and issue is not None
+    assert (issue.file, issue.message) == (str(grown), "file is too large (the limit is 9.53674e-05 MiB)")
+    text, issue = read_text(grown, max_bytes=101)
+    assert issue is None and text == "#" * 101
+
+
+def test_utf8_error_column_counts_from_the_last_line_start(tmp_path: Path) -> None:
+    bad = tmp_path / "bad.yaml"
+    bad.write_bytes(b"a: 1\nb: 2\nccc: \xfe\n")
+    _, issue = read_text(bad)
+    assert issue is not None
+    assert (issue.file, issue.line, issue.column) == (str(bad), 3, 6)
+
+
+def test_a_nameless_vcenter_does_not_count_as_a_second_connection() -> None:
+    named = f"{HEAD}kind: VCenter\nmetadata: {{name: lab}}\nspec:\n  server: vc.example\n{CREDS}"
+    nameless = f"{HEAD}kind: VCenter\nmetadata: {{}}\nspec:\n  server: vc2.example\n{CREDS}"
+    result = load_text(named + "---\n" + nameless + "---\n" + policy("p"), "v.yaml")
+    assert sorted(d.name for d in result.documents) == ["lab", "p"]
+    assert [str(i) for i in result.issues] == ["v.yaml:10:1: VCenter/?: metadata.name: missing required field 'name'"]
