@@ -9,8 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from reconciler.api import load_specs, load_text
-from reconciler.api import loader
+from reconciler.api import load_specs, load_text, loader
 from reconciler.api.loader import load_texts, read_text
 
 HEAD = "apiVersion: vsr.dev/v1alpha1\n"

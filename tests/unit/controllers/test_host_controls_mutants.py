@@ -11,8 +11,20 @@ from typing import Any
 
 from pyVmomi import vim
 
-from reconciler.controllers.contract import ConnectionFacts, FieldDiff, ObjectState, PolledValue, Skip
-from reconciler.controllers.host_firewall import HostFirewall, ip_list, normalize_allowed, observed_allowed, wire_address
+from reconciler.controllers.contract import (
+    ConnectionFacts,
+    FieldDiff,
+    ObjectState,
+    PolledValue,
+    Skip,
+)
+from reconciler.controllers.host_firewall import (
+    HostFirewall,
+    ip_list,
+    normalize_allowed,
+    observed_allowed,
+    wire_address,
+)
 from reconciler.controllers.host_lockdown import EXCEPTIONS, MODE, USERS, HostLockdown
 from reconciler.controllers.host_services import HostServices
 from reconciler.events.model import ObjectRef
