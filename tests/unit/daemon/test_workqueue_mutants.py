@@ -125,3 +125,11 @@ def test_a_failing_handler_is_logged_with_its_queue_and_key():
     failed = [e for e in logs if e.get("event") == "reconcile failed"]
     assert failed and failed[0]["queue"] == "hosts" and failed[0]["key"] == repr(A)
     assert failed[0]["log_level"] == "error"
+
+
+def test_join_without_a_timeout_waits_for_the_workers_to_exit():
+    q: WorkQueue[tuple[str, str]] = WorkQueue()
+    stop = threading.Event()
+    pool = run_workers(q, 2, lambda key: True, stop, poll=0.02)
+    stop.set()
+    assert pool.join() is True and pool.alive == 0
