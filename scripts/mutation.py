@@ -193,6 +193,14 @@ EQUIVALENT: dict[str, tuple[str, str]] = {
         "if current is not None and current < ready:",
         "a second add_after for the same ready time pushes a heap entry that _promote_locked skips as stale "
         "(the key is no longer waiting once the first entry promoted it)"),
+    "reconciler.events.journal.x__statements__mutmut_5": ('lines = [line.split("--", )[0] for line in script.splitlines()]',
+                                                         _ZONE.replace("%", "--")),
+    "reconciler.events.journal.x__statements__mutmut_8": ('lines = [line.split("--", 2)[0] for line in script.splitlines()]',
+                                                         _ZONE.replace("%", "--")),
+    "reconciler.events.journal.x__statements__mutmut_6": (
+        'lines = [line.rsplit("--", 1)[0] for line in script.splitlines()]',
+        ("SQLite itself ignores a line after `--`; the one schema line with two (`-- change sequence for --follow`) "
+         "keeps a valid comment either way")),
 }
 
 #: Modules whose SQL text (SQLite) and sqlite3.Row keys are read case-insensitively: a mutant that only changes the
@@ -200,8 +208,9 @@ EQUIVALENT: dict[str, tuple[str, str]] = {
 SQL_MODULES = {"events/journal.py"}
 _SQL_CASE = ("only the letter case of SQL text or of a sqlite3.Row key changes; SQLite keywords and identifiers "
              "and Row keys are case-insensitive")
-_SQL_WORD = re.compile(r"\b(SELECT|INSERT|UPDATE|DELETE|PRAGMA|WHERE|FROM|VALUES|ORDER BY|AND|IS NULL|COALESCE|COUNT|"
-                       r"JOIN|ON)\b|= \?\"|\br\[\"intent_")  # upper-case SQL as the module writes it, or a Row key
+_SQL_WORD = re.compile(r"\b(SELECT|INSERT|UPDATE|DELETE|PRAGMA|WHERE|FROM|VALUES|ORDER BY|AND|OR|IN|GLOB|IS NULL|"
+                       r"COALESCE|COUNT|JOIN|ON|BEGIN IMMEDIATE|COMMIT|ROLLBACK)\b|[=<>] \?\"|\br\[\"intent_")
+# (upper-case SQL as the module writes it, or a Row key)
 
 
 def sql_case_only(diff: str) -> bool:

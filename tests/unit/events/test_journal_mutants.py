@@ -119,3 +119,32 @@ def test_values_json_cannot_encode_are_stored_as_text_with_sorted_keys(tmp_path)
         assert read.current == {"a": "2026-01-01 00:00:00+00:00", "b": 1} and read.desired is None
         (row,) = j._db.execute("SELECT current FROM events").fetchall()
         assert row[0] == '{"a": "2026-01-01 00:00:00+00:00", "b": 1}'
+
+
+def test_query_filters_combine_and_keep_their_parameters(tmp_path):
+    other = ObjectRef("HostSystem", "host-9", "esx9", "dr")
+    with Journal(tmp_path / "j.db", clock=clock) as j:
+        j.record(outcome(None, "old"), at=T0)
+        j.record(outcome(None, "new"), at=T1)
+        j.record(Event(type="Warning", reason="RemediationFailed", object=HOST, message="failed"), at=T1)
+        j.record(Event(type="Normal", reason="DriftDetected", object=other, message="elsewhere"), at=T1)
+        assert [e.message for e in j.query(since=T0 + timedelta(minutes=30), object="ESX1")] == ["new", "failed"]
+        assert [e.message for e in j.query(reason=["RemediationFailed", "DriftDetected"])] == ["failed", "elsewhere"]
+        assert [e.message for e in j.query(vcenter="dr")] == ["elsewhere"]
+        assert j.last_seq() == 4 and [e.seq for e in j.query()] == [1, 2, 3, 4]
+
+
+def test_an_aware_cutoff_keeps_its_zone(tmp_path):
+    plus_two = timezone(timedelta(hours=2))
+    with Journal(tmp_path / "j.db", clock=clock) as j:
+        j.record(outcome(None, "old"), at=T0)
+        j.record(outcome(None, "new"), at=T1)
+        # 02:30 at +02:00 is 00:30 UTC: only the 01:00 UTC event is newer
+        assert [e.message for e in j.query(since=datetime(2026, 1, 1, 2, 30, tzinfo=plus_two))] == ["new"]
+
+
+def test_an_event_without_a_path_reads_back_without_one(tmp_path):
+    with Journal(tmp_path / "j.db", clock=clock) as j:
+        j.record(Event(type="Normal", reason="SpecLoaded", object=HOST, message="m"))
+        (read,) = j.query()
+        assert read.path is None
