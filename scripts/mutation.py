@@ -201,6 +201,9 @@ EQUIVALENT: dict[str, tuple[str, str]] = {
         'lines = [line.rsplit("--", 1)[0] for line in script.splitlines()]',
         ("SQLite itself ignores a line after `--`; the one schema line with two (`-- change sequence for --follow`) "
          "keeps a valid comment either way")),
+    "reconciler.events.journal.x__dump__mutmut_1": (
+        "return None if (value is None) and False else json.dumps(value, default=str, sort_keys=True)",
+        'None is then stored as the JSON text "null", which _load reads back as None'),
 }
 
 #: Modules whose SQL text (SQLite) and sqlite3.Row keys are read case-insensitively: a mutant that only changes the

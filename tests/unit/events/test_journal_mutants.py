@@ -148,3 +148,37 @@ def test_an_event_without_a_path_reads_back_without_one(tmp_path):
         j.record(Event(type="Normal", reason="SpecLoaded", object=HOST, message="m"))
         (read,) = j.query()
         assert read.path is None
+
+
+def test_checkpoint_folds_the_wal_into_the_file(tmp_path):
+    with Journal(tmp_path / "j.db", clock=clock) as j:
+        j.record(outcome(None))
+        assert (tmp_path / "j.db-wal").stat().st_size > 0
+        j.checkpoint()
+        assert (tmp_path / "j.db-wal").stat().st_size == 0
+        assert len(j) == 1
+
+
+def test_a_failed_write_rolls_back_the_whole_transaction(tmp_path):
+    with Journal(tmp_path / "j.db", clock=clock) as j:
+        j.open_intents([(intent("a"), "")])
+        again = Event(type="Normal", reason="RemediationStarted", object=HOST, path="services.TSM-SSH.policy",
+                      message="intent a again", intent="a")
+        with pytest.raises(JournalError, match="cannot write: UNIQUE constraint failed"):
+            j.open_intents([(intent("b"), ""), (again, "")])
+        assert [i.id for i in j.intents()] == ["a"]
+        assert [e.message for e in j.query()] == ["intent a: services.TSM-SSH.running"]
+        j.open_intents([(intent("c"), "")])  # the journal is usable afterwards
+        assert [i.id for i in j.intents()] == ["a", "c"]
+
+
+def test_a_read_only_journal_can_be_read_from_another_thread(tmp_path):
+    import threading
+    with Journal(tmp_path / "j.db") as j:
+        j.record(outcome(None))
+    seen: list[int] = []
+    with Journal(tmp_path / "j.db", readonly=True) as ro:
+        reader = threading.Thread(target=lambda: seen.append(len(ro.query())))
+        reader.start()
+        reader.join(5)
+    assert seen == [1]
