@@ -18,6 +18,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import re
 import shutil
 import signal
 import subprocess
@@ -34,11 +35,14 @@ WORK = ROOT / "build" / "mutation"
 MODULES: dict[str, list[str]] = {
     "controllers/host_lockdown.py": ["tests/unit/controllers/test_host_diffs.py",
                                      "tests/unit/controllers/test_host_mutants.py",
-                                     "tests/unit/engine/test_guards.py"],
+                                     "tests/unit/engine/test_guards.py",
+                                     "tests/unit/controllers/test_host_controls_mutants.py"],
     "controllers/host_firewall.py": ["tests/unit/controllers/test_host_diffs.py",
-                                     "tests/unit/controllers/test_host_mutants.py"],
+                                     "tests/unit/controllers/test_host_mutants.py",
+                                     "tests/unit/controllers/test_host_controls_mutants.py"],
     "controllers/host_services.py": ["tests/unit/controllers/test_host_diffs.py",
-                                     "tests/unit/controllers/test_host_mutants.py"],
+                                     "tests/unit/controllers/test_host_mutants.py",
+                                     "tests/unit/controllers/test_host_controls_mutants.py"],
     "controllers/esx_users.py": ["tests/unit/controllers/test_esx_users.py",
                                  "tests/unit/controllers/test_host_mutants.py",
                                  "tests/unit/engine/test_guards.py"],
@@ -47,16 +51,16 @@ MODULES: dict[str, list[str]] = {
                         "tests/unit/engine/test_engine_mutants.py"],
     "engine/waivers.py": ["tests/unit/engine/test_merge_waivers.py",
                           "tests/unit/engine/test_engine_mutants.py"],
-    "engine/policies.py": ["tests/unit/engine/test_planner_policies.py"],
+    "engine/policies.py": ["tests/unit/engine/test_planner_policies.py", "tests/unit/engine/test_policies_mutants.py"],
     "engine/planner.py": ["tests/unit/engine/test_planner_policies.py",
                           "tests/unit/engine/test_guards.py"],
     "engine/guards.py": ["tests/unit/engine/test_guards.py", "tests/unit/engine/test_guard_mutants.py"],
     "engine/executor.py": ["tests/integration/test_executor_outcomes.py"],
-    "daemon/workqueue.py": ["tests/unit/daemon/test_daemon_workqueue.py",
+    "daemon/workqueue.py": ["tests/unit/daemon/test_daemon_workqueue.py", "tests/unit/daemon/test_workqueue_mutants.py",
                             "tests/unit/daemon/test_daemon_metrics.py"],
-    "events/journal.py": ["tests/unit/events/test_journal.py",
+    "events/journal.py": ["tests/unit/events/test_journal.py", "tests/unit/events/test_journal_mutants.py",
                           "tests/unit/events/test_journal_intents.py"],
-    "api/loader.py": ["tests/unit/api/test_api_loader.py"],
+    "api/loader.py": ["tests/unit/api/test_api_loader.py", "tests/unit/api/test_api_loader_mutants.py"],
     "vsphere/tls.py": ["tests/unit/vsphere/test_tls.py"],
     "vsphere/settings.py": ["tests/unit/vsphere/test_settings.py",
                             "tests/unit/vsphere/test_call.py",
@@ -69,6 +73,20 @@ _TIED = "a path is tied only while it has a winner, so the key is always there"
 _DVPG = ("the DV portgroup branch admits only `datacenters` (and `exclude`) selectors; `hosts: ['*']` matches any "
          "name, which reaches selection.matches as the object name or the placement host either way")
 _ONE_SEPARATOR = "names with more than one separator are refused first, so both split at the same place"
+_STRICT_NONE = "strict=None is falsy, the same as strict=False"
+_SINGLE_ADDRESSES = ("ipAddress holds single addresses (the API's IpList; networks are in ipNetwork), which have no "
+                     "host bits, so strict does not matter")
+_DATA_OBJECT = "pyVmomi data objects have every declared property (unset is None), so the default is never used"
+_ZONE = "only the text before the first % is kept ([0]); how often the rest is split does not matter"
+_KIND_UNUSED = "only the account's user name is compared; the kind of the fallback Account is never read"
+_DUMP_MODE = ("Waiver and Attestation specs differ between JSON and Python dumps only in `expires`, which from_spec "
+              "parses from either a string or a date")
+_DUMP_ALIAS = "Waiver and Attestation spec fields are single words: alias and attribute names are the same"
+_DUMP_NONE = ("the only None-valued keys kept are unset selector dimensions, and selectors are read with .get, where "
+              "None is the same as absent")
+_POLICY_MODE = "policy models hold only str/int/bool/list/dict values (Literal, not Enum; no dates): both dumps are equal"
+_MODEL_DEFAULT = "the model defaults the field (Enforce, 0) and exclude_none keeps it, so the key is always present"
+_READ_MORE = "any read longer than max_bytes gives the same verdict (more than max_bytes: too large)"
 EQUIVALENT: dict[str, tuple[str, str]] = {
     "reconciler.engine.merge.x_merge__mutmut_33": ("winners.pop(conflict.path, )", _TIED),
     "reconciler.engine.waivers.xǁWaiverRuleǁcovers__mutmut_28": (
@@ -95,7 +113,118 @@ EQUIVALENT: dict[str, tuple[str, str]] = {
     "reconciler.controllers.host_lockdown.x__current_mode__mutmut_7": (
         "return SPEC_MODES.get(str(raw)) if (raw is not None) or True else None",
         'SPEC_MODES.get("None") is None as well'),
+    "reconciler.controllers.host_firewall.x_allows__mutmut_9": (
+        "return any(net.version == ip.version and not _mapped(None) and ip in net for net in allowed)",
+        "wire_address turns every IPv4-mapped source into IPv4, and a mapped IPv6 network (prefix >= 96 under "
+        "::ffff:0:0) holds only mapped addresses, so no IPv6 source can fall in one: the _mapped test is a safety net"),
+    "reconciler.controllers.host_firewall.x_ip_list__mutmut_16": (
+        "return vim.host.Ruleset.IpList(ipAddress=sorted(addresses), ipNetwork=networks)",
+        "pyVmomi initialises an unset boolean property to False, the value written explicitly"),
+    "reconciler.controllers.host_firewall.x_normalize_allowed__mutmut_10": (
+        "return frozenset(ipaddress.ip_network(str(v), strict=None) for v in value)", _STRICT_NONE),
+    "reconciler.controllers.host_firewall.x_observed_allowed__mutmut_16": (
+        "nets = {ipaddress.ip_network(a, strict=None) for a in (hosts.ipAddress or [])}", _STRICT_NONE),
+    "reconciler.controllers.host_firewall.x_observed_allowed__mutmut_18": (
+        "nets = {ipaddress.ip_network(a, ) for a in (hosts.ipAddress or [])}", _SINGLE_ADDRESSES),
+    "reconciler.controllers.host_firewall.x_observed_allowed__mutmut_19": (
+        "nets = {ipaddress.ip_network(a, strict=True) for a in (hosts.ipAddress or [])}", _SINGLE_ADDRESSES),
+    "reconciler.controllers.host_firewall.x_observed_allowed__mutmut_24": (
+        'nets |= {ipaddress.ip_network(f"{n.network}/{n.prefixLength}", strict=None) for n in (hosts.ipNetwork or [])}',
+        _STRICT_NONE),
+    "reconciler.controllers.host_firewall.x_observed_allowed__mutmut_6": (
+        'hosts = getattr(ruleset, "allowedHosts", )', _DATA_OBJECT),
+    "reconciler.controllers.host_firewall.x_wire_address__mutmut_6": (
+        'ip = ipaddress.ip_address(address.split("%", )[0])', _ZONE),
+    "reconciler.controllers.host_firewall.x_wire_address__mutmut_9": (
+        'ip = ipaddress.ip_address(address.split("%", 2)[0])', _ZONE),
+    "reconciler.controllers.host_lockdown.x__near_miss__mutmut_5": (
+        'mine = (esx_users.parse(login) or esx_users.Account(None, login)).user.lower()', _KIND_UNUSED),
+    "reconciler.controllers.host_lockdown.x__near_miss__mutmut_9": (
+        'mine = (esx_users.parse(login) or esx_users.Account("XXlocalXX", login)).user.lower()', _KIND_UNUSED),
+    "reconciler.controllers.host_lockdown.x__near_miss__mutmut_10": (
+        'mine = (esx_users.parse(login) or esx_users.Account("LOCAL", login)).user.lower()', _KIND_UNUSED),
+    "reconciler.controllers.host_lockdown.x__near_miss__mutmut_16": (
+        'similar = sorted(u for u in users if (esx_users.parse(u) or esx_users.Account(None, u)).user.lower() == mine)',
+        _KIND_UNUSED),
+    "reconciler.controllers.host_lockdown.x__near_miss__mutmut_20": (
+        'similar = sorted(u for u in users if (esx_users.parse(u) or esx_users.Account("XXlocalXX", u)).user.lower() '
+        '== mine)', _KIND_UNUSED),
+    "reconciler.controllers.host_lockdown.x__near_miss__mutmut_21": (
+        'similar = sorted(u for u in users if (esx_users.parse(u) or esx_users.Account("LOCAL", u)).user.lower() '
+        '== mine)', _KIND_UNUSED),
+    "reconciler.engine.policies.x_compile_documents__mutmut_13": ('spec = doc.model.spec.model_dump(mode=None, by_alias=True, exclude_none=True)', _DUMP_MODE),
+    "reconciler.engine.policies.x_compile_documents__mutmut_35": ('spec = doc.model.spec.model_dump(mode=None, by_alias=True, exclude_none=True)', _DUMP_MODE),
+    "reconciler.engine.policies.x_compile_documents__mutmut_16": ('spec = doc.model.spec.model_dump(by_alias=True, exclude_none=True)', _DUMP_MODE),
+    "reconciler.engine.policies.x_compile_documents__mutmut_38": ('spec = doc.model.spec.model_dump(by_alias=True, exclude_none=True)', _DUMP_MODE),
+    "reconciler.engine.policies.x_compile_documents__mutmut_19": ('spec = doc.model.spec.model_dump(mode="XXjsonXX", by_alias=True, exclude_none=True)', _DUMP_MODE),
+    "reconciler.engine.policies.x_compile_documents__mutmut_41": ('spec = doc.model.spec.model_dump(mode="XXjsonXX", by_alias=True, exclude_none=True)', _DUMP_MODE),
+    "reconciler.engine.policies.x_compile_documents__mutmut_20": ('spec = doc.model.spec.model_dump(mode="JSON", by_alias=True, exclude_none=True)', _DUMP_MODE),
+    "reconciler.engine.policies.x_compile_documents__mutmut_42": ('spec = doc.model.spec.model_dump(mode="JSON", by_alias=True, exclude_none=True)', _DUMP_MODE),
+    "reconciler.engine.policies.x_compile_documents__mutmut_14": ('spec = doc.model.spec.model_dump(mode="json", by_alias=None, exclude_none=True)', _DUMP_ALIAS),
+    "reconciler.engine.policies.x_compile_documents__mutmut_36": ('spec = doc.model.spec.model_dump(mode="json", by_alias=None, exclude_none=True)', _DUMP_ALIAS),
+    "reconciler.engine.policies.x_compile_documents__mutmut_17": ('spec = doc.model.spec.model_dump(mode="json", exclude_none=True)', _DUMP_ALIAS),
+    "reconciler.engine.policies.x_compile_documents__mutmut_39": ('spec = doc.model.spec.model_dump(mode="json", exclude_none=True)', _DUMP_ALIAS),
+    "reconciler.engine.policies.x_compile_documents__mutmut_21": ('spec = doc.model.spec.model_dump(mode="json", by_alias=False, exclude_none=True)', _DUMP_ALIAS),
+    "reconciler.engine.policies.x_compile_documents__mutmut_43": ('spec = doc.model.spec.model_dump(mode="json", by_alias=False, exclude_none=True)', _DUMP_ALIAS),
+    "reconciler.engine.policies.x_compile_documents__mutmut_18": ('spec = doc.model.spec.model_dump(mode="json", by_alias=True, )', _DUMP_NONE),
+    "reconciler.engine.policies.x_compile_documents__mutmut_40": ('spec = doc.model.spec.model_dump(mode="json", by_alias=True, )', _DUMP_NONE),
+    "reconciler.engine.policies.x_compile_documents__mutmut_22": ('spec = doc.model.spec.model_dump(mode="json", by_alias=True, exclude_none=False)', _DUMP_NONE),
+    "reconciler.engine.policies.x_compile_documents__mutmut_44": ('spec = doc.model.spec.model_dump(mode="json", by_alias=True, exclude_none=False)', _DUMP_NONE),
+    "reconciler.engine.policies.x_compile_policy__mutmut_2": ('spec = doc.model.spec.model_dump(mode=None, by_alias=True, exclude_none=True)', _POLICY_MODE),
+    "reconciler.engine.policies.x_compile_policy__mutmut_5": ('spec = doc.model.spec.model_dump(by_alias=True, exclude_none=True)', _POLICY_MODE),
+    "reconciler.engine.policies.x_compile_policy__mutmut_8": ('spec = doc.model.spec.model_dump(mode="XXjsonXX", by_alias=True, exclude_none=True)', _POLICY_MODE),
+    "reconciler.engine.policies.x_compile_policy__mutmut_9": ('spec = doc.model.spec.model_dump(mode="JSON", by_alias=True, exclude_none=True)', _POLICY_MODE),
+    "reconciler.engine.policies.x_compile_policy__mutmut_38": ('enforce=spec.get("enforcement", None) == "Enforce", suspended=bool(spec.get("suspend")),', _MODEL_DEFAULT),
+    "reconciler.engine.policies.x_compile_policy__mutmut_40": ('enforce=spec.get("enforcement", ) == "Enforce", suspended=bool(spec.get("suspend")),', _MODEL_DEFAULT),
+    "reconciler.engine.policies.x_compile_policy__mutmut_43": ('enforce=spec.get("enforcement", "XXEnforceXX") == "Enforce", suspended=bool(spec.get("suspend")),', _MODEL_DEFAULT),
+    "reconciler.engine.policies.x_compile_policy__mutmut_44": ('enforce=spec.get("enforcement", "enforce") == "Enforce", suspended=bool(spec.get("suspend")),', _MODEL_DEFAULT),
+    "reconciler.engine.policies.x_compile_policy__mutmut_45": ('enforce=spec.get("enforcement", "ENFORCE") == "Enforce", suspended=bool(spec.get("suspend")),', _MODEL_DEFAULT),
+    "reconciler.engine.policies.x_compile_policy__mutmut_56": ('priority=int(spec.get("priority", None)), source=f"{start.file}:{start.line}",', _MODEL_DEFAULT),
+    "reconciler.engine.policies.x_compile_policy__mutmut_58": ('priority=int(spec.get("priority", )), source=f"{start.file}:{start.line}",', _MODEL_DEFAULT),
+    "reconciler.engine.policies.x_compile_policy__mutmut_61": ('priority=int(spec.get("priority", 1)), source=f"{start.file}:{start.line}",', _MODEL_DEFAULT),
+    "reconciler.api.loader.x_discover__mutmut_6": ("key = None", "add() is given only paths that exist (path.exists() or is_file(follow_symlinks=True)), and those resolve"),
+    "reconciler.api.loader.x_read_text__mutmut_17": ("data = fh.read(None)", _READ_MORE),
+    "reconciler.api.loader.x_read_text__mutmut_19": ("data = fh.read(max_bytes + 2)", _READ_MORE),
+    "reconciler.api.loader.x_read_text__mutmut_35": ('return data.decode("UTF-8-SIG"), None', "Python codec names are case-insensitive"),
+    "reconciler.daemon.workqueue.xǁBucketRateLimiterǁwhen__mutmut_24": (
+        "return 0.0 if self._tokens > 0 else -self._tokens / self.qps",
+        "with exactly 0 tokens left the mutant returns -0.0 / qps = -0.0, which is 0.0"),
+    "reconciler.daemon.workqueue.xǁWorkQueueǁadd_after__mutmut_10": (
+        "if current is not None and current < ready:",
+        "a second add_after for the same ready time pushes a heap entry that _promote_locked skips as stale "
+        "(the key is no longer waiting once the first entry promoted it)"),
+    "reconciler.events.journal.x__statements__mutmut_5": ('lines = [line.split("--", )[0] for line in script.splitlines()]',
+                                                         _ZONE.replace("%", "--")),
+    "reconciler.events.journal.x__statements__mutmut_8": ('lines = [line.split("--", 2)[0] for line in script.splitlines()]',
+                                                         _ZONE.replace("%", "--")),
+    "reconciler.events.journal.x__statements__mutmut_6": (
+        'lines = [line.rsplit("--", 1)[0] for line in script.splitlines()]',
+        ("SQLite itself ignores a line after `--`; the one schema line with two (`-- change sequence for --follow`) "
+         "keeps a valid comment either way")),
+    "reconciler.events.journal.x__dump__mutmut_1": (
+        "return None if (value is None) and False else json.dumps(value, default=str, sort_keys=True)",
+        'None is then stored as the JSON text "null", which _load reads back as None'),
 }
+
+#: Modules whose SQL text (SQLite) and sqlite3.Row keys are read case-insensitively: a mutant that only changes the
+#: letter case of such a line is equivalent (see sql_case_only; keep docs/testing.md in step).
+SQL_MODULES = {"events/journal.py"}
+_SQL_CASE = ("only the letter case of SQL text or of a sqlite3.Row key changes; SQLite keywords and identifiers "
+             "and Row keys are case-insensitive")
+_SQL_WORD = re.compile(r"\b(SELECT|INSERT|UPDATE|DELETE|PRAGMA|WHERE|FROM|VALUES|ORDER BY|AND|OR|IN|GLOB|IS NULL|"
+                       r"COALESCE|COUNT|JOIN|ON|BEGIN IMMEDIATE|COMMIT|ROLLBACK)\b|[=<>] \?\"|\br\[\"intent_")
+# (upper-case SQL as the module writes it, or a Row key)
+
+
+def sql_case_only(diff: str) -> bool:
+    """One line changed, only in letter case, and that line is SQL text or a Row lookup (r["intent_..."])."""
+    minus = [line[1:] for line in diff.splitlines() if line.startswith("-") and not line.startswith("---")]
+    plus = [line[1:] for line in diff.splitlines() if line.startswith("+") and not line.startswith("+++")]
+    if len(minus) != len(plus) or not minus:
+        return False
+    changed = [(a, b) for a, b in zip(minus, plus) if a != b]
+    return bool(changed) and all(a.lower() == b.lower() and _SQL_WORD.search(a) for a, b in changed)
+
 
 KILLED = {"killed", "timeout"}
 
@@ -192,6 +321,8 @@ def run_module(module: str, tests: list[str], budget: float, workers: int) -> Mo
         known = EQUIVALENT.get(name)
         if known and known[0] in {line[1:].strip() for line in diff.splitlines() if line.startswith("+")}:
             result.equivalents[name] = known[1]
+        elif module in SQL_MODULES and sql_case_only(diff):
+            result.equivalents[name] = _SQL_CASE
         else:
             result.survivors[name] = f"[{status}]\n{diff}"
     return result
