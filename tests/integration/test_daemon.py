@@ -132,7 +132,9 @@ def test_out_of_band_change_is_detected_and_remediated_fast(fresh_sim, daemon_fa
     print(f"out-of-band change -> DriftRemediated in {elapsed:.2f} s")
 
 
-def test_spec_edit_converges_and_invalid_edit_keeps_last_good(fresh_sim, daemon_factory, tmp_path):
+def syslog_daemon(fresh_sim, daemon_factory, tmp_path):
+    """A daemon converging a syslog policy on the simulator, the first value applied: (daemon, policy file,
+    its template with one %s for the log host, a function reading DC0_C0_H0's log host back)."""
     d = daemon_factory()
     (d.specs / "vc.yaml").write_text(vcenter_doc(fresh_sim, "sim", tmp_path / "creds"))
     policy = d.specs / "syslog.yaml"
@@ -146,12 +148,17 @@ def test_spec_edit_converges_and_invalid_edit_keeps_last_good(fresh_sim, daemon_
         return host(si, HOST).configManager.advancedOption.QueryOptions(name="Syslog.global.logHost")[0].value
 
     wait_for(lambda: log_host() == "udp://10.0.0.1:514", 10, "first value applied")
+    return d, policy, template, log_host
+
+
+def test_spec_edit_converges_and_invalid_edit_keeps_last_good(fresh_sim, daemon_factory, tmp_path):
+    d, policy, template, log_host = syslog_daemon(fresh_sim, daemon_factory, tmp_path)
     policy.write_text(template % "udp://10.0.0.2:514")
     wait_for(lambda: log_host() == "udp://10.0.0.2:514", 10, "edited value applied")
 
     policy.write_text(template.replace("advancedSettings", "advancedSetings") % "udp://10.0.0.3:514")
     wait_for(lambda: d.events("SpecInvalid"), 10, "SpecInvalid event")
-    host(si, HOST).configManager.advancedOption.UpdateOptions(changedValue=[
+    host(fresh_sim.connect(), HOST).configManager.advancedOption.UpdateOptions(changedValue=[
         __import__("pyVmomi").vim.option.OptionValue(key="Syslog.global.logHost", value="udp://6.6.6.6:514")])
     wait_for(lambda: log_host() == "udp://10.0.0.2:514", 10, "last good version still enforced")
     assert d.proc.poll() is None, "a bad spec never stops the daemon"
@@ -337,19 +344,7 @@ def test_spec_shard_pins_a_vcenter_to_its_shard(daemon_factory, tmp_path):
 def test_a_log_file_written_into_the_spec_directory_does_not_postpone_reloads(fresh_sim, daemon_factory, tmp_path):
     """Issue 12 item 11: only spec files count, and a burst is fired at most max_wait after its first change. On
     the old watcher any file counted and every write restarted the debounce, so this edit was never loaded."""
-    d = daemon_factory()
-    (d.specs / "vc.yaml").write_text(vcenter_doc(fresh_sim, "sim", tmp_path / "creds"))
-    policy = d.specs / "syslog.yaml"
-    template = ("apiVersion: vsr.dev/v1alpha1\nkind: HostSecurityPolicy\nmetadata: {name: syslog}\nspec:\n"
-                "  selector: {hosts: [\"*\"]}\n  advancedSettings: {Syslog.global.logHost: \"%s\"}\n")
-    policy.write_text(template % "udp://10.0.0.1:514")
-    d.start().wait_ready()
-    si = fresh_sim.connect()
-
-    def log_host():
-        return host(si, HOST).configManager.advancedOption.QueryOptions(name="Syslog.global.logHost")[0].value
-
-    wait_for(lambda: log_host() == "udp://10.0.0.1:514", 10, "first value applied")
+    d, policy, template, log_host = syslog_daemon(fresh_sim, daemon_factory, tmp_path)
     stop = threading.Event()
 
     def write_log():  # something (a sidecar, a careless script) logs into the spec directory every 100 ms
