@@ -1,4 +1,5 @@
-"""Progress on a terminal: one spinner per vCenter while planning, one bar per vCenter while applying.
+"""Progress on a terminal: one spinner per vCenter while planning (with the planner's phases and object counts,
+see `reconciler.progress`), one bar per vCenter while applying.
 
 The apply callback is called from the executor's worker threads; a lock makes sure each vCenter gets exactly one
 bar (without it, eight workers racing on the first callback drew several). Nothing is drawn off a terminal."""
@@ -20,6 +21,8 @@ from rich.progress import (
     TimeElapsedColumn,
 )
 
+from reconciler import progress
+
 
 class Bars:
     def __init__(self, enabled: bool | None = None, console: Console | None = None) -> None:
@@ -40,10 +43,17 @@ class Bars:
 
     @contextmanager
     def planning(self, vcenter: str, index: int, count: int) -> Iterator[None]:
-        """A spinner while one vCenter is connected to and planned (`planning lab (1/3)`)."""
-        task = self.progress.add_task(f"planning {vcenter} ({index}/{count})", total=None)
+        """A spinner while one vCenter is connected to and planned (`planning lab (1/3)`), then its phases as the
+        planner reports them (`planning lab (1/3): reading inventory`, `... checking objects` with a bar)."""
+        head = f"planning {vcenter} ({index}/{count})"
+        task = self.progress.add_task(head, total=None)
+
+        def phase(name: str, done: int, total: int | None) -> None:
+            self.progress.update(task, description=f"{head}: {name}", completed=done, total=total)
+
         try:
-            yield
+            with progress.reporting(phase):
+                yield
         finally:
             self.progress.remove_task(task)
 

@@ -13,7 +13,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from reconciler import catalog
+from reconciler import catalog, progress
 from reconciler import controllers as registry
 from reconciler.api import fields as shape
 from reconciler.controllers.base import Controller
@@ -29,6 +29,7 @@ from reconciler.vsphere.protocol import Connection
 
 POLICY_KIND_OF = {"HostSystem": "HostSecurityPolicy", "DistributedVirtualPortgroup": "HostSecurityPolicy",
                   "VirtualMachine": "VMSecurityPolicy"}
+PROGRESS_EVERY = 64  # objects between two progress reports
 UNSUPPORTED_FAULTS = frozenset({"ManagedObjectNotFound", "MethodNotFound", "NotSupported", "NotImplemented"})
 
 
@@ -145,7 +146,10 @@ def plan_objects(conn: Connection, facts: ConnectionFacts, policies: list[Compil
     plan = Plan(notes=[f"policy {p.name} is suspended" for p in policies if p.suspended])
     planned: list[PlannedObject] = []
 
-    for obj in objects.values():
+    total = len(objects)
+    for index, obj in enumerate(objects.values()):
+        if index % PROGRESS_EVERY == 0:
+            progress.report("selecting policies", index, total)
         ref = ObjectRef(obj.type, obj.moid, obj.name or obj.moid, facts.vcenter)
         place = _placement(obj, entities)
         is_template = bool(obj.props.get("config.template"))
@@ -174,6 +178,7 @@ def plan_objects(conn: Connection, facts: ConnectionFacts, policies: list[Compil
         planned.append(PlannedObject(state, desired))
 
     cache = cache if cache is not None else sources.SourceCache()
+    progress.report("reading related objects", 0, len(planned))
     declared = [(c, po.state) for c in controllers for po in planned if c.name in po.desired]
     for (moid, controller_name), exc in sources.read(conn, declared, cache, fresh=fresh).items():
         record_controller_fault(next(po.state for po in planned if po.state.ref.moid == moid), controller_name, exc)
@@ -190,7 +195,9 @@ def plan_objects(conn: Connection, facts: ConnectionFacts, policies: list[Compil
             for po in targets:
                 record_controller_fault(po.state, controller.name, exc)
 
-    for po in planned:
+    for index, po in enumerate(planned):
+        if index % PROGRESS_EVERY == 0:
+            progress.report("checking objects", index, len(planned))
         po.changes = diff_object(po, controllers, waiver_rules, today)
         guards.guard_object(po, facts)
         plan.changes.extend(po.changes)

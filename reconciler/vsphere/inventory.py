@@ -12,6 +12,7 @@ from typing import Any
 
 from pyVmomi import vim, vmodl
 
+from reconciler import progress
 from reconciler.vsphere.faults import describe
 from reconciler.vsphere.protocol import Connection
 
@@ -87,6 +88,7 @@ def _retrieve_pages(conn: Connection, spec: vmodl.query.PropertyCollector.Filter
     objects: list[Any] = []
     while result is not None:
         objects.extend(result.objects or ())
+        progress.report("reading inventory", len(objects))
         token = result.token
         if not token:
             break

@@ -114,3 +114,22 @@ def test_usage_error_exits_1(ws, capsys):
     with pytest.raises(SystemExit) as exc:
         main(["plan", str(ws.specs), "--no-such-flag"])
     assert exc.value.code == 1
+
+
+def test_planning_reports_each_phase_with_object_counts(ws, capsys, monkeypatch):
+    """The planning phase is not silent: the planner reports reading inventory, selecting policies and checking
+    objects (with the number of objects) to the listener the CLI's bars install."""
+    from reconciler import progress
+
+    seen: list[tuple[str, int, int | None]] = []
+    monkeypatch.setattr(progress, "report", lambda phase, done, total=None: seen.append((phase, done, total)))
+    ws.policy("ssh-off", SSH_OFF)
+    code, out, _ = plan(ws, capsys, "-o", "json")
+    assert code == 2
+    checked = json.loads(out)["summary"]["objects"]
+    assert checked > 0
+    phases = [p for p, _, _ in seen]
+    assert phases.index("reading inventory") < phases.index("selecting policies") < phases.index("checking objects")
+    assert ("checking objects", 0, checked) in seen
+    inventory_counts = [d for p, d, _ in seen if p == "reading inventory"]
+    assert max(inventory_counts) >= checked
