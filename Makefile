@@ -10,6 +10,7 @@ SUDO     := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 GOVMOMI  := /usr/share/gocode/src/github.com/vmware/govmomi
 SIM_SRC  := $(shell find sim -name '*.go' 2>/dev/null)
 PYTEST_ARGS ?=
+PYTEST_JOBS ?= 2
 
 .PHONY: all deps venv sim test unit integration typecheck run clean schema bench bench-large mutation
 
@@ -46,8 +47,10 @@ $(SIM_BIN): $(SIM_SRC) sim/build.sh | $(BUILD)/.deps
 	sim/build.sh $(SIM_BIN)
 
 ## test: everything CI runs: the type checker first, then the tests
+## (test files are spread over PYTEST_JOBS workers, whole files per worker so module-scoped simulators are shared;
+## PYTEST_JOBS=0 runs them in one process)
 test: venv sim typecheck
-	VSR_SIM_BIN=$(CURDIR)/$(SIM_BIN) $(BIN)/pytest $(PYTEST_ARGS)
+	VSR_SIM_BIN=$(CURDIR)/$(SIM_BIN) $(BIN)/pytest -n $(PYTEST_JOBS) --dist loadfile $(PYTEST_ARGS)
 
 ## typecheck: mypy strict on engine, controllers, vsphere, daemon ([tool.mypy] in pyproject.toml; mypy comes with
 ## the test extra)

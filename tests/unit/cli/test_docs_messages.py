@@ -3,10 +3,15 @@ plan, and each quoted `error: ...`, `warning: ...`, `note: ...` and summary line
 
 from __future__ import annotations
 
+import io
 import re
 from pathlib import Path
 
+from rich.console import Console
+
+from reconciler import progress
 from reconciler.commands._planning import Planned
+from reconciler.commands._progress import Bars
 from reconciler.commands.explain import explain
 from reconciler.controllers.contract import Skip
 from reconciler.engine import targets
@@ -63,8 +68,20 @@ def printed() -> list[str]:
         out.append(f"error: {exc}")
     out.append(explain("HostSecurityPolicy.servics")[0])
     out.append(summary([], applied=False, objects_checked=7))
-    out.append("planning lab (1/3)")  # reconciler/commands/_progress.py: f"planning {vcenter} ({index}/{count})"
+    out.extend(spinner_texts())
     return out
+
+
+def spinner_texts() -> list[str]:
+    """What the planning spinner shows for vCenter `lab` (1 of 3): before the first phase and in each phase."""
+    seen: list[str] = []
+    console = Console(file=io.StringIO(), force_terminal=True, width=120)
+    with Bars(enabled=True, console=console) as bars, bars.planning("lab", 1, 3):
+        seen.append(bars.progress.tasks[0].description)
+        for phase in ("reading inventory", "selecting policies", "reading related objects", "checking objects"):
+            progress.report(phase, 0, None)
+            seen.append(bars.progress.tasks[0].description)
+    return seen
 
 
 def quoted() -> list[str]:
