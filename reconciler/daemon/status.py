@@ -98,6 +98,7 @@ class VCenterStatus:
     last_error: str | None = None
     last_full_resync: datetime | None = None
     since: datetime | None = None  # when `connected` last changed
+    first_pass_done: bool = False  # every object of this vCenter reconciled once since the loop started
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -106,6 +107,7 @@ class VCenterStatus:
             "since": _iso(self.since),
             "lastError": self.last_error,
             "lastFullResync": _iso(self.last_full_resync),
+            "firstPassDone": self.first_pass_done,
         }
 
 
@@ -264,6 +266,12 @@ class StatusBoard:
             vc.connected = connected
             if error is not None:
                 vc.last_error = error
+
+    def set_vcenter_first_pass(self, name: str, done: bool) -> None:
+        with self._lock:
+            vc = self._vcenters.get(name)
+            if vc is not None:
+                vc.first_pass_done = done
 
     def mark_full_resync(self, name: str, when: datetime | None = None) -> None:
         with self._lock:

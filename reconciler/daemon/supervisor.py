@@ -229,6 +229,8 @@ class Daemon:
     def _refresh_status(self) -> None:
         loops = list(self.loops.values())
         self.board.set_loops_running(all(loop.running for loop in loops))
+        for loop in loops:
+            self.board.set_vcenter_first_pass(loop.name, loop.first_pass_done.is_set())
         if all(loop.first_pass_done.is_set() for loop in loops) and not self.board.first_pass_done:  # none: done
             self.board.mark_first_pass_done()
             log.info("first pass done", vcenters=len(loops))
