@@ -149,8 +149,11 @@ def test_vcenter_status_keeps_last_error_and_resync_time():
     (vc,) = board.to_dict()["vcenters"]
     assert vc == {
         "name": "lab", "connected": True, "since": "2026-11-22T03:00:05Z",
-        "lastError": "connection refused", "lastFullResync": "2026-11-22T03:00:10Z",
+        "lastError": "connection refused", "lastFullResync": "2026-11-22T03:00:10Z", "firstPassDone": False,
     }  # fmt: skip
+    board.set_vcenter_first_pass("lab", True)
+    board.set_vcenter_first_pass("gone", True)  # a vCenter the board does not know: ignored
+    assert [v["firstPassDone"] for v in board.to_dict()["vcenters"]] == [True]
 
 
 def test_to_dict_is_json_and_a_snapshot():
