@@ -28,6 +28,13 @@ def register(sub: argparse._SubParsersAction, common: argparse.ArgumentParser) -
                         help="report format (default markdown; json is the stable contract)")
     parser.add_argument("--file", type=Path, metavar="F", help="write the report to F instead of standard output")
     parser.add_argument("--detail", action="store_true", help="markdown: every result, not only the summary")
+    parser.add_argument("--filter", action="append", default=[], metavar="KEY=GLOB",
+                        help="only results whose framework IDs match; KEY one of scg8, scg9, stig, nist, pci, control; "
+                             "repeatable: one key's globs are alternatives, different keys must all match "
+                             "(e.g. --filter nist=AC-* --filter pci=8.*)")
+    parser.add_argument("--group-by", choices=("nist", "pci"), default="",
+                        help="html: open grouped by NIST 800-53r5 family or PCI DSS requirement; markdown: add that "
+                             "table (json always carries both in byFramework)")
     opt.add_target_option(parser)
     opt.add_strict_option(parser)
     opt.add_journal_option(parser)
@@ -36,6 +43,13 @@ def register(sub: argparse._SubParsersAction, common: argparse.ArgumentParser) -
 
 
 def run(args: argparse.Namespace) -> int:
+    from reconciler.report import frameworks
+
+    try:
+        filters = [frameworks.parse_filter(text) for text in args.filter]
+    except ValueError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
     target = parse_target(args)
     if target is None:
         return 1
@@ -47,7 +61,8 @@ def run(args: argparse.Namespace) -> int:
         result = one.result
     report_journal_errors(result.journal_errors, "report")
     report = model.build(result, strict=args.strict, target=target, unmatched=found.unmatched,
-                         spec_paths=args.paths)
+                         spec_paths=args.paths, filters=filters)
+    report.group_by = args.group_by
     text = markdown.render(report, args.detail) if args.output == "markdown" else RENDERERS[args.output](report)
     if args.file is None:
         sys.stdout.write(text)
