@@ -16,6 +16,7 @@ from harness import Workspace
 from simulator import start_simulator
 
 from reconciler.catalog import baselines
+from reconciler.cli import main as vsr_main
 
 pytestmark = pytest.mark.integration
 
@@ -80,3 +81,28 @@ def test_ckl_for_one_host_to_a_file(scg9, capsys, tmp_path):
     assert ssh.findtext("STATUS") == "Open"
     several = scg9.vsr(capsys, "report", "-o", "ckl")
     assert several.code == 1 and "give --out-dir D" in several.err
+
+
+def test_capture_a_drifted_host_and_converge_another_host_to_it(drift_sim, tmp_path, capsys):
+    ws = Workspace(tmp_path, drift_sim)
+    draft = tmp_path / "golden.yaml"
+    code = vsr_main(["capture", "DC0_C0_H0", str(ws.specs), "--baseline", "scg-9", "--select", "DC0_C0_H2",
+                     "--file", str(draft), "--journal", str(ws.journal)])
+    assert code == 0, capsys.readouterr().err
+    text = draft.read_text()
+    assert "    Mem.ShareForceSalting: 0  # esxi-8.transparent-page-sharing, ESXI-80-000213, " \
+           "esx-9.transparent-page-sharing, VCFE-9X-000064\n" in text  # H0 drifted: its own value, not scg-9's 2
+    assert "  selector: {hosts: [DC0_C0_H2]}\n" in text and "vsr-capture" not in text  # no probe value leaks
+    assert drift_sim.password_file.read_text().strip() not in text
+    assert vsr_main(["validate", str(draft)]) == 0
+    ws.write("golden.yaml", text)
+
+    before = ws.vsr(capsys, "plan")
+    changes = {c["path"]: c for c in before.json["changes"] if c["object"]["name"] == "DC0_C0_H2"}
+    assert before.code == 2 and {c["object"]["name"] for c in before.json["changes"]} == {"DC0_C0_H2"}
+    assert (changes["advancedSettings.Mem.ShareForceSalting"]["current"],
+            changes["advancedSettings.Mem.ShareForceSalting"]["desired"]) == (2, 0)  # H2 is not drifted
+    applied = ws.vsr(capsys, "apply")
+    assert applied.code == 0, applied.err
+    after = ws.vsr(capsys, "plan")
+    assert (after.code, after.json["changes"]) == (0, [])  # H2 now looks like H0 in every scg-9 field
