@@ -22,6 +22,7 @@ COMMANDS: dict[str, str] = {
     "run": "run the reconciliation daemon",
     "events": "show recorded drift and change events",
     "report": "compliance report with control IDs (changes nothing)",
+    "capture": "draft a policy from a reference host's or VM's live state (changes nothing)",
     "status": "show the daemon's status",
     "schema": "print the JSON Schema of the spec kinds",
     "explain": "document a spec kind or field: values, defaults and the controls it satisfies",

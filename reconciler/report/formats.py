@@ -4,7 +4,9 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from reconciler.report import html, json_report, junit, markdown, sarif
+from typing import Any
+
+from reconciler.report import ckl, cklb, html, json_report, junit, markdown, sarif
 from reconciler.report.model import Report
 
 RENDERERS: dict[str, Callable[[Report], str]] = {
@@ -14,4 +16,10 @@ RENDERERS: dict[str, Callable[[Report], str]] = {
     "sarif": sarif.render,
     "html": html.render,
     "markdown": markdown.render,
+}
+
+#: one file per host / VM: (report, STIG globs) -> [(file name, content)]
+CHECKLISTS: dict[str, Callable[[Report, Any], list[tuple[str, str]]]] = {
+    "cklb": cklb.render_all,
+    "ckl": ckl.render_all,
 }

@@ -13,7 +13,7 @@ from __future__ import annotations
 import re
 from html import escape
 
-from reconciler.report import scope
+from reconciler.report import frameworks, scope
 from reconciler.report.model import STATUSES, Report, Row
 from reconciler.report.text import short
 
@@ -39,7 +39,8 @@ cursor:pointer}.filters button.on{background:#1f2328;color:#fff}.msg{color:#5963
 border:1px solid #d1d9e0;border-radius:6px}.toolbar input[type=search]{min-width:220px}
 #view{color:#59636e;font-size:12px;margin:4px 0}
 #drill{border:1px solid #d1d9e0;border-left:4px solid #0969da;border-radius:8px;padding:4px 16px 12px;margin-top:20px}
-#drill h2{margin-top:12px}a.obj{color:inherit}
+#drill h2{margin-top:12px}a.obj{color:inherit}table.groups{width:auto;margin-bottom:12px}
+table.groups tr[data-filter]{cursor:pointer}
 .errors li{color:#cf222e}#compliance{width:auto}#compliance td,#compliance th{padding-right:20px}
 @media print{
  @page{size:A4 landscape;margin:12mm}
@@ -57,13 +58,15 @@ JS = r"""
 (function(){
 var body = document.body, rows = Array.prototype.slice.call(document.querySelectorAll('#results tbody tr'));
 var tbody = document.querySelector('#results tbody');
-var KEYS = ['status','control','cluster','object','q','sort','dir','obj'];
+var KEYS = ['status','control','cluster','object','fw','group','q','sort','dir','obj'];
+var FILTERS = ['control','cluster','object','fw','group','q'];
 var state = {};
 function read(first){  /* the fragment; on opening, the query string when there is no fragment */
   var hash = location.hash.replace(/^#/, '');
   var p = new URLSearchParams(first && !hash ? location.search : hash);
   KEYS.forEach(function(k){ state[k] = p.get(k) || ''; });
   if (!state.status) state.status = body.dataset.initial;
+  if (first && !hash && !state.group) state.group = body.dataset.group || '';
 }
 function write(){
   var h = new URLSearchParams();
@@ -76,8 +79,30 @@ function glob(pattern){
   var re = new RegExp('^' + pattern.replace(/[.+^${}()|[\]\\]/g, '\\$&').replace(/\*/g, '.*').replace(/\?/g, '.') + '$', 'i');
   return function(s){ return re.test(s); };
 }
-function matches(tr, obj, ctl, q){
+function nistForm(s){ return s.toUpperCase().replace(/\d+/g, function(n){ return String(parseInt(n, 10)); }); }
+function frameworkFilter(text){  /* "nist=AC-* pci=8.*": one key's globs OR, different keys AND */
+  var by = {};
+  text.split(/[\s,]+/).forEach(function(part){
+    var i = part.indexOf('='); if (i < 1) return;
+    var key = part.slice(0, i).toLowerCase(), pat = part.slice(i + 1);
+    if (['scg8','scg9','stig','nist','pci','control'].indexOf(key) < 0 || !pat) return;
+    (by[key] = by[key] || []).push(key === 'nist' ? nistForm(pat) : pat);
+  });
+  var keys = Object.keys(by);
+  if (!keys.length) return null;
+  return function(d){ return keys.every(function(key){
+    var values = key === 'control' ? [d.control].concat(d.ids.split(' '), d.nist.split(' '), d.pci.split(' '))
+                                   : (d[key] || '').split(' ').filter(Boolean);
+    if (key === 'nist') values = values.map(nistForm);
+    return by[key].some(function(p){ var g = globAll(p); return values.some(g); }); }); };
+}
+function globAll(pattern){
+  var re = new RegExp('^' + pattern.replace(/[.+^${}()|[\]\\]/g, '\\$&').replace(/\*/g, '.*').replace(/\?/g, '.') + '$', 'i');
+  return function(s){ return re.test(s); };
+}
+function matches(tr, obj, ctl, q, fw){
   var d = tr.dataset;
+  if (fw && !fw(d)) return false;
   if (state.status !== 'all' && d.status !== state.status) return false;
   if (state.cluster && d.cluster !== (state.cluster === '-' ? '' : state.cluster)) return false;
   if (ctl && !(ctl(d.control) || d.ids.split(' ').some(ctl))) return false;
@@ -86,9 +111,12 @@ function matches(tr, obj, ctl, q){
   return true;
 }
 function sortRows(){
-  var key = state.sort, sign = state.dir === 'desc' ? -1 : 1;
+  var key = state.sort, sign = state.dir === 'desc' ? -1 : 1, group = state.group ? 'g' + state.group : '';
   var sorted = rows.slice();
-  if (key) sorted.sort(function(a, b){
+  if (key || group) sorted.sort(function(a, b){
+    if (group) { var ga = a.dataset[group] || '~', gb = b.dataset[group] || '~';
+      if (ga !== gb) return ga.localeCompare(gb, 'en', {numeric: true}); }
+    if (!key) return (+a.dataset.order) - (+b.dataset.order);
     var x = a.dataset[key], y = b.dataset[key];
     if (key === 'status') { x = +a.dataset.rank; y = +b.dataset.rank; }
     var c = x < y ? -1 : x > y ? 1 : 0;
@@ -115,16 +143,17 @@ function drill(){
 }
 function apply(){
   var obj = state.object ? glob(state.object) : null, ctl = state.control ? glob(state.control) : null;
-  var q = state.q.toLowerCase(), n = 0;
+  var q = state.q.toLowerCase(), n = 0, fw = state.fw ? frameworkFilter(state.fw) : null;
   sortRows();
-  rows.forEach(function(tr){ var on = matches(tr, obj, ctl, q); tr.style.display = on ? '' : 'none'; n += on; });
+  rows.forEach(function(tr){ var on = matches(tr, obj, ctl, q, fw); tr.style.display = on ? '' : 'none'; n += on; });
+  document.querySelectorAll('table.groups').forEach(function(t){ t.hidden = t.dataset.group !== state.group; });
   document.querySelectorAll('.filters button').forEach(function(b){
     b.classList.toggle('on', b.dataset.status === state.status);});
-  ['control','cluster','object','q'].forEach(function(k){
+  FILTERS.forEach(function(k){
     var el = document.getElementById('f-' + k); if (el && el.value !== state[k]) el.value = state[k]; });
   document.getElementById('shown').textContent = n;
   var parts = ['status ' + state.status];
-  ['control','cluster','object','q'].forEach(function(k){ if (state[k]) parts.push(k + ' ' + state[k]); });
+  FILTERS.forEach(function(k){ if (state[k]) parts.push((k === 'fw' ? 'framework' : k === 'group' ? 'grouped by' : k) + ' ' + state[k]); });
   document.getElementById('view').textContent = 'Showing ' + n + ' of ' + rows.length + ' result(s): ' +
     parts.join(', ') + (state.sort ? '; sorted by ' + state.sort + (state.dir === 'desc' ? ' (descending)' : '') : '');
   drill();
@@ -133,13 +162,15 @@ function apply(){
 rows.forEach(function(tr, i){ tr.dataset.order = i; });
 document.querySelectorAll('.filters button').forEach(function(b){
   b.addEventListener('click', function(){ state.status = b.dataset.status; apply(); });});
-['control','cluster','object','q'].forEach(function(k){
+FILTERS.forEach(function(k){
   var el = document.getElementById('f-' + k);
   el.addEventListener(el.tagName === 'SELECT' ? 'change' : 'input', function(){ state[k] = el.value; apply(); });});
 document.querySelectorAll('#results th[data-sort]').forEach(function(th){
   th.addEventListener('click', function(){
     state.dir = state.sort === th.dataset.sort && state.dir !== 'desc' ? 'desc' : '';
     state.sort = th.dataset.sort; apply(); });});
+document.querySelectorAll('table.groups tr[data-filter]').forEach(function(tr){
+  tr.addEventListener('click', function(){ state.fw = tr.dataset.filter; state.status = 'all'; apply(); });});
 document.addEventListener('click', function(e){
   var a = e.target.closest ? e.target.closest('a.obj, a.close') : null;
   if (!a) return;
@@ -171,17 +202,43 @@ def _result_row(row: Row) -> str:
                      f"</code> &rarr; <code>{breakable(short(f.desired))}</code>{msg}</div>")
     o = row.object
     key = f"{o.vcenter}/{o.moid}"
+    fw = row.frameworks
     data = {"status": row.status, "rank": str(STATUSES.index(row.status)), "control": row.control_id,
-            "ids": " ".join(row.controls), "cluster": row.cluster, "object": o.name, "type": o.type, "key": key,
+            "ids": " ".join(row.controls), **{k: " ".join(fw[k]) for k in frameworks.FRAMEWORKS},
+            **{f"g{k}": " ".join(dict.fromkeys(frameworks.GROUP_KEY[k](v) for v in fw[k])) for k in frameworks.GROUPINGS},
+            "cluster": row.cluster, "object": o.name, "type": o.type, "key": key,
             "vcenter": o.vcenter, "moid": o.moid, "title": row.title}
     attrs = " ".join(f'data-{k}="{escape(v)}"' for k, v in data.items())
     return (f'<tr {attrs}><td>{escape(o.type)}<br><a class="obj" href="#obj={escape(key)}" data-key="{escape(key)}">'
             f'<b>{breakable(o.name)}</b></a><div class="msg">{escape(o.vcenter)} / {escape(o.moid)}</div></td>'
             f"<td>{escape(row.cluster) or '&mdash;'}</td>"
             f"<td><code>{breakable(row.control_id)}</code>"
-            f"<div class=\"msg\">{escape(', '.join(row.controls))}</div></td>"
+            f"<div class=\"msg\">{escape(', '.join(row.controls))}</div>{_framework_line(fw)}</td>"
             f"<td>{escape(row.title)}</td><td>{badge(row.status)}</td><td>{''.join(lines)}</td>"
             f'<td><code>{breakable(row.lead.source)}</code><div class="msg">{escape(row.lead.policy)}</div></td></tr>')
+
+
+def _framework_line(fw: dict[str, list[str]]) -> str:
+    parts = [f"{label} {', '.join(fw[k])}" for k, label in (("nist", "NIST"), ("pci", "PCI")) if fw[k]]
+    return f'<div class="msg fw">{escape("; ".join(parts))}</div>' if parts else ""
+
+
+def _group_tables(report: Report) -> str:
+    """One summary table per grouping (NIST family, PCI requirement), shown by the group-by selector; a click on
+    a group filters the results to it."""
+    out = []
+    cols = ("pass", "fail", "pending", "waived", "unsupported", "attested")
+    for name, label in frameworks.GROUPINGS.items():
+        body = "".join(
+            f'<tr data-filter="{escape(name)}={escape(e["group"])}{"-*" if name == "nist" else ".*"}">'
+            f"<td><b>{escape(e['group'])}</b><div class=\"msg\">{escape(', '.join(e['ids']))}</div></td>"
+            f'<td class="num">{e["results"]}</td><td class="num">{_pct(e["percent"])}</td>'
+            + "".join(f'<td class="num">{e[c]}</td>' for c in cols) + "</tr>"
+            for e in frameworks.grouped(report.rows, name))
+        out.append(f'<table class="groups" id="group-{name}" data-group="{name}" hidden><thead><tr><th>{label}</th>'
+                   f"<th>results</th><th>compliance</th>{''.join(f'<th>{c}</th>' for c in cols)}</tr></thead>"
+                   f"<tbody>{body}</tbody></table>")
+    return "".join(out)
 
 
 def _scope(report: Report) -> str:
@@ -241,7 +298,7 @@ def render(report: Report) -> str:
     return f"""<!DOCTYPE html>
 <html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width,initial-scale=1">
 <title>vsr compliance report</title><style>{CSS}</style></head>
-<body data-initial="{initial}">
+<body data-initial="{initial}" data-group="{escape(report.group_by)}">
 <h1>vsr compliance report</h1>
 <div class="meta">Generated {escape(report.generated.isoformat(timespec="seconds"))} by vsr {escape(report.version)}
  &middot; {report.objects} object(s) &middot; {len(report.rows)} result(s) &middot; exit code {report.exit_code}</div>
@@ -261,8 +318,12 @@ def render(report: Report) -> str:
 <input id="f-object" type="search" placeholder="object name (glob: * ?)" aria-label="object">
 <select id="f-control" aria-label="control">{_options(controls, "every control")}</select>
 <select id="f-cluster" aria-label="cluster">{_options(clusters, "every cluster")}</select>
+<input id="f-fw" type="search" placeholder="framework: nist=AC-* pci=8.*" aria-label="framework filter">
+<select id="f-group" aria-label="group by"><option value="">no grouping</option>
+<option value="nist">group by NIST family</option><option value="pci">group by PCI DSS requirement</option></select>
 <a href="#status=all">reset</a></div>
 <div id="view"></div>
+{_group_tables(report)}
 <table id="results"><thead><tr>{heads}</tr></thead>
 <tbody>{''.join(_result_row(r) for r in report.rows)}</tbody></table>
 <script>{JS}</script>

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from reconciler.report import scope
+from reconciler.report import frameworks, scope
 from reconciler.report.model import Report
 
 
@@ -21,6 +21,7 @@ def document(report: Report) -> dict[str, Any]:
         "coverage": report.coverage,
         "compliance": scope.compliance(report.rows, report.scope.get("baselines", [])),
         "byControl": [c.as_dict() for c in report.by_control()],
+        "byFramework": {name: frameworks.grouped(report.rows, name) for name in frameworks.GROUPINGS},
         "results": [r.as_dict() for r in report.rows],
         "problems": report.problems,
         "specIssues": [i.to_dict() for i in report.spec_issues],

@@ -6,7 +6,7 @@ from __future__ import annotations
 from collections import defaultdict
 from typing import Any
 
-from reconciler.report import scope
+from reconciler.report import frameworks, scope
 from reconciler.report.escape import markdown as _cell
 from reconciler.report.escape import markdown_code as _code
 from reconciler.report.grouping import NAMES_SHOWN, noun
@@ -28,7 +28,8 @@ def _scope_lines(report: Report) -> list[str]:
         revision += " (with uncommitted changes)"
     base = ", ".join(f"{b['name']} {b['version']}" for b in sc.get("baselines", [])) or "none"
     out = [f"Scope: vCenter(s) {_cell(', '.join(sc.get('vcenters', [])) or 'none')}; spec revision {_code(revision)}; "
-           f"baselines: {base}.", ""]
+           f"baselines: {base}" + (f"; filters {', '.join(_code(f) for f in sc['filters'])}" if sc.get("filters")
+                                   else "") + ".", ""]
     if cov:
         out += [f"Coverage: {cov['objectsChecked']} object(s) checked, {cov['objectsUncovered']} matched by no "
                 f"policy; {cov['controlsAssessed']} control(s) assessed, {cov['controlsNotInSpecs']} not set by "
@@ -49,6 +50,19 @@ def _compliance_lines(report: Report) -> list[str]:
     for label, e in rows:
         out.append(f"| {_cell(label)} | {_pct(e['percent'])} | {e['pass']} | {e['fail']} | {e['pending']} | "
                    f"{e['waived']} | {e['unsupported']} |")
+    return out + [""]
+
+
+def _framework_lines(report: Report) -> list[str]:
+    """`--group-by nist|pci`: compliance per NIST 800-53r5 family or PCI DSS requirement."""
+    if not report.group_by:
+        return []
+    label = frameworks.GROUPINGS[report.group_by]
+    out = [f"## Compliance by {label}", "", f"| {label} | IDs | compliance | pass | fail | pending | waived | "
+           "unsupported | attested |", "|---|---|---:|---:|---:|---:|---:|---:|---:|"]
+    for e in frameworks.grouped(report.rows, report.group_by):
+        out.append(f"| {_cell(e['group'])} | {_cell(', '.join(e['ids']))} | {_pct(e['percent'])} | {e['pass']} | "
+                   f"{e['fail']} | {e['pending']} | {e['waived']} | {e['unsupported']} | {e['attested']} |")
     return out + [""]
 
 
@@ -83,6 +97,7 @@ def render(report: Report, detail: bool = False) -> str:
     if report.errors:
         out += ["## Errors", ""] + [f"- {_cell(e)}" for e in report.errors] + [""]
     out += _compliance_lines(report)
+    out += _framework_lines(report)
     summaries = report.by_control()
     failing_controls = [s for s in summaries if s.status != PASS]
     out += ["## Controls that do not pass" if not detail else "## Controls", "",

@@ -10,6 +10,7 @@ from __future__ import annotations
 import datetime as dt
 from collections import Counter
 from dataclasses import dataclass, field
+from functools import cached_property
 from typing import Any
 
 from reconciler import __version__, catalog
@@ -92,6 +93,21 @@ class Row:
         return next(f for f in self.fields if f.status == self.status)
 
     @property
+    def catalog_controls(self) -> tuple[Control, ...]:
+        """Every catalog control the row's fields implement (the primary one first)."""
+        found: dict[str, Control] = {self.control.id: self.control} if self.control else {}
+        for f in self.fields:
+            found.update((c.id, c) for c in catalog.matching(self.object.type, f.path))
+        return tuple(found.values())
+
+    @cached_property
+    def frameworks(self) -> dict[str, list[str]]:
+        """SCG 8, SCG 9, STIG, NIST 800-53r5 and PCI DSS IDs of the row's controls."""
+        from reconciler.report.frameworks import ids_of
+
+        return ids_of(self.catalog_controls)
+
+    @property
     def current(self) -> Any:
         return self.fields[0].current if len(self.fields) == 1 else {f.label: f.current for f in self.fields}
 
@@ -108,7 +124,8 @@ class Row:
         lead = self.lead
         return {
             "object": self.object.to_dict(), "control": self.control_id, "controls": list(self.controls),
-            "title": self.title, "status": self.status, "path": render_path(lead.path),
+            "frameworks": self.frameworks, "title": self.title, "status": self.status,
+            "path": render_path(lead.path),
             "current": jsonable(self.current), "desired": jsonable(self.desired),
             "impact": self.control.impact if self.control else lead.impact, "reason": lead.reason,
             "message": self.message or None, "policy": lead.policy, "source": lead.source,
@@ -148,6 +165,7 @@ class Report:
     version: str = __version__
     scope: dict[str, Any] = field(default_factory=dict)      # see scope.build: vCenters, revision, baselines
     coverage: dict[str, Any] = field(default_factory=dict)   # objects checked and uncovered, controls assessed
+    group_by: str = ""  # `--group-by nist|pci`: the HTML view's initial grouping, a grouped table in Markdown
 
     @property
     def counts(self) -> dict[str, int]:
@@ -216,9 +234,10 @@ def _rows(ref: ObjectRef, results: list[FieldResult], cluster: str = "") -> list
 
 
 def build(result: RunResult, strict: bool = False, target: Any = None, unmatched: Any = (),
-          spec_paths: Any = (), today: dt.date | None = None) -> Report:
-    """The report of a planning run (`run_once(..., apply=False)`), restricted to `target` (`--target`)."""
-    from reconciler.report import scope
+          spec_paths: Any = (), today: dt.date | None = None, filters: Any = ()) -> Report:
+    """The report of a planning run (`run_once(..., apply=False)`), restricted to `target` (`--target`) and to
+    the rows whose framework IDs match `filters` (`--filter nist=AC-*`)."""
+    from reconciler.report import frameworks, scope
 
     rows: list[Row] = []
     problems: list[dict[str, Any]] = []
@@ -231,12 +250,32 @@ def build(result: RunResult, strict: bool = False, target: Any = None, unmatched
                      for p in vplan.plan.problems]
     if target:
         rows = [r for r in rows if scope.row_targeted(r, target)]
+    filters = list(filters)
+    if filters:
+        rows = [r for r in rows if frameworks.row_matches(filters, r.frameworks, r.control_id)]
     rows.sort(key=lambda r: (r.object.vcenter, r.object.type, r.object.name, r.control_id))
-    report = Report(rows, problems, list(result.spec_issues), list(result.connection_errors),
-                    result.exit_code(strict))
+    code = result.exit_code(strict)
+    if filters and code != 1:
+        code = _exit_code_of(rows, strict)
+    report = Report(rows, problems, list(result.spec_issues), list(result.connection_errors), code)
     report.scope = scope.scope_of(result, spec_paths, report.generated)
+    if filters:
+        report.scope["filters"] = [f.text for f in filters]
     report.coverage = scope.coverage_of(result, rows, unmatched)
     return report
+
+
+def _exit_code_of(rows: list[Row], strict: bool) -> int:
+    """The exit code of a filtered report: 2 when a selected row drifts (as `vsr plan` counts drift: waived,
+    unsupported and pending only with `--strict`; attestations never), else 0."""
+    lenient = {WAIVED, UNSUPPORTED, PENDING}
+    for row in rows:
+        for f in row.fields:
+            if f.status in (PASS, ATTESTED) or f.reason == ATTESTATION_EXPIRED:
+                continue
+            if strict or f.status not in lenient:
+                return 2
+    return 0
 
 
 def _plan_rows(vplan: VCenterPlan) -> list[Row]:

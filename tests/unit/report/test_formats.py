@@ -12,7 +12,7 @@ from reconciler.report.model import STATUSES
 
 from report_fixtures import build_report
 
-RESULT_FIELDS = {"object", "control", "controls", "title", "status", "path", "current", "desired", "impact",
+RESULT_FIELDS = {"object", "control", "controls", "frameworks", "title", "status", "path", "current", "desired", "impact",
                  "reason", "message", "policy", "source", "fields"}
 
 

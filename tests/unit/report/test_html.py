@@ -86,7 +86,7 @@ def test_filters_sort_and_print_layout_are_in_the_page(report):
     sortable = [a["data-sort"] for t, a in page.tags if t == "th" and "data-sort" in a]
     assert sortable == ["object", "cluster", "control", "title", "status"]
     options = [a.get("value") for t, a in page.tags if t == "option"]
-    assert options == ["", *sorted({r.control_id for r in report.rows}), "", "-", "DC0_C0", "DC0_C1"]
+    assert options == ["", *sorted({r.control_id for r in report.rows}), "", "-", "DC0_C0", "DC0_C1", "", "nist", "pci"]
     rows = [a for t, a in page.tags if t == "tr" and "data-key" in a]
     assert [(r["data-object"], r["data-cluster"]) for r in rows] == [
         (r.object.name, r.cluster) for r in report.rows]
