@@ -134,3 +134,81 @@ def test_logging_and_vmotion_encryption_on_a_running_vm(tmp_path, shared_sim, si
     assert (machine.config.flags.enableLogging, machine.config.migrateEncryption) == (True, "required")
     again = ws.vsr(capsys, "plan")
     assert again.code == 0 and again.json["changes"] == []
+
+
+# -- 13: devices -------------------------------------------------------------------------------------------------
+
+def add(device):
+    return vim.vm.device.VirtualDeviceSpec(operation="add", device=device)
+
+
+def of_type(si, name, cls):
+    return [d for d in vm(si, name).config.hardware.device if isinstance(d, cls)]
+
+
+def passthrough(key):
+    return vim.vm.device.VirtualPCIPassthrough(key=key, backing=vim.vm.device.VirtualPCIPassthrough.DeviceBackingInfo(
+        id="0000:3b:00.0", deviceId="1eb8", systemId="5f1c0a2e-host", vendorId=0x10de, deviceName="GPU"))
+
+
+def test_sound_passthrough_and_sata_are_removed_when_off_and_refused_hot(tmp_path, shared_sim, si, capsys):
+    name = "DC0_C0_H2_VM0"
+    power_off(si, name)
+    reconfigure(si, name, deviceChange=[
+        add(vim.vm.device.VirtualHdAudioCard(key=-1)), add(vim.vm.device.VirtualEnsoniq1371(key=-2)),
+        add(passthrough(-3)), add(vim.vm.device.VirtualAHCIController(key=-4, busNumber=0))])
+    WaitForTask(vm(si, name).PowerOnVM_Task())
+    card = of_type(si, name, vim.vm.device.VirtualHdAudioCard)[0]
+    hot = fault_of(lambda: reconfigure(si, name, deviceChange=[
+        vim.vm.device.VirtualDeviceSpec(operation="remove", device=card)]))
+    assert isinstance(hot, vim.fault.DeviceHotPlugNotSupported) and hot.deviceIndex == 0
+    ws = ws_for(tmp_path, shared_sim, name, "devices: {sound: absent, pciPassthrough: absent, sata: absent}")
+    running = ws.vsr(capsys, "plan")
+    assert running.code == 0 and {c["reason"] for c in running.changes(name=name)} == {"needsPowerOff"}  # pending
+    power_off(si, name)
+    applied = ws.vsr(capsys, "apply")
+    assert applied.code == 0 and {c["path"] for c in applied.changes(name=name, outcome="applied")} == {
+        "devices.sound", "devices.pciPassthrough", "devices.sata"}
+    for cls in (vim.vm.device.VirtualSoundCard, vim.vm.device.VirtualPCIPassthrough, vim.vm.device.VirtualSATAController):
+        assert not of_type(si, name, cls), cls
+    again = ws.vsr(capsys, "plan")
+    assert again.code == 0 and again.json["changes"] == []
+
+
+def test_a_sata_controller_stays_while_a_kept_cdrom_hangs_on_it(tmp_path, shared_sim, si, capsys):
+    name = "DC0_C0_H2_VM1"
+    power_off(si, name)
+    cdrom = vim.vm.device.VirtualCdrom(key=-11, controllerKey=-10, unitNumber=0,
+                                       backing=vim.vm.device.VirtualCdrom.RemotePassthroughBackingInfo(
+                                           deviceName="", exclusive=False))
+    reconfigure(si, name, deviceChange=[add(vim.vm.device.VirtualAHCIController(key=-10, busNumber=0)), add(cdrom)])
+    (controller,) = of_type(si, name, vim.vm.device.VirtualAHCIController)
+    refused = fault_of(lambda: reconfigure(si, name, deviceChange=[
+        vim.vm.device.VirtualDeviceSpec(operation="remove", device=controller)]))
+    assert type(refused) is vim.fault.InvalidDeviceSpec and "still has devices attached" in refused.msg
+    kept = ws_for(tmp_path, shared_sim, name, "devices: {sata: absent, cdrom: disconnected}")
+    (held,) = kept.vsr(capsys, "plan").changes(name=name, path="devices.sata")
+    assert held["reason"] == "unsupported" and "can only be removed with its devices" in held["message"]
+    both = ws_for(tmp_path / "both", shared_sim, name, "devices: {sata: absent, cdrom: absent}")
+    assert both.vsr(capsys, "apply").code == 0
+    assert not of_type(si, name, vim.vm.device.VirtualSATAController)
+    assert not of_type(si, name, vim.vm.device.VirtualCdrom), "the CD-ROMs went first, then their controller"
+    assert both.vsr(capsys, "plan").json["changes"] == []
+
+
+def test_independent_nonpersistent_disks_become_persistent(tmp_path, shared_sim, si, capsys):
+    name = "DC0_C0_H1_VM1"
+    (disk,) = of_type(si, name, vim.vm.device.VirtualDisk)
+    disk.backing.diskMode = "independent_nonpersistent"
+    edit = [vim.vm.device.VirtualDeviceSpec(operation="edit", device=disk)]
+    hot = fault_of(lambda: reconfigure(si, name, deviceChange=edit))
+    assert isinstance(hot, vim.fault.DisallowedDiskModeChange) and hot.deviceIndex == 0
+    power_off(si, name)
+    reconfigure(si, name, deviceChange=edit)
+    ws = ws_for(tmp_path, shared_sim, name, "devices: {nonpersistentDisks: absent}")
+    (change,) = ws.vsr(capsys, "plan").changes(name=name)
+    assert (change["current"], change["desired"], change["impact"]) == ("independent_nonpersistent", "persistent",
+                                                                          "powerCycle")
+    assert ws.vsr(capsys, "apply").code == 0
+    assert of_type(si, name, vim.vm.device.VirtualDisk)[0].backing.diskMode == "persistent"
+    assert ws.vsr(capsys, "plan").json["changes"] == []
