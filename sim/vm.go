@@ -118,7 +118,7 @@ func (p *vmProxy) ReconfigVMTask(ctx *simulator.Context, req *types.ReconfigVM_T
 				msg = m
 				return nil, flt
 			}
-			if flt, m := checkDeviceChanges(vm, &rest); flt != nil { // vmdevices.go
+			if flt, m := checkDeviceChanges(vm, &rest, crypto); flt != nil { // vmdevices.go
 				msg = m
 				return nil, flt
 			}

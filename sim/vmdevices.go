@@ -17,6 +17,9 @@ import (
 //   - a disk's mode (backing.diskMode) changes only while the VM is powered off (DisallowedDiskModeChange);
 //     the mode must be one of VirtualDiskMode (InvalidDeviceBacking).
 //   - removing a device that does not exist, or a controller whose devices stay, is an InvalidDeviceSpec.
+//   - a virtual TPM needs EFI firmware (DeviceUnsupportedForVmPlatform) and an encrypted VM home: the VM is
+//     encrypted already or the same spec encrypts it (spec.crypto CryptoSpecEncrypt), else InvalidDeviceSpec;
+//     one vTPM per VM.
 
 func coldPlugOnly(d types.BaseVirtualDevice) bool {
 	switch d.(type) {
@@ -48,7 +51,7 @@ func diskMode(d types.BaseVirtualDevice) string {
 }
 
 // checkDeviceChanges returns the fault ESXi answers for spec.deviceChange on vm, or nil.
-func checkDeviceChanges(vm *simulator.VirtualMachine, spec *types.VirtualMachineConfigSpec) (types.BaseMethodFault, string) {
+func checkDeviceChanges(vm *simulator.VirtualMachine, spec *types.VirtualMachineConfigSpec, crypto types.BaseCryptoSpec) (types.BaseMethodFault, string) {
 	running := vm.Runtime.PowerState != types.VirtualMachinePowerStatePoweredOff
 	existing := map[int32]types.BaseVirtualDevice{}
 	for _, d := range vm.Config.Hardware.Device {
@@ -90,6 +93,11 @@ func checkDeviceChanges(vm *simulator.VirtualMachine, spec *types.VirtualMachine
 					fmt.Sprintf("The device or operation specified at index '%d' is not supported for the current virtual machine power state: %s cannot be hot-%s; power off the virtual machine.",
 						i, deviceLabel(dev), map[bool]string{true: "added", false: "removed"}[s.Operation == types.VirtualDeviceConfigSpecOperationAdd])
 			}
+			if _, tpm := dev.(*types.VirtualTPM); tpm && s.Operation == types.VirtualDeviceConfigSpecOperationAdd {
+				if flt, msg := checkAddTPM(vm, spec, crypto, i); flt != nil {
+					return flt, msg
+				}
+			}
 		case types.VirtualDeviceConfigSpecOperationEdit:
 			mode := diskMode(dev)
 			cur, ok := existing[dev.GetVirtualDevice().Key]
@@ -105,6 +113,27 @@ func checkDeviceChanges(vm *simulator.VirtualMachine, spec *types.VirtualMachine
 					fmt.Sprintf("The disk mode of %s cannot be changed while the virtual machine is powered on.", deviceLabel(cur))
 			}
 		}
+	}
+	return nil, ""
+}
+
+func checkAddTPM(vm *simulator.VirtualMachine, spec *types.VirtualMachineConfigSpec, crypto types.BaseCryptoSpec, i int) (types.BaseMethodFault, string) {
+	invalid := types.InvalidDeviceSpec{DeviceIndex: int32(i)}
+	for _, d := range vm.Config.Hardware.Device {
+		if _, ok := d.(*types.VirtualTPM); ok {
+			return &invalid, fmt.Sprintf("Invalid configuration for device '%d': the virtual machine already has a virtual TPM.", i)
+		}
+	}
+	firmware := vm.Config.Firmware
+	if spec.Firmware != "" {
+		firmware = spec.Firmware
+	}
+	if firmware != string(types.GuestOsDescriptorFirmwareTypeEfi) {
+		return &types.DeviceUnsupportedForVmPlatform{InvalidDeviceSpec: invalid},
+			fmt.Sprintf("A virtual TPM requires EFI firmware (the virtual machine uses %s).", firmware)
+	}
+	if _, encrypting := crypto.(*types.CryptoSpecEncrypt); vm.Config.KeyId == nil && !encrypting {
+		return &invalid, "A virtual TPM requires an encrypted virtual machine home: register a key provider and encrypt the virtual machine (spec.crypto)."
 	}
 	return nil, ""
 }

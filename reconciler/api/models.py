@@ -402,6 +402,8 @@ class VMSecurityPolicySpec(PolicySpecBase):
     enable_logging: bool | None = Field(None, description="config.flags.enableLogging: the VM writes vmware.log")
     migrate_encryption: Literal["disabled", "opportunistic", "required"] | None = Field(
         None, description="encrypted vMotion mode (config.migrateEncryption)")
+    vtpm: Literal["required", "absent"] | None = Field(
+        None, description="virtual TPM: required (needs EFI firmware and a key provider) or absent")
     power_cycle: Annotated[Literal["Never", "IfPoweredOff", "Allowed"], PARAMETER] = Field(
         "IfPoweredOff", description="how changes that need the VM powered off are handled")
 

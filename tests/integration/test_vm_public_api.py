@@ -212,3 +212,40 @@ def test_independent_nonpersistent_disks_become_persistent(tmp_path, shared_sim,
     assert ws.vsr(capsys, "apply").code == 0
     assert of_type(si, name, vim.vm.device.VirtualDisk)[0].backing.diskMode == "persistent"
     assert ws.vsr(capsys, "plan").json["changes"] == []
+
+
+# -- 15: vTPM and the vSphere Native Key Provider (last: it registers a key provider in the shared simulator) --
+
+def test_vtpm_needs_efi_and_a_key_provider_and_a_native_provider_serves(tmp_path, shared_sim, si, capsys):
+    name = "DC0_C0_H1_VM0"
+    power_off(si, name)
+    ws = ws_for(tmp_path, shared_sim, name, "vtpm: required")
+    (bios,) = ws.vsr(capsys, "plan").changes(name=name)
+    assert bios["reason"] == "needsFirmwareChange" and "needs EFI" in bios["message"]
+    tpm = [add(vim.vm.device.VirtualTPM(key=-1))]
+    assert isinstance(fault_of(lambda: reconfigure(si, name, deviceChange=tpm)), vim.fault.DeviceUnsupportedForVmPlatform)
+    reconfigure(si, name, firmware="efi")
+    refused = fault_of(lambda: reconfigure(si, name, deviceChange=tpm))
+    assert type(refused) is vim.fault.InvalidDeviceSpec and "encrypted" in refused.msg
+    (none,) = ws.vsr(capsys, "plan").changes(name=name)
+    assert none["reason"] == "unsupported" and "no key provider registered" in none["message"]
+
+    manager = si.RetrieveContent().cryptoManager
+    manager.RegisterKmsCluster(clusterId=vim.encryption.KeyProviderId(id="nkp-1"), managementType="nativeProvider")
+    assert [c.clusterId.id for c in manager.ListKmsClusters(includeKmsServers=False)] == ["nkp-1"]
+    assert not manager.ListKmipServers(), "a native provider is no KMIP cluster"
+    (change,) = ws.vsr(capsys, "plan").changes(name=name)
+    assert change["reason"] is None and change["subject"] == "encrypts the VM home with key provider nkp-1"
+    assert ws.vsr(capsys, "apply").code == 0
+    machine = vm(si, name)
+    assert [type(d) for d in machine.config.hardware.device].count(vim.vm.device.VirtualTPM) == 1
+    assert machine.config.keyId.providerId.id == "nkp-1"
+    assert ws.vsr(capsys, "plan").json["changes"] == []
+
+    WaitForTask(machine.PowerOnVM_Task())
+    gone = ws_for(tmp_path / "absent", shared_sim, name, "vtpm: absent")
+    (running,) = gone.vsr(capsys, "plan").changes(name=name)
+    assert running["reason"] == "needsPowerOff"
+    power_off(si, name)
+    assert gone.vsr(capsys, "apply").code == 0 and not of_type(si, name, vim.vm.device.VirtualTPM)
+    assert gone.vsr(capsys, "plan").json["changes"] == []
