@@ -136,6 +136,34 @@ def test_logging_and_vmotion_encryption_on_a_running_vm(tmp_path, shared_sim, si
     assert again.code == 0 and again.json["changes"] == []
 
 
+def test_the_daemon_sees_an_out_of_band_logging_or_vmotion_change_and_remediates(tmp_path, shared_sim, si):
+    """config.flags and config.migrateEncryption are watched properties: a change outside vsr is seen through
+    the property collector (no poll) and remediated."""
+    from harness import wait_for
+    from test_daemon import Daemon, vcenter_doc
+
+    name = "DC0_C0_H0_VM0"
+    d = Daemon(tmp_path / "d")
+    (d.specs / "vc.yaml").write_text(vcenter_doc(shared_sim, "sim", tmp_path / "creds"))
+    (d.specs / "vm.yaml").write_text(
+        "apiVersion: vsr.dev/v1alpha1\nkind: VMSecurityPolicy\nmetadata: {name: vm-options}\nspec:\n"
+        f'  selector: {{vms: ["{name}"]}}\n  enableLogging: true\n  migrateEncryption: required\n')
+    try:
+        d.start().wait_ready()
+        wait_for(lambda: vm(si, name).config.migrateEncryption == "required", 10, "first pass applied")
+        reconfigure(si, name, flags=vim.vm.FlagInfo(enableLogging=False), migrateEncryption="disabled")
+        assert not d.events("DriftRemediated", name, "enableLogging"), "enableLogging was true until now"
+
+        def converged() -> bool:
+            machine = vm(si, name)
+            return bool(d.events("DriftRemediated", name, "enableLogging")) and (
+                machine.config.flags.enableLogging, machine.config.migrateEncryption) == (True, "required")
+
+        wait_for(converged, 5, "remediated well before the periodic resync")
+    finally:
+        d.stop()
+
+
 # -- 13: devices -------------------------------------------------------------------------------------------------
 
 def add(device):
