@@ -346,6 +346,8 @@ class DevicesSpec(StrictModel):
     sata: Absent | None = Field(None, description="SATA (AHCI) controllers; the devices on them must go too")
     nonpersistent_disks: Absent | None = Field(
         None, description="no disk in independent_nonpersistent mode (changed to persistent)")
+    nonpersistent_allowed: Annotated[GlobList | None, PARAMETER] = Field(
+        None, description='disk labels (globs, e.g. "Hard disk 2") that may stay independent_nonpersistent')
 
 
 class EncryptionSpec(StrictModel):

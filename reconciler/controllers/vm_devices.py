@@ -6,11 +6,13 @@ running VM); disconnecting a CD-ROM works on a running VM. `usb: absent` means n
 xHCI) and no USB device; `sound` covers HD Audio, Ensoniq 1371 and Sound Blaster 16 cards; `sata` the SATA (AHCI)
 controllers, which can only go together with the devices on them (a CD-ROM the policy keeps holds the controller:
 reported, not applied). `nonpersistentDisks: absent` changes disks in `independent_nonpersistent` mode to
-`persistent` (the SCG/STIG remediation; ESXi changes a disk mode only while the VM is off). Reading devices is
+`persistent` (the SCG/STIG remediation; ESXi changes a disk mode only while the VM is off), except the disks
+whose labels `nonpersistentAllowed` lists (globs: `["Hard disk 2"]`). Reading devices is
 the most expensive property of a VM (`config.hardware.device`): it is fetched only when a policy manages `devices`."""
 
 from __future__ import annotations
 
+import fnmatch
 from collections.abc import Mapping
 from typing import Any
 
@@ -31,15 +33,17 @@ KINDS: dict[str, tuple[type, ...]] = {
     "sata": (vim.vm.device.VirtualSATAController,),  # VirtualAHCIController
 }
 NONPERSISTENT = "nonpersistentDisks"
+ALLOWED: FieldPath = ("devices", "nonpersistentAllowed")  # a parameter: disk labels left independent_nonpersistent
 INDEPENDENT_NONPERSISTENT = "independent_nonpersistent"
 CONTROLLERS = (vim.vm.device.VirtualController,)
 
 
-def devices_of(state: ObjectState, kind: str) -> list[Any]:
+def devices_of(state: ObjectState, kind: str, allowed: list[str] | None = None) -> list[Any]:
     everything = state.props.get("config.hardware.device") or []
     if kind == NONPERSISTENT:
         return [d for d in everything if isinstance(d, vim.vm.device.VirtualDisk)
-                and getattr(d.backing, "diskMode", None) == INDEPENDENT_NONPERSISTENT]
+                and getattr(d.backing, "diskMode", None) == INDEPENDENT_NONPERSISTENT
+                and not any(fnmatch.fnmatchcase(label(d), glob) for glob in allowed or [])]
     return [d for d in everything if isinstance(d, KINDS[kind])]
 
 
@@ -73,9 +77,9 @@ class VMDevices(VMController):
     def diff(self, desired: Mapping[FieldPath, Any], state: ObjectState) -> list[FieldDiff]:
         diffs: list[FieldDiff] = []
         for path, want in sorted(desired.items()):
-            if path[0] != self.spec_key:
+            if path[0] != self.spec_key or path == ALLOWED:
                 continue
-            found = devices_of(state, path[1])
+            found = devices_of(state, path[1], desired.get(ALLOWED))
             if not found:
                 continue
             names = ", ".join(label(d) for d in found)
@@ -106,7 +110,7 @@ class VMDevices(VMController):
         changes = []
         for d in diffs:
             kind = d.path[1]
-            for device in devices_of(state, kind):
+            for device in devices_of(state, kind, desired.get(ALLOWED)):
                 if d.desired == "disconnected":
                     if not connected(device):
                         continue

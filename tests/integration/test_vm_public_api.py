@@ -233,6 +233,10 @@ def test_independent_nonpersistent_disks_become_persistent(tmp_path, shared_sim,
     assert isinstance(hot, vim.fault.DisallowedDiskModeChange) and hot.deviceIndex == 0
     power_off(si, name)
     reconfigure(si, name, deviceChange=edit)
+    label = disk.deviceInfo.label
+    listed = ws_for(tmp_path / "listed", shared_sim, name,
+                    f'devices: {{nonpersistentDisks: absent, nonpersistentAllowed: ["{label}"]}}')
+    assert listed.vsr(capsys, "plan").json["changes"] == [], "a listed disk may stay independent_nonpersistent"
     ws = ws_for(tmp_path, shared_sim, name, "devices: {nonpersistentDisks: absent}")
     (change,) = ws.vsr(capsys, "plan").changes(name=name)
     assert (change["current"], change["desired"], change["impact"]) == ("independent_nonpersistent", "persistent",

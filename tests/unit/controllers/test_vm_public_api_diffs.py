@@ -57,6 +57,8 @@ def test_only_independent_nonpersistent_disks_drift():
                                       disk(3, "independent_nonpersistent")))
     (d,) = VMDevices().diff({("devices", "nonpersistentDisks"): "absent", ("powerCycle",): "IfPoweredOff"}, state)
     assert (d.subject, d.desired, d.skip) == ("vim.vm.device.VirtualDisk 3", "persistent", Skip.NEEDS_POWER_OFF)
+    listed = {("devices", "nonpersistentDisks"): "absent", ("devices", "nonpersistentAllowed"): ["*Disk 3"]}
+    assert VMDevices().diff(listed, state) == [], "a listed disk may stay independent_nonpersistent"
 
 
 def test_vtpm_needs_efi_then_a_key_provider_unless_already_encrypted():
