@@ -123,7 +123,7 @@ func (m *CryptoManagerKmip) RemoveKmipServer(ctx *simulator.Context, req *types.
 }
 
 func (m *CryptoManagerKmip) ListKmipServers(ctx *simulator.Context, req *types.ListKmipServers) soap.HasFault {
-	out := m.KmipServers
+	out := kmipOnly(m.KmipServers) // kms_native.go: other providers are listed by ListKmsClusters
 	if req.Limit != nil && int(*req.Limit) < len(out) {
 		out = out[:*req.Limit]
 	}

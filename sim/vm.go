@@ -35,9 +35,7 @@ var isolationDefaults = []types.OptionValue{
 func (s *Sim) installVMs() {
 	for _, e := range simulator.Map.All("VirtualMachine") {
 		vm := e.(*simulator.VirtualMachine)
-		if vm.Config.MigrateEncryption == "" {
-			vm.Config.MigrateEncryption = "opportunistic"
-		}
+		vmOptionDefaults(vm) // vmoptions.go
 		if vm.Runtime.BootTime == nil && vm.Summary.Runtime.BootTime != nil {
 			t := *vm.Summary.Runtime.BootTime
 			vm.Runtime.BootTime = &t
@@ -116,9 +114,13 @@ func (p *vmProxy) ReconfigVMTask(ctx *simulator.Context, req *types.ReconfigVM_T
 				msg = m
 				return nil, flt
 			}
-			if m := rest.MigrateEncryption; m != "" && m != "disabled" && m != "opportunistic" && m != "required" {
-				msg = fmt.Sprintf("A specified parameter was not correct: migrateEncryption %q", m)
-				return nil, &types.InvalidArgument{InvalidProperty: "spec.migrateEncryption"}
+			if flt, m := checkVMOptions(&rest); flt != nil { // vmoptions.go
+				msg = m
+				return nil, flt
+			}
+			if flt, m := checkDeviceChanges(vm, &rest, crypto); flt != nil { // vmdevices.go
+				msg = m
+				return nil, flt
 			}
 			var before *types.VirtualMachineConfigInfo
 			if passThrough {
@@ -135,9 +137,7 @@ func (p *vmProxy) ReconfigVMTask(ctx *simulator.Context, req *types.ReconfigVM_T
 					msg = it.Info.Error.LocalizedMessage
 					return nil, it.Info.Error.Fault
 				}
-				if rest.MigrateEncryption != "" {
-					vm.Config.MigrateEncryption = rest.MigrateEncryption
-				}
+				applyVMOptions(vm, &rest)
 				// the library sets these fields without telling the property collector
 				if changes := configChanges(before, vm.Config); len(changes) > 0 {
 					if before.Name != vm.Config.Name {

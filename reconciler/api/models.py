@@ -341,6 +341,13 @@ class DevicesSpec(StrictModel):
     parallel: Absent | None = None
     usb: Absent | None = None
     cdrom: Literal["absent", "disconnected"] | None = None
+    sound: Absent | None = Field(None, description="sound cards: HD Audio, Ensoniq 1371, Sound Blaster 16")
+    pci_passthrough: Absent | None = Field(None, description="PCI passthrough devices (VirtualPCIPassthrough)")
+    sata: Absent | None = Field(None, description="SATA (AHCI) controllers; the devices on them must go too")
+    nonpersistent_disks: Absent | None = Field(
+        None, description="no disk in independent_nonpersistent mode (changed to persistent)")
+    nonpersistent_allowed: Annotated[GlobList | None, PARAMETER] = Field(
+        None, description='disk labels (globs, e.g. "Hard disk 2") that may stay independent_nonpersistent')
 
 
 class EncryptionSpec(StrictModel):
@@ -350,7 +357,38 @@ class EncryptionSpec(StrictModel):
     key_provider: Annotated[str | None, PARAMETER] = Field(None, min_length=1)
 
 
-VMAdvancedValue = Union[bool, int, str]
+class VMAdvancedCondition(StrictModel):
+    """An extraConfig setting stated as a condition: `{absent: true}` (the key must not exist; a key with
+    wildcards, `ethernet*.filter*.name`, covers every key it matches) or `{value: V, undefinedIsCompliant: true}`
+    (V, or no key at all: SCG's "TRUE or Undefined"; remediation writes V)."""
+
+    absent: Literal[True] | None = Field(None, description="true: the key (or every key the pattern matches) must not exist")
+    value: Union[bool, int, str] | None = Field(None, description="the value to require (written as vSphere stores it)")
+    undefined_is_compliant: bool = Field(False, description="true: a VM without the key is compliant too")
+
+    @model_validator(mode="after")
+    def _one_condition(self) -> VMAdvancedCondition:
+        if (self.absent is None) == (self.value is None):
+            raise ValueError('write either {absent: true} or {value: ..., undefinedIsCompliant: true}')
+        if self.absent and self.undefined_is_compliant:
+            raise ValueError("undefinedIsCompliant goes with value: an absent key is always compliant with absent")
+        return self
+
+
+def _vm_advanced_tag(value: Any) -> str | None:
+    if isinstance(value, (dict, VMAdvancedCondition)):  # a mapping when validating, the model when serialising
+        return "condition"
+    if isinstance(value, (bool, int, str)):
+        return "value"
+    return None
+
+
+VMAdvancedValue = Annotated[
+    Union[Annotated[Union[bool, int, str], Tag("value")], Annotated[VMAdvancedCondition, Tag("condition")]],
+    Discriminator(_vm_advanced_tag, custom_error_type="vm_advanced_value",
+                  custom_error_message='must be a value ("TRUE", 1) or a condition ({absent: true}, '
+                                       '{value: "TRUE", undefinedIsCompliant: true})'),
+]
 
 
 class VMSecurityPolicySpec(PolicySpecBase):
@@ -363,6 +401,11 @@ class VMSecurityPolicySpec(PolicySpecBase):
     min_hardware_version: int | None = Field(None, ge=4, le=21, description="lowest virtual hardware version (4..21)")
     devices: DevicesSpec | None = None
     encryption: EncryptionSpec | None = None
+    enable_logging: bool | None = Field(None, description="config.flags.enableLogging: the VM writes vmware.log")
+    migrate_encryption: Literal["disabled", "opportunistic", "required"] | None = Field(
+        None, description="encrypted vMotion mode (config.migrateEncryption)")
+    vtpm: Literal["required", "absent"] | None = Field(
+        None, description="virtual TPM: required (needs EFI firmware and a key provider) or absent")
     power_cycle: Annotated[Literal["Never", "IfPoweredOff", "Allowed"], PARAMETER] = Field(
         "IfPoweredOff", description="how changes that need the VM powered off are handled")
 

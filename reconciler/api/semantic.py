@@ -87,6 +87,8 @@ class SemanticChecker:
             dims = ", ".join(INCLUDE_FIELDS[type(selector)])
             self._issue(doc, ("spec", "selector"), f"selector matches nothing: give at least one of {dims} "
                                                    '(["*"] matches all)', "warning")
+        if doc.kind == "VMSecurityPolicy":
+            self._vm_advanced_patterns(doc)
         if doc.kind == "Waiver":
             self._waiver(doc)
         elif doc.kind == "Attestation":
@@ -111,6 +113,14 @@ class SemanticChecker:
         if not doc.model.is_active(self.today):  # type: ignore[union-attr]
             self._issue(doc, ("spec", "expires"), f"attestation expired on {spec.expires.isoformat()}; it no "
                                                   "longer counts", "warning")
+
+    def _vm_advanced_patterns(self, doc: Document) -> None:
+        """A key with wildcards (`ethernet*.filter*.name`) names many keys: it can only require them absent."""
+        for key, value in (doc.model.spec.advanced_settings or {}).items():  # type: ignore[union-attr]
+            if set("*?[") & set(key) and getattr(value, "absent", None) is not True:
+                self._issue(doc, ("spec", "advancedSettings", key),
+                            f"{key!r} is a pattern (it contains *, ? or [): it can only be required absent; "
+                            "write {absent: true}")
 
     def _waiver(self, doc: Document) -> None:
         spec = doc.model.spec

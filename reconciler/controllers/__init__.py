@@ -7,9 +7,9 @@ hardening guides:
     host (HostSecurityPolicy): services 10, firewall 20, advancedSettings 30, vswitchSecurity 40,
                                dvPortgroupSecurity 50, lockdown 90 (last: applied after every other host setting,
                                as the STIG scripts do)
-    VM (VMSecurityPolicy):     vmAdvancedSettings 110, vmDevices 120 (before the hardware upgrade and encryption,
+    VM (VMSecurityPolicy):     vmAdvancedSettings 110, vmLogging 112, vmMigrateEncryption 114, vmDevices 120 (before the hardware upgrade and encryption,
                                as the SCG scripts order them), vmSecureBoot 130, vmHardwareVersion 140,
-                               vmEncryption 150
+                               vmEncryption 150, vmVirtualTPM 160
 """
 
 from __future__ import annotations

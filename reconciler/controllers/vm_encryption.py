@@ -1,6 +1,7 @@
 """VM encryption: `encryption: {required: true, keyProvider: NAME}`.
 
-A VM without `config.keyId` is reported; with a key provider (KMS cluster) registered in vCenter, vsr generates a
+A VM without `config.keyId` is reported; with a key provider (a KMS cluster, or a vSphere Native Key Provider)
+registered in vCenter, vsr generates a
 key there and encrypts the VM (powered off, gated by `powerCycle`). `keyProvider` names the KMS cluster; omitted,
 vCenter's default provider is used. Without any provider the drift is reported `unsupported` with that reason.
 `required: false` never decrypts anything."""
@@ -10,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from pyVmomi import vim
+from pyVmomi import vim, vmodl
 
 from reconciler.controllers.contract import FieldDiff, FieldPath, Impact, ObjectState, Skip
 from reconciler.controllers.vm_common import VMController, config_spec, gate, reconfigure
@@ -33,6 +34,19 @@ def choose_provider(clusters: list[tuple[str, bool]], wanted: str | None) -> tup
                   else "several key providers and no default: set encryption.keyProvider")
 
 
+def key_providers(conn: Connection) -> list[tuple[str, bool]]:
+    """[(provider id, is the default)] of every key provider registered in vCenter, in one call: ListKmsClusters
+    (API 7.0: standard KMIP, trust authority and native key providers), else ListKmipServers (KMIP clusters)."""
+    manager = conn.content.cryptoManager
+    if not isinstance(manager, vim.encryption.CryptoManagerKmip):
+        return []
+    try:
+        infos = conn.call(manager.ListKmsClusters, includeKmsServers=False)
+    except (vmodl.fault.MethodNotFound, vmodl.fault.NotSupported, AttributeError):
+        infos = conn.call(manager.ListKmipServers)
+    return [(info.clusterId.id, bool(getattr(info, "useAsDefault", False))) for info in infos or []]
+
+
 class VMEncryption(VMController):
     name = "vmEncryption"
     order = 150
@@ -43,11 +57,7 @@ class VMEncryption(VMController):
         """The key providers, once per plan (one call), only if some VM must be encrypted."""
         if not any(d.get(REQUIRED) for d in desired.values()):
             return
-        manager = conn.content.cryptoManager
-        clusters: list[tuple[str, bool]] = []
-        if isinstance(manager, vim.encryption.CryptoManagerKmip):
-            for info in conn.call(manager.ListKmipServers) or []:
-                clusters.append((info.clusterId.id, bool(getattr(info, "useAsDefault", False))))
+        clusters = key_providers(conn)
         for state in states:
             state.own(self.name)["key_provider"] = choose_provider(clusters, desired.get(state.ref.moid, {}).get(PROVIDER))
 

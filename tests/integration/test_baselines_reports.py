@@ -74,8 +74,10 @@ def test_scg8_converges_and_the_report_goes_from_failures_to_pass(ws, capsys, tm
     assert rows[("DC0_C0_H1", "esxi-8.transparent-page-sharing")]["status"] == "fail"
     assert rows[("DC0_C0_H2", "esxi-8.transparent-page-sharing")]["status"] == "pass"  # not drifted
     assert rows[("DC0_DVPG0", "vcenter-8.network-reject-promiscuous-mode-dvportgroup")]["status"] == "fail"
-    assert rows[("DC0_C0_H0_VM0", "vm-8.deactivate-console-copy")]["controls"] == [
+    copy = rows[("DC0_C0_H0_VM0", "vm-8.deactivate-console-copy")]
+    assert copy["controls"] == [
         "vm-8.deactivate-console-copy", "VMCH-80-000189", "vm-9.deactivate-console-copy", "VCFV-9X-000181"]
+    assert copy["status"] == "pass", "SCG 8: TRUE or Undefined, and -drift's VM0 has no isolation.* keys"
 
     # every format from the drifted state, written with --file
     for fmt in ("junit", "sarif", "html", "markdown"):
@@ -114,7 +116,10 @@ def test_scg8_converges_and_the_report_goes_from_failures_to_pass(ws, capsys, tm
                        if f["status"] == "pending")
     rows = results(after)
     assert rows[("DC0_C0_H0", "esxi-8.deactivate-ssh")]["status"] == "pass"
-    assert rows[("DC0_C0_H0_VM0", "vm-8.deactivate-console-copy")]["status"] == "pending"
+    assert rows[("DC0_C0_H0_VM0", "vm-8.deactivate-console-copy")]["status"] == "pass"
+    assert rows[("DC0_C0_H0_VM0", "vm-8.vmotion-encrypted")]["status"] == "pass"  # applied to the running VM
+    vm0 = by_name(si, vim.VirtualMachine, "DC0_C0_H0_VM0")
+    assert "isolation.tools.copy.disable" not in {o.key for o in vm0.config.extraConfig}, "undefined: left alone"
     assert all(r["status"] == "pass" for (name, _), r in rows.items() if name == POWERED_OFF_VM)
     vm = by_name(si, vim.VirtualMachine, POWERED_OFF_VM)  # read back: upgraded, secure boot on, no floppy
     assert (vm.config.version, vm.config.bootOptions.efiSecureBootEnabled) == ("vmx-17", True)
@@ -219,7 +224,8 @@ def test_scg9_reports_audit_rows_enforces_modify_rows_and_converges_on_the_drift
     assert {"esx-9.ssh", "esx-9.deactivate-shell", "esx-9.transparent-page-sharing", "esx-9.deactivate-mob",
             "esx-9.shell-warning", "esx-9.network-standard-reject-promiscuous-mode",
             "vcenter-9.network-reject-promiscuous-mode-dvportgroup", "esx-9.password-max-age",
-            "esx-9.vib-trusted-binaries", "vm-9.deactivate-console-copy"} <= left, left
+            "esx-9.vib-trusted-binaries"} <= left, left
+    assert "vm-9.deactivate-console-copy" not in left, "TRUE or Undefined: -drift's VM0 without the key passes"
     assert results(after)[("DC0_C0_H0", "esx-9.ceip-disable")]["status"] == "pass"
     assert service(host(si, "DC0_C0_H0"), "TSM-SSH").running is True  # audited, not changed
     assert option(host(si, "DC0_C0_H0"), "UserVars.HostClientCEIPOptIn") == 2
