@@ -379,7 +379,7 @@ class ActiveDirectorySpec(StrictModel):
 
 
 def _check_issuer(value: str) -> str:
-    for part in value.split(","):
+    for part in re.split(r"(?<!\\),", value):
         name, eq, attr = part.partition("=")
         if not eq or not name.strip() or not attr.strip():
             raise ValueError(f"{value!r}: write distinguished-name attributes as NAME=value, e.g. \"O=Example, CN=CA\"")

@@ -27,7 +27,7 @@ def parse_dn(text: str) -> set[tuple[str, str]]:
             escaped = False
         elif ch == "\\":
             escaped = True
-        elif ch in ",/":
+        elif ch == ",":
             parts.append(current)
             current = ""
         else:
