@@ -14,13 +14,15 @@ import (
 )
 
 // Per-host public-API managers of issue 16: HostSnmpSystem, HostImageConfigManager, HostCertificateManager
-// (ESXi 8 defaults, the faults the vSphere API reference lists). The firewall default policy is FirewallSystem's
+// and HostAuthenticationManager (ESXi 8 defaults, the faults the vSphere API reference lists). The firewall default policy is FirewallSystem's
 // (host.go); NTP is DateTimeSystem's (datetime.go).
 
 type hostPublicAPI struct {
 	snmp  *SnmpSystem
 	image *ImageConfigManager
 	cert  *CertificateManager
+	auth  *AuthenticationManager
+	ad    *ActiveDirectoryAuthentication
 }
 
 func (x *hostExt) installPublicAPI(managedByVC bool) {
@@ -39,6 +41,7 @@ func (x *hostExt) installPublicAPI(managedByVC bool) {
 	certRef := simulator.Map.Put(p.cert).Reference()
 	h.ConfigManager.CertificateManager = &certRef
 	x.pub = p
+	x.installAuthentication()
 }
 
 // applyPublicAPIDrift: SNMP enabled with community "public" (snmpd running), the firewall accepting incoming
@@ -210,4 +213,105 @@ func (m *CertificateManager) InstallServerCertificate(ctx *simulator.Context, re
 	}
 	publish(ctx, m, change("certificateInfo", info))
 	return &methods.InstallServerCertificateBody{Res: &types.InstallServerCertificateResponse{}}
+}
+
+// ---------------------------------------------------------------------------------------------
+// HostAuthenticationManager and its Active Directory store: JoinDomain_Task / LeaveCurrentDomain_Task update
+// the store's info and the host's config.authenticationManagerInfo (lwsmd runs while joined). Any non-empty
+// account is accepted: the simulator has no domain controller.
+
+type AuthenticationManager struct {
+	mo.HostAuthenticationManager
+	host *simulator.HostSystem
+}
+
+type ActiveDirectoryAuthentication struct {
+	mo.HostActiveDirectoryAuthentication
+	host *simulator.HostSystem
+	svc  *ServiceSystem
+}
+
+func (x *hostExt) installAuthentication() {
+	h := x.host
+	ad := &ActiveDirectoryAuthentication{host: h, svc: x.svc}
+	ad.Self.Type = "HostActiveDirectoryAuthentication"
+	ad.Info = &types.HostActiveDirectoryInfo{SmartCardAuthenticationEnabled: boolPtr(false)}
+	adRef := simulator.Map.Put(ad).Reference()
+	m := &AuthenticationManager{host: h}
+	m.Self.Type = "HostAuthenticationManager"
+	m.SupportedStore = []types.ManagedObjectReference{adRef}
+	m.Info = types.HostAuthenticationManagerInfo{AuthConfig: []types.BaseHostAuthenticationStoreInfo{
+		&types.HostLocalAuthenticationInfo{HostAuthenticationStoreInfo: types.HostAuthenticationStoreInfo{Enabled: true}},
+		ad.Info}}
+	ref := simulator.Map.Put(m).Reference()
+	h.ConfigManager.AuthenticationManager = &ref
+	x.pub.auth = m
+	x.pub.ad = ad
+	h.Config.AuthenticationManagerInfo = m.infoCopy()
+}
+
+func (m *AuthenticationManager) infoCopy() *types.HostAuthenticationManagerInfo {
+	var cp types.HostAuthenticationManagerInfo
+	xmlCopy(&m.Info, &cp)
+	return &cp
+}
+
+func (a *ActiveDirectoryAuthentication) set(ctx *simulator.Context, auth *AuthenticationManager, info *types.HostActiveDirectoryInfo) {
+	a.Info = info
+	publish(ctx, a, change("info", info))
+	auth.Info.AuthConfig = []types.BaseHostAuthenticationStoreInfo{auth.Info.AuthConfig[0], info}
+	publish(ctx, auth, change("info", auth.Info))
+	publish(ctx, a.host, change("config.authenticationManagerInfo", *auth.infoCopy()))
+	running := info.JoinedDomain != ""
+	onObject(ctx, a.svc, func() {
+		if svc := a.svc.find("lwsmd"); svc != nil && svc.Running != running {
+			_ = a.svc.setRunning(ctx, "lwsmd", running)
+		}
+	})
+}
+
+func (a *ActiveDirectoryAuthentication) manager() *AuthenticationManager {
+	ref := a.host.ConfigManager.AuthenticationManager
+	if ref == nil {
+		return nil
+	}
+	m, _ := simulator.Map.Get(*ref).(*AuthenticationManager)
+	return m
+}
+
+func (a *ActiveDirectoryAuthentication) JoinDomainTask(ctx *simulator.Context, req *types.JoinDomain_Task) soap.HasFault {
+	task := simulator.CreateTask(a.host, "joinDomain", func(*simulator.Task) (types.AnyType, types.BaseMethodFault) {
+		info, _ := a.Info.(*types.HostActiveDirectoryInfo)
+		switch {
+		case info != nil && info.JoinedDomain != "":
+			return nil, &types.InvalidState{}
+		case !ntpServerName.MatchString(req.DomainName):
+			return nil, &types.InvalidArgument{InvalidProperty: "domainName"}
+		case req.UserName == "" || req.Password == "":
+			return nil, &types.InvalidLogin{} // the account is never echoed
+		}
+		m := a.manager()
+		if m == nil {
+			return nil, &types.HostConfigFault{}
+		}
+		a.set(ctx, m, &types.HostActiveDirectoryInfo{HostDirectoryStoreInfo: types.HostDirectoryStoreInfo{
+			HostAuthenticationStoreInfo: types.HostAuthenticationStoreInfo{Enabled: true}},
+			JoinedDomain: req.DomainName, TrustedDomain: []string{req.DomainName}, DomainMembershipStatus: "ok",
+			SmartCardAuthenticationEnabled: boolPtr(false)})
+		return nil, nil
+	})
+	return &methods.JoinDomain_TaskBody{Res: &types.JoinDomain_TaskResponse{Returnval: task.Run()}}
+}
+
+func (a *ActiveDirectoryAuthentication) LeaveCurrentDomainTask(ctx *simulator.Context, req *types.LeaveCurrentDomain_Task) soap.HasFault {
+	task := simulator.CreateTask(a.host, "leaveCurrentDomain", func(*simulator.Task) (types.AnyType, types.BaseMethodFault) {
+		info, _ := a.Info.(*types.HostActiveDirectoryInfo)
+		m := a.manager()
+		if info == nil || info.JoinedDomain == "" || m == nil {
+			return nil, &types.InvalidState{}
+		}
+		a.set(ctx, m, &types.HostActiveDirectoryInfo{SmartCardAuthenticationEnabled: boolPtr(false)})
+		return nil, nil
+	})
+	return &methods.LeaveCurrentDomain_TaskBody{Res: &types.LeaveCurrentDomain_TaskResponse{Returnval: task.Run()}}
 }

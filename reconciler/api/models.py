@@ -372,10 +372,20 @@ class SnmpSpec(StrictModel):
 
 
 class ActiveDirectorySpec(StrictModel):
-    """Active Directory membership of the host (audit only)."""
+    """Active Directory membership of the host: joined with an account from files, else audit only."""
 
     domain: str | None = Field(None, min_length=1, pattern=r"^[A-Za-z0-9]([A-Za-z0-9.\-]*[A-Za-z0-9])?$",
                                description="the domain the host must be joined to")
+    join_username_file: Annotated[str | None, PARAMETER] = Field(
+        None, min_length=1, description="file holding the domain account that joins hosts (DOMAIN\\user or user@domain)")
+    join_password_file: Annotated[str | None, PARAMETER] = Field(
+        None, min_length=1, description="file holding that account's password (a secret)")
+
+    @model_validator(mode="after")
+    def _both_files(self) -> ActiveDirectorySpec:
+        if (self.join_username_file is None) != (self.join_password_file is None):
+            raise ValueError("give both joinUsernameFile and joinPasswordFile, or neither (audit only)")
+        return self
 
 
 def _check_issuer(value: str) -> str:

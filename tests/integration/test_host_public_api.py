@@ -148,7 +148,7 @@ def test_active_directory_and_certificate_issuer_are_audit_only(ws, capsys, sim)
     plan = ws.vsr(capsys, "plan")
     (ad,) = plan.changes(name=STANDALONE, path="activeDirectory.domain")
     (cert,) = plan.changes(name=STANDALONE, path="certificate.allowedIssuers")
-    assert (ad["current"], ad["reason"]) == (None, "audit") and "password" in ad["message"]
+    assert (ad["current"], ad["reason"]) == (None, "audit") and "joinPasswordFile" in ad["message"]
     assert cert["reason"] == "audit" and "O=vcsa.vsr.test" in cert["current"]
     applied = ws.vsr(capsys, "apply")
     assert applied.code == 2 and all(c["outcome"] != "applied" for c in applied.json["changes"])
@@ -158,6 +158,23 @@ def test_active_directory_and_certificate_issuer_are_audit_only(ws, capsys, sim)
     assert manager.certificateInfo.issuer.startswith("CN=Issuing CA")
     after = ws.vsr(capsys, "plan")
     assert [c["path"] for c in after.changes(name=STANDALONE)] == ["activeDirectory.domain"]
+
+
+def test_active_directory_join_with_an_account_from_files_never_shows_the_password(ws, capsys, sim, tmp_path):
+    user, password = tmp_path / "ad-user", tmp_path / "ad-password"
+    user.write_text("CORP\\svc-join\n")
+    password.write_text(SECRET + "\n")
+    ws.policy("ad", only(CLEAN) + f"activeDirectory: {{domain: corp.lab.test, joinUsernameFile: \"{user}\", "
+                                  f"joinPasswordFile: \"{password}\"}}")
+    (change,) = converge(ws, capsys, name=CLEAN, path="activeDirectory.domain")
+    assert (change["current"], change["desired"]) == (None, "corp.lab.test")
+    h = host(sim.connect(), CLEAN)
+    store = next(s for s in h.config.authenticationManagerInfo.authConfig if isinstance(s, vim.host.ActiveDirectoryInfo))
+    assert (store.joinedDomain, store.domainMembershipStatus) == ("corp.lab.test", "ok")
+    assert service(h, "lwsmd").running is True
+    report = ws.vsr(capsys, "report")
+    journal = b"".join(p.read_bytes() for p in ws.root.glob("journal.db*"))
+    assert SECRET not in report.out + report.err and SECRET.encode() not in journal
 
 
 def _certificate(issuer: str) -> str:

@@ -93,11 +93,18 @@ def test_certificate_issuer_matches_when_every_listed_attribute_is_in_it():
 def test_active_directory_not_joined_is_audit_only():
     info = vim.host.AuthenticationManagerInfo(authConfig=[
         vim.host.LocalAuthenticationInfo(enabled=True), vim.host.ActiveDirectoryInfo(enabled=False)])
-    s = ObjectState(REF, {"config.authenticationManagerInfo": info})
-    (d,) = HostActiveDirectory().diff({("activeDirectory", "domain"): "corp.lab"}, s)
+    s = ObjectState(REF, {"config.authenticationManagerInfo": info,
+                          "configManager.authenticationManager": vim.host.AuthenticationManager("auth-1")})
+    domain = ("activeDirectory", "domain")
+    (d,) = HostActiveDirectory().diff({domain: "corp.lab"}, s)
     assert (d.current, d.skip) == (None, Skip.AUDIT)
+    files = {("activeDirectory", "joinUsernameFile"): "/nonexistent/u", ("activeDirectory", "joinPasswordFile"): "/p"}
+    (bad,) = HostActiveDirectory().diff({domain: "corp.lab", **files}, s)
+    assert bad.skip is Skip.INVALID and "/nonexistent/u: file not found" in bad.message
     info.authConfig[1].joinedDomain = "CORP.lab"
-    assert HostActiveDirectory().diff({("activeDirectory", "domain"): "corp.lab"}, s) == []
+    assert HostActiveDirectory().diff({domain: "corp.lab"}, s) == []
+    (other,) = HostActiveDirectory().diff({domain: "other.lab", **files}, s)
+    assert other.skip is Skip.AUDIT and "never leaves a domain" in other.message
 
 
 def test_vgt_portgroups_are_audited_unless_excepted():
