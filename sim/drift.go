@@ -11,7 +11,9 @@ import (
 // applyDrift starts part of the estate insecure (documented in docs/simulator.md):
 //   - the first half of the hosts by name (at least one): SSH (TSM-SSH) and the ESXi Shell (TSM) running
 //     with policy "on", vSwitch0 accepting promiscuous mode, MAC changes and forged transmits,
-//     Mem.ShareForceSalting=0, the managed object browser enabled, UserVars.SuppressShellWarning=1;
+//     Mem.ShareForceSalting=0, the managed object browser enabled, UserVars.SuppressShellWarning=1, SNMP
+//     enabled with community "public", the firewall accepting incoming traffic by default, acceptance level
+//     CommunitySupported (hostapi.go);
 //   - every host's first VM (<host>_VM0): no isolation.* extraConfig settings;
 //   - each datacenter's first DV portgroup: promiscuous mode and forged transmits accepted.
 func (s *Sim) applyDrift() {
@@ -36,6 +38,7 @@ func (s *Sim) applyDrift() {
 				MacChanges: boolPtr(true), ForgedTransmits: boolPtr(true)}
 		}
 		x.net.normalize()
+		x.applyPublicAPIDrift()
 		x.opt.set(nil, []types.BaseOptionValue{
 			&types.OptionValue{Key: "Mem.ShareForceSalting", Value: int64(0)},
 			&types.OptionValue{Key: "Config.HostAgent.plugins.solo.enableMob", Value: true},

@@ -22,6 +22,7 @@ type hostExt struct {
 	net  *NetworkSystem
 	opt  *HostOptionManager
 	dt   *DateTimeSystem
+	pub  *hostPublicAPI // hostapi.go
 }
 
 func (s *Sim) installHosts() {
@@ -67,6 +68,7 @@ func (s *Sim) installHosts() {
 		x.opt.Self = *h.ConfigManager.AdvancedOption
 		simulator.Map.Put(x.opt)
 
+		x.installPublicAPI(managedByVC)
 		x.mirror()
 		s.hosts[h.Name] = x
 	}

@@ -49,7 +49,8 @@ func readOnlyMethod(name string) bool {
 		"CreateListView", "CreateListViewFromView", "CreateInventoryView", "CreateCollectorForEvents",
 		"CreateCollectorForTasks", "AcquireCloneTicket", "CloneSession", "SetLocale", "Fetch",
 		"PbmRetrieveServiceContent", "HasPrivilegeOnEntity", "HasPrivilegeOnEntities", "HasUserPrivilegeOnEntities",
-		"FetchUserPrivilegeOnEntities", "ValidateMigration", "DecodeLicense":
+		"FetchUserPrivilegeOnEntities", "ValidateMigration", "DecodeLicense",
+		"HostImageConfigGetAcceptance", "HostImageConfigGetProfile":
 		return true
 	}
 	return false

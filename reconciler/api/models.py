@@ -315,6 +315,103 @@ class NetworkSecuritySpec(StrictModel):
 
 HostAdvancedValue = Union[bool, int, float, str]
 
+# ---------------------------------------------------------------- host public-API sections (issue 16)
+
+_NTP_SERVER = re.compile(r"^[A-Za-z0-9]([A-Za-z0-9.:\-]*[A-Za-z0-9])?$")
+
+
+def _check_ntp_server(value: str) -> str:
+    if not _NTP_SERVER.match(value):
+        raise ValueError(f"{value!r} is not a host name or IP address (no scheme, port or spaces)")
+    return value
+
+
+def _unique(values: list[Any]) -> list[Any]:
+    seen: set[str] = set()
+    for v in values:
+        key = str(v).lower()
+        if key in seen:
+            raise ValueError(f"{v!r} is listed twice")
+        seen.add(key)
+    return values
+
+
+NtpServer = Annotated[str, AfterValidator(_check_ntp_server), Field(description="NTP server: host name or IP address")]
+
+
+class NtpSpec(StrictModel):
+    """NTP servers of the host (HostDateTimeSystem); the ntpd service itself is `services.ntpd`."""
+
+    servers: Annotated[list[NtpServer], AfterValidator(_unique)] | None = Field(
+        None, description="NTP servers (compared as a set; SCG: at least 4)")
+
+
+class FirewallDefaultPolicySpec(StrictModel):
+    """The host firewall's default action for traffic no enabled ruleset admits (HostFirewallSystem)."""
+
+    incoming_blocked: bool | None = None
+    outgoing_blocked: bool | None = None
+
+
+AcceptanceLevel = Literal["VMwareCertified", "VMwareAccepted", "PartnerSupported", "CommunitySupported"]
+
+
+class AcceptanceLevelSpec(StrictModel):
+    """The host image acceptance level (HostImageConfigManager), ordered VMwareCertified > VMwareAccepted >
+    PartnerSupported > CommunitySupported."""
+
+    minimum: AcceptanceLevel | None = Field(None, description="lowest acceptable level; a lower one is raised to it")
+
+
+class SnmpSpec(StrictModel):
+    """The host's SNMP v1/v2c agent (HostSnmpSystem)."""
+
+    enabled: bool | None = None
+    communities_file: str | None = Field(
+        None, min_length=1, description="file holding the read-only communities, one per line (a secret)")
+
+
+class ActiveDirectorySpec(StrictModel):
+    """Active Directory membership of the host: joined with an account from files, else audit only."""
+
+    domain: str | None = Field(None, min_length=1, pattern=r"^[A-Za-z0-9]([A-Za-z0-9.\-]*[A-Za-z0-9])?$",
+                               description="the domain the host must be joined to")
+    join_username_file: Annotated[str | None, PARAMETER] = Field(
+        None, min_length=1, description="file holding the domain account that joins hosts (DOMAIN\\user or user@domain)")
+    join_password_file: Annotated[str | None, PARAMETER] = Field(
+        None, min_length=1, description="file holding that account's password (a secret)")
+
+    @model_validator(mode="after")
+    def _both_files(self) -> ActiveDirectorySpec:
+        if (self.join_username_file is None) != (self.join_password_file is None):
+            raise ValueError("give both joinUsernameFile and joinPasswordFile, or neither (audit only)")
+        return self
+
+
+def _check_issuer(value: str) -> str:
+    for part in re.split(r"(?<!\\),", value):
+        name, eq, attr = part.partition("=")
+        if not eq or not name.strip() or not attr.strip():
+            raise ValueError(f"{value!r}: write distinguished-name attributes as NAME=value, e.g. \"O=Example, CN=CA\"")
+    return value
+
+
+class CertificateSpec(StrictModel):
+    """The host's TLS certificate (HostCertificateManager; audit only)."""
+
+    allowed_issuers: list[Annotated[str, AfterValidator(_check_issuer)]] | None = Field(
+        None, min_length=1, description="issuers allowed: each entry's attributes (\"O=Example, CN=CA\") must all "
+                                        "be in the issuer's distinguished name")
+
+
+class VgtSpec(StrictModel):
+    """Virtual Guest Tagging (VLAN 4095) on standard port groups."""
+
+    allowed: bool | None = Field(None, description="false: no standard port group may use VLAN 4095")
+    except_portgroups: Annotated[GlobList | None, PARAMETER] = Field(None, description="port groups allowed VGT (globs)")
+    replacement_vlan: Annotated[int | None, PARAMETER] = Field(
+        None, ge=0, le=4094, description="VLAN ID written to a VGT port group; omitted: reported, not changed")
+
 
 class HostSecurityPolicySpec(PolicySpecBase):
     """What a HostSecurityPolicy manages on every selected ESXi host."""
@@ -326,6 +423,13 @@ class HostSecurityPolicySpec(PolicySpecBase):
         None, description="advanced option key -> value, typed as written (2, true, \"text\")")
     lockdown: LockdownSpec | None = None
     network_security: NetworkSecuritySpec | None = None
+    ntp: NtpSpec | None = None
+    firewall_default_policy: FirewallDefaultPolicySpec | None = None
+    acceptance_level: AcceptanceLevelSpec | None = None
+    snmp: SnmpSpec | None = None
+    active_directory: ActiveDirectorySpec | None = None
+    certificate: CertificateSpec | None = None
+    vgt: VgtSpec | None = None
 
 
 # ---------------------------------------------------------------- VMSecurityPolicy

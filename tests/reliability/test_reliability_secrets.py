@@ -53,6 +53,13 @@ def test_password_never_leaks(sim_factory, tmp_path, source, log_format):
     (specs / "vc.yaml").write_text(vcenter_doc(sim, "sim", tmp_path / "creds",
                                                password_env="VSR_TEST_SECRET" if source == "env" else None))
     (specs / "p.yaml").write_text(POLICY)
+    # the same secret as an SNMP community from a file a spec names (issue 16): set on the hosts, never shown
+    community = tmp_path / "creds" / "snmp-communities"
+    community.write_text(SECRET + "\n")
+    (specs / "snmp.yaml").write_text(policy("HostSecurityPolicy", "snmp", f"""
+selector: {{hosts: ["DC0_C0_H0"]}}
+snmp: {{enabled: true, communitiesFile: "{community}"}}
+"""))
     journal = tmp_path / "state" / "journal.db"
     common = ("--journal", str(journal), "--log-level", "debug", "--log-format", log_format)
     runs = [
@@ -72,6 +79,8 @@ def test_password_never_leaks(sim_factory, tmp_path, source, log_format):
     # the injected NotAuthenticated makes vsr check its session (a re-login when it is gone), then fail that host
     assert runs[1].code == 1 and [c for c in runs[1].json["changes"]
                                   if c["outcome"] == "failed" and c["object"]["name"] == "DC0_C0_H1"]
+    snmp = host(sim.connect(), "DC0_C0_H0").configManager.snmpSystem.configuration
+    assert list(snmp.readOnlyCommunities) == [SECRET]  # the community from the file was applied
     # failures: a wrong password (refused login) through the document and through the ad-hoc flags
     wrong = tmp_path / "creds" / "wrong"
     wrong.write_text(WRONG)
