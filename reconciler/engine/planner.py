@@ -13,6 +13,8 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from pyVmomi import vim
+
 from reconciler import catalog
 from reconciler import controllers as registry
 from reconciler.api import fields as shape
@@ -77,12 +79,15 @@ def snapshot(conn: Connection, controllers: list[Controller]) -> tuple[dict[str,
     controllers' together). VMs enter the tree only when VM controllers are active (they are most of a large
     inventory)."""
     specs = sources.property_specs(controllers)
+    singles = {t: [p for p in paths if p != "name"] for t, paths in specs.items() if not issubclass(t, vim.ManagedEntity)}
+    specs = {t: paths for t, paths in specs.items() if t not in singles}
     tree = inventory.entity_specs(vms=any(c.managed_type == "VirtualMachine" for c in controllers))
     merged = {t: list(dict.fromkeys([*tree.get(t, ()), *specs.get(t, ())])) for t in [*tree, *specs]}
     raw = inventory.fetch_many(conn, merged)
     entities = inventory.build_entity_paths({m: o for m, o in raw.items() if _in_tree(o, tree)})
     wanted = {inventory.type_name_of(t) for t in specs}
     objects = {m: o for m, o in raw.items() if o.type in wanted}
+    objects.update(sources.fetch_singletons(conn, singles) if singles else {})
     return entities, objects
 
 
@@ -151,13 +156,15 @@ def plan_objects(conn: Connection, facts: ConnectionFacts, policies: list[Compil
         is_template = bool(obj.props.get("config.template"))
         state = ObjectState(ref, obj.props, mo=obj.ref, placement=place, template=is_template,
                             remediated_at=remediated_by_moid.get(obj.moid, {}))
-        matching = [p for p in live if p.kind == POLICY_KIND_OF[obj.type]
-                    and selection.matches(p.selector, obj.type, ref.name, place, is_template)]
+        kinds = {c.policy_kind for c in controllers if c.managed_type == obj.type}
+        matching = [p for p in live if p.kind in kinds
+                    and selection.matches(p.selector, obj.type, ref.name, place, is_template, p.kind)]
         desired: dict[str, dict[FieldPath, DesiredValue]] = {}
         for controller in controllers:
             if controller.managed_type != obj.type:
                 continue
-            contributions = [c for c in (p.fields.get(controller.name, {}) for p in matching)
+            contributions = [c for c in (p.fields.get(controller.name, {}) for p in matching
+                                         if p.kind == controller.policy_kind)
                              if c and controller.selects(ref.name, plain(c))]
             merged, conflicts = merge(c for c in contributions if c)
             if merged:
