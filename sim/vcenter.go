@@ -272,7 +272,7 @@ func (p *dvsProxy) ReconfigureDvsTask(ctx *simulator.Context, req *types.Reconfi
 			}
 			n, _ := strconv.Atoi(cur.ConfigVersion)
 			cfg.ConfigVersion = strconv.Itoa(n + 1)
-			changes := []types.PropertyChange{change("config", &cfg)}
+			changes := dvsConfigChanges(cur, &cfg)
 			if cfg.Name != dvs.Name {
 				changes = append(changes, change("name", cfg.Name))
 			}
@@ -333,4 +333,29 @@ func applyVspan(sessions []types.VMwareVspanSession, specs []types.VMwareDVSVspa
 		}
 	}
 	return out, ""
+}
+
+// dvsConfigChanges lists "config.<field>" for each field of the switch config that changed (the property
+// collector reports nested paths such as config.linkDiscoveryProtocolConfig only from such changes), then
+// "config" itself for whole-config readers.
+func dvsConfigChanges(before, after *types.VMwareDVSConfigInfo) []types.PropertyChange {
+	var changes []types.PropertyChange
+	var walk func(b, a reflect.Value)
+	walk = func(b, a reflect.Value) {
+		for i := 0; i < a.NumField(); i++ {
+			f := a.Type().Field(i)
+			if f.Anonymous {
+				if a.Field(i).Kind() == reflect.Struct && f.Name != "DynamicData" {
+					walk(b.Field(i), a.Field(i))
+				}
+				continue
+			}
+			if sameXML(b.Field(i).Interface(), a.Field(i).Interface()) {
+				continue
+			}
+			changes = append(changes, change("config."+lcFirst(f.Name), a.Field(i).Interface()))
+		}
+	}
+	walk(reflect.ValueOf(before).Elem(), reflect.ValueOf(after).Elem())
+	return append(changes, change("config", after))
 }

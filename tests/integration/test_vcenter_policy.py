@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import time
+
 import pytest
 from pyVim.task import WaitForTask
 from pyVmomi import VmomiSupport, vim
@@ -116,3 +118,106 @@ def test_every_field_drift_plan_apply_read_back(ws, capsys):
 
     again = ws.vsr(capsys, "plan")
     assert again.code == 0 and again.json["changes"] == [], again.out
+
+
+def test_report_names_the_controls_of_each_vcenter_field(ws, capsys):
+    si = ws.sim.connect()
+    dvs = _switch(si)
+    WaitForTask(dvs.ReconfigureDvs_Task(spec=VDS.ConfigSpec(
+        configVersion=dvs.config.configVersion,
+        linkDiscoveryProtocolConfig=vim.host.LinkDiscoveryProtocolConfig(protocol="cdp", operation="advertise"))))
+    ws.policy("vc", """
+        selector: {switches: ["DVS0"]}
+        advancedSettings: {VirtualCenter.VimPasswordExpirationInDays: 30}
+        distributedSwitch: {linkDiscoveryOperation: none}
+    """, kind="VCenterSecurityPolicy")
+    report = ws.vsr(capsys, "report")
+    rows = {(r["object"]["name"], r["control"]): r["status"] for r in report.json["results"]}
+    assert rows[("DVS0", "vcenter-8.network-restrict-discovery-protocol")] == "fail"
+    assert rows[("VpxSettings", "vcenter-8.vpxuser-rotation")] == "pass"
+    assert report.code == 2
+
+
+def test_simulator_refuses_stale_and_invalid_switch_and_portgroup_specs(vsim):
+    si = vsim.connect()
+    dvs = _switch(si)
+    stale = VDS.ConfigSpec(configVersion=str(int(dvs.config.configVersion) - 1),
+                           linkDiscoveryProtocolConfig=vim.host.LinkDiscoveryProtocolConfig(protocol="cdp", operation="none"))
+    with pytest.raises(vim.fault.ConcurrentAccess):
+        WaitForTask(dvs.ReconfigureDvs_Task(spec=stale))
+    bad = VDS.ConfigSpec(configVersion=dvs.config.configVersion,
+                         linkDiscoveryProtocolConfig=vim.host.LinkDiscoveryProtocolConfig(protocol="cdp", operation="loud"))
+    with pytest.raises(vmodl_fault("InvalidArgument")) as exc:
+        WaitForTask(dvs.ReconfigureDvs_Task(spec=bad))
+    assert exc.value.invalidProperty == "spec.linkDiscoveryProtocolConfig.operation"
+    pg = by_name(si, vim.dvs.DistributedVirtualPortgroup, PG)
+    trunk = VDS.VmwarePortConfigPolicy(vlan=VDS.TrunkVlanSpec(vlanId=[vim.NumericRange(start=10, end=5000)]))
+    with pytest.raises(vmodl_fault("InvalidArgument")) as exc:
+        WaitForTask(pg.ReconfigureDVPortgroup_Task(spec=vim.dvs.DistributedVirtualPortgroup.ConfigSpec(
+            configVersion=pg.config.configVersion, defaultPortConfig=trunk)))
+    assert exc.value.invalidProperty == "spec.defaultPortConfig.vlan.vlanId[0]"
+    with pytest.raises(vmodl_fault("InvalidArgument")):
+        si.RetrieveContent().setting.UpdateOptions(changedValue=[
+            vim.option.OptionValue(key="config.log.level", value="chatty")])
+
+
+def vmodl_fault(name: str) -> type:
+    from pyVmomi import vmodl
+    return getattr(vmodl.fault, name)
+
+
+def test_key_provider_default_is_switched_and_a_missing_one_is_reported(ws, capsys):
+    si = ws.sim.connect()
+    crypto = si.RetrieveContent().cryptoManager
+    ws.policy("keys", "keyProvider: {required: true}", kind="VCenterSecurityPolicy")
+    none = ws.vsr(capsys, "plan")
+    change = none.changes(path="keyProvider.required")[0]
+    assert change["reason"] == "unsupported" and "does not register key providers" in change["message"]
+    for cluster in ("kms-a", "kms-b"):
+        crypto.RegisterKmipServer(server=vim.encryption.KmipServerSpec(
+            clusterId=vim.encryption.KeyProviderId(id=cluster),
+            info=vim.encryption.KmipServerInfo(name=f"{cluster}-1", address="192.0.2.20", port=5696)))
+    ws.policy("keys", "keyProvider: {required: true, default: kms-b}", kind="VCenterSecurityPolicy")
+    plan = ws.vsr(capsys, "plan")
+    change = plan.changes(path="keyProvider.default")[0]
+    assert (change["current"], change["desired"]) == ("kms-a", "kms-b")
+    assert ws.vsr(capsys, "apply").code == 0
+    assert [(c.clusterId.id, c.useAsDefault) for c in crypto.kmipServers] == [("kms-a", False), ("kms-b", True)]
+    assert ws.vsr(capsys, "plan").code == 0
+
+
+def test_daemon_fixes_an_out_of_band_switch_and_vcenter_setting_change(vsim, tmp_path):
+    from test_daemon import Daemon, vcenter_doc
+
+    from harness import wait_for
+
+    d = Daemon(tmp_path / "d")
+    (d.specs / "vc.yaml").write_text(vcenter_doc(vsim, "sim", tmp_path / "creds"))
+    (d.specs / "policy.yaml").write_text(
+        "apiVersion: vsr.dev/v1alpha1\nkind: VCenterSecurityPolicy\nmetadata: {name: vc}\nspec:\n"
+        "  selector: {switches: [\"DVS0\"]}\n"
+        "  advancedSettings: {VirtualCenter.VimPasswordExpirationInDays: 30}\n"
+        "  distributedSwitch: {linkDiscoveryOperation: none}\n")
+    si = vsim.connect()
+    try:
+        d.start().wait_ready()
+        dvs = _switch(si)
+        WaitForTask(dvs.ReconfigureDvs_Task(spec=VDS.ConfigSpec(
+            configVersion=dvs.config.configVersion,
+            linkDiscoveryProtocolConfig=vim.host.LinkDiscoveryProtocolConfig(protocol="lldp", operation="both"))))
+        si.RetrieveContent().setting.UpdateOptions(changedValue=[vim.option.OptionValue(
+            key="VirtualCenter.VimPasswordExpirationInDays", value=VmomiSupport.vmodlTypes["long"](365))])
+        started = time.monotonic()
+
+        def fixed() -> bool:
+            options = {o.key: o.value for o in si.RetrieveContent().setting.setting}
+            return (_switch(si).config.linkDiscoveryProtocolConfig.operation == "none"
+                    and options["VirtualCenter.VimPasswordExpirationInDays"] == 30)
+
+        wait_for(fixed, 5.0, f"both changes undone\n{d.log.read_text()}", interval=0.1)
+        print(f"out-of-band switch and setting change -> fixed in {time.monotonic() - started:.2f} s")
+        assert [e for e in d.events("DriftDetected", "DVS0", "distributedSwitch.linkDiscoveryOperation")
+                if "both" in repr(e.current)], [e.current for e in d.events("DriftDetected")]
+    finally:
+        if d.proc is not None:
+            d.stop()
