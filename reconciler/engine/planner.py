@@ -63,6 +63,11 @@ def plain(desired: Mapping[FieldPath, DesiredValue]) -> dict[FieldPath, Any]:
     return {path: d.value for path, d in desired.items()}
 
 
+def kinds_of(object_type: str) -> set[str]:
+    """The policy kinds whose controllers manage objects of this type (DV portgroups: two)."""
+    return {c.policy_kind for c in registry.ALL if c.managed_type == object_type}
+
+
 def record_controller_fault(state: ObjectState, controller: str, exc: BaseException) -> None:
     """Controllers' bulk prefetch marks an object it could not read instead of failing all objects."""
     state.faults[controller] = exc

@@ -218,6 +218,12 @@ def test_daemon_fixes_an_out_of_band_switch_and_vcenter_setting_change(vsim, tmp
         print(f"out-of-band switch and setting change -> fixed in {time.monotonic() - started:.2f} s")
         assert [e for e in d.events("DriftDetected", "DVS0", "distributedSwitch.linkDiscoveryOperation")
                 if "both" in repr(e.current)], [e.current for e in d.events("DriftDetected")]
+
+        def ready() -> bool:
+            policy = next((p for p in d.status().get("policies", []) if p["name"] == "vc"), None)
+            return policy is not None and {c["type"]: c["status"] for c in policy["conditions"]}["Ready"] == "True"
+
+        wait_for(ready, 3.0, f"policy vc Ready in /status: {d.status()}", interval=0.1)
     finally:
         if d.proc is not None:
             d.stop()
