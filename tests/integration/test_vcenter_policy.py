@@ -227,3 +227,36 @@ def test_daemon_fixes_an_out_of_band_switch_and_vcenter_setting_change(vsim, tmp
     finally:
         if d.proc is not None:
             d.stop()
+
+
+def test_both_portgroup_owners_fix_one_portgroup_in_one_pass_from_a_saved_plan(ws, capsys, tmp_path):
+    """HostSecurityPolicy owns the portgroup's security policy, VCenterSecurityPolicy the rest: two partial
+    reconfigures of one portgroup in one apply, the second carrying the configVersion the first produced."""
+    from reconciler.cli import main as vsr_main
+
+    si = ws.sim.connect()
+    pg = by_name(si, vim.dvs.DistributedVirtualPortgroup, PG)
+    port = VDS.VmwarePortConfigPolicy(
+        securityPolicy=VDS.SecurityPolicy(allowPromiscuous=vim.BoolPolicy(value=True)),
+        macManagementPolicy=VDS.MacManagementPolicy(macLearningPolicy=VDS.MacLearningPolicy(enabled=True)))
+    WaitForTask(pg.ReconfigureDVPortgroup_Task(spec=vim.dvs.DistributedVirtualPortgroup.ConfigSpec(
+        configVersion=pg.config.configVersion, defaultPortConfig=port)))
+    ws.policy("host-dv", f"""
+        selector: {{datacenters: ["DC0"]}}
+        networkSecurity: {{allowPromiscuous: false, distributedPortgroups: ["{PG}"]}}
+    """)
+    ws.policy("vc", f"""
+        selector: {{portgroups: ["{PG}"]}}
+        distributedPortgroup: {{macLearning: false}}
+    """, kind="VCenterSecurityPolicy")
+    saved = tmp_path / "reviewed.plan"
+    planned = ws.vsr(capsys, "plan", "--out", str(saved))
+    assert planned.code == 2
+    assert sorted((c["controller"], c["path"]) for c in planned.changes(name=PG)) == [
+        ("dvPortgroupSecurity", "networkSecurity.allowPromiscuous"), ("vcenterPortgroups", "distributedPortgroup.macLearning")]
+    capsys.readouterr()
+    assert vsr_main(["apply", str(saved), "-o", "json", "--journal", str(ws.journal)]) == 0, capsys.readouterr()
+    pg = by_name(si, vim.dvs.DistributedVirtualPortgroup, PG)
+    config = pg.config.defaultPortConfig
+    assert (config.securityPolicy.allowPromiscuous.value, config.macManagementPolicy.macLearningPolicy.enabled) == (False, False)
+    assert ws.vsr(capsys, "plan").code == 0
