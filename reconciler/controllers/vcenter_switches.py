@@ -36,29 +36,30 @@ class VCenterSwitches(Controller):
     spec_key = SWITCH
     managed_type = "DistributedVirtualSwitch"
     policy_kind = KIND
-    properties = ("config.configVersion", "config.linkDiscoveryProtocolConfig", "config.ipfixConfig",
-                  "config.vspanSession")
+    # the whole config: vspanSession, linkDiscoveryProtocolConfig and ipfixConfig belong to VMwareDVSConfigInfo, a
+    # subtype of the DVSConfigInfo the property path is declared with, so nested paths to them are not portable
+    properties = ("config",)
 
     def diff(self, desired: Mapping[FieldPath, Any], state: ObjectState) -> list[FieldDiff]:
         diffs: list[FieldDiff] = []
-        props = state.props
+        config = state.props.get("config")
         for path, want in sorted(desired.items()):
             field = path[1]
             if field == "linkDiscoveryOperation":
-                ldp = props.get("config.linkDiscoveryProtocolConfig")
+                ldp = getattr(config, "linkDiscoveryProtocolConfig", None)
                 if ldp is None:
                     diffs.append(FieldDiff(path, None, want, skip=Skip.UNSUPPORTED,
                                            message="the switch reports no link discovery protocol"))
                 elif ldp.operation != want:
                     diffs.append(FieldDiff(path, str(ldp.operation), want))
             elif field == "mirrorSessions":
-                names = sorted(s.name for s in props.get("config.vspanSession") or [])
+                names = sorted(s.name for s in getattr(config, "vspanSession", None) or [])
                 extra = [n for n in names if n not in want]
                 if extra:
                     diffs.append(FieldDiff(path, names, sorted(n for n in names if n in want),
                                            message=f"removes port mirroring session(s) {', '.join(extra)}"))
             elif field == "ipfixCollectors":
-                collector = getattr(props.get("config.ipfixConfig"), "collectorIpAddress", None) or ""
+                collector = getattr(getattr(config, "ipfixConfig", None), "collectorIpAddress", None) or ""
                 if collector and not _in(collector, list(want)):
                     diffs.append(FieldDiff(path, collector, "",
                                            message=f"NetFlow/IPFIX collector {collector} is not allowed: export stops"))
@@ -66,18 +67,20 @@ class VCenterSwitches(Controller):
 
     def apply(self, conn: Connection, state: ObjectState, diffs: list[FieldDiff],
               desired: Mapping[FieldPath, Any]) -> None:
-        spec = VDS.ConfigSpec(configVersion=state.props.get("config.configVersion"))
+        config = state.props.get("config")
+        spec = VDS.ConfigSpec(configVersion=getattr(config, "configVersion", None))
         for d in diffs:
             field = d.path[1]
             if field == "linkDiscoveryOperation":
-                ldp = state.props.get("config.linkDiscoveryProtocolConfig")
+                ldp = getattr(config, "linkDiscoveryProtocolConfig", None)
                 spec.linkDiscoveryProtocolConfig = vim.host.LinkDiscoveryProtocolConfig(
                     protocol=getattr(ldp, "protocol", None) or "cdp", operation=str(d.desired))
             elif field == "mirrorSessions":
                 spec.vspanConfigSpec = [VDS.VspanConfigSpec(operation="remove", vspanSession=VDS.VspanSession(key=s.key))
-                                        for s in state.props.get("config.vspanSession") or [] if s.name not in d.desired]
+                                        for s in getattr(config, "vspanSession", None) or []
+                                        if s.name not in d.desired]
             elif field == "ipfixCollectors":
-                current = state.props.get("config.ipfixConfig")
+                current = getattr(config, "ipfixConfig", None)
                 spec.ipfixConfig = VDS.IpfixConfig(
                     collectorIpAddress="", collectorPort=0,
                     activeFlowTimeout=getattr(current, "activeFlowTimeout", 60) or 60,

@@ -53,10 +53,10 @@ def test_portgroup_flags_and_mac_learning():
 
 def test_switch_mirroring_and_collectors():
     sw = VCenterSwitches()
-    state = ObjectState(ObjectRef("DistributedVirtualSwitch", "dvs-1", "DVS0", "vc"), {
-        "config.vspanSession": [VDS.VspanSession(key="1", name="ok"), VDS.VspanSession(key="2", name="rogue")],
-        "config.ipfixConfig": VDS.IpfixConfig(collectorIpAddress="192.0.2.7"),
-        "config.linkDiscoveryProtocolConfig": vim.host.LinkDiscoveryProtocolConfig(protocol="cdp", operation="none")})
+    state = ObjectState(ObjectRef("DistributedVirtualSwitch", "dvs-1", "DVS0", "vc"), {"config": VDS.ConfigInfo(
+        vspanSession=[VDS.VspanSession(key="1", name="ok"), VDS.VspanSession(key="2", name="rogue")],
+        ipfixConfig=VDS.IpfixConfig(collectorIpAddress="192.0.2.7"),
+        linkDiscoveryProtocolConfig=vim.host.LinkDiscoveryProtocolConfig(protocol="cdp", operation="none"))})
     assert sw.diff({("distributedSwitch", "ipfixCollectors"): ["192.0.2.0/24"],
                     ("distributedSwitch", "linkDiscoveryOperation"): "none"}, state) == []
     collector, mirror = sw.diff({("distributedSwitch", "mirrorSessions"): ["ok"],
