@@ -17,7 +17,8 @@ from reconciler import catalog  # noqa: E402
 from reconciler.catalog import Control, aliases, baselines  # noqa: E402
 
 OUTPUT = ROOT / "docs" / "controls.md"
-TYPE_LABEL = {"HostSystem": "host", "VirtualMachine": "VM", "DistributedVirtualPortgroup": "DV portgroup"}
+TYPE_LABEL = {"HostSystem": "host", "VirtualMachine": "VM", "DistributedVirtualPortgroup": "DV portgroup",
+              "DistributedVirtualSwitch": "DV switch", "OptionManager": "vCenter", "CryptoManagerKmip": "vCenter key providers"}
 CATEGORY_TITLE = {
     "esxcli": "esxcli-only (no typed vSphere API)",
     "guest": "Guest-side (VMware Tools tools.conf inside the guest)",

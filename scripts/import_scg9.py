@@ -32,7 +32,8 @@ MAPPING = ROOT / "scripts" / "scg9_mapping.yaml"
 OUTPUT = ROOT / "reconciler" / "catalog" / "scg9.yaml"
 SCG8 = ROOT / "reconciler" / "catalog" / "controls.yaml"
 SIM_OPTIONS = ROOT / "sim" / "options.go"
-TYPES = {"H": "HostSystem", "V": "VirtualMachine", "D": "DistributedVirtualPortgroup"}
+TYPES = {"H": "HostSystem", "V": "VirtualMachine", "D": "DistributedVirtualPortgroup", "S": "DistributedVirtualSwitch",
+         "C": "OptionManager", "K": "CryptoManagerKmip"}
 KEY = re.compile(r"^[A-Za-z][A-Za-z0-9_]*(\.[A-Za-z0-9_]+)+$")
 TARGET = {"esx": "host", "vm": "vm", "guest": "guest", "vcenter": "vcenter"}
 
@@ -93,8 +94,8 @@ def convert(rows: list[dict[str, str]], mapping: dict[str, dict[str, Any]], opti
         if not entry.get("fields") and not entry.get("unmanaged"):
             if target == "vcenter":
                 entry["unmanaged"] = {"category": "vcenter", "reason": (
-                    f"vcenter: vCenter-level setting ({row['Setting Location'].strip()}); "
-                    "VCenterSecurityPolicy is not built yet, issue 17")}
+                    f"vcenter: vCenter-level setting ({row['Setting Location'].strip()}) that VCenterSecurityPolicy "
+                    "does not manage")}
             else:
                 problems.append(f"{sid}: no mapping (add it to {MAPPING.relative_to(ROOT)})")
                 continue

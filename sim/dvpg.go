@@ -157,6 +157,10 @@ func (p *dvpgProxy) ReconfigureDVPortgroupTask(ctx *simulator.Context, req *type
 					return nil, &types.DuplicateName{Name: spec.Name, Object: obj.Reference()}
 				}
 			}
+			if prop, text := checkPortSetting(spec.DefaultPortConfig, "spec.defaultPortConfig"); prop != "" {
+				msg = text // vcenter.go
+				return nil, &types.InvalidArgument{InvalidProperty: prop}
+			}
 			var cfg types.DVPortgroupConfigInfo
 			xmlCopy(&pg.Config, &cfg)
 			// the spec and the config info share field names; merge field by field
@@ -171,6 +175,9 @@ func (p *dvpgProxy) ReconfigureDVPortgroupTask(ctx *simulator.Context, req *type
 				if df.IsValid() && df.Type() == sv.Field(i).Type() {
 					mergeField(df, sv.Field(i))
 				}
+			}
+			if spec.Policy != nil { // a portgroup policy's flags are all required: the policy is replaced whole
+				cfg.Policy = spec.Policy
 			}
 			n, _ := strconv.Atoi(cur)
 			cfg.ConfigVersion = strconv.Itoa(n + 1)

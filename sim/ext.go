@@ -6,5 +6,6 @@ func (s *Sim) install() error {
 	s.installVMs()
 	s.installDVPGs()
 	s.installKMS()
+	s.installVCenter() // vcenter.go
 	return nil
 }

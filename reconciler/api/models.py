@@ -258,7 +258,23 @@ class WaiverSelector(StrictModel):
     is_empty = HostSelector.is_empty
 
 
+class VCenterSelector(StrictModel):
+    """What a VCenterSecurityPolicy manages besides the vCenter-wide sections: distributed switches named in
+    `switches` and DV portgroups named in `portgroups` (globs; omitted or [] = none), within `datacenters`
+    (omitted = any); `exclude` removes switches and portgroups by name."""
+
+    datacenters: GlobList | None = None
+    switches: GlobList | None = None
+    portgroups: GlobList | None = None
+    exclude: GlobList | None = None
+
+    def is_empty(self) -> bool:
+        """Never: the vCenter-wide sections (advancedSettings, keyProvider) need no selector."""
+        return False
+
+
 INCLUDE_FIELDS: dict[type, tuple[str, ...]] = {
+    VCenterSelector: ("datacenters", "switches", "portgroups"),
     HostSelector: ("datacenters", "clusters", "hosts"),
     VMSelector: ("datacenters", "clusters", "hosts", "folders", "vms"),
     WaiverSelector: ("datacenters", "clusters", "hosts", "folders", "vms"),
@@ -514,6 +530,80 @@ class VMSecurityPolicySpec(PolicySpecBase):
         "IfPoweredOff", description="how changes that need the VM powered off are handled")
 
 
+# ---------------------------------------------------------------- VCenterSecurityPolicy
+
+LinkDiscoveryOperation = Literal["none", "listen", "advertise", "both"]
+
+
+def _check_vlan_range(value: str) -> str:
+    low, sep, high = value.partition("-")
+    try:
+        start, end = int(low), int(high if sep else low)
+    except ValueError:
+        raise ValueError(f"{value!r} is not a VLAN range; write START-END, e.g. 100-200, or one VLAN ID") from None
+    if not 0 <= start <= end <= 4094:
+        raise ValueError(f"{value!r}: VLAN IDs are 0..4094 and START <= END")
+    return value
+
+
+VlanRange = Annotated[str, AfterValidator(_check_vlan_range), Field(description="VLAN ID or range START-END (0..4094)")]
+
+
+class DistributedSwitchSpec(StrictModel):
+    """Settings of the selected distributed switches (ReconfigureDvs_Task)."""
+
+    link_discovery_operation: LinkDiscoveryOperation | None = Field(
+        None, description="CDP/LLDP operation: none unless used intentionally")
+    mirror_sessions: list[Annotated[str, Field(min_length=1)]] | None = Field(
+        None, description="port mirroring sessions allowed (by name); any other session is removed; [] = none")
+    ipfix_collectors: list[IPAddressOrNetwork] | None = Field(
+        None, description="NetFlow/IPFIX collectors allowed; a switch exporting elsewhere stops exporting; [] = none")
+
+
+class DistributedPortgroupSpec(StrictModel):
+    """Settings of the selected DV portgroups (ReconfigureDVPortgroup_Task); the security policy itself
+    (promiscuous, MAC changes, forged transmits) stays with HostSecurityPolicy `networkSecurity`."""
+
+    mac_learning: bool | None = Field(None, description="MAC learning (macManagementPolicy.macLearningPolicy.enabled)")
+    port_config_reset_at_disconnect: bool | None = None
+    block_override_allowed: bool | None = None
+    shaping_override_allowed: bool | None = None
+    vendor_config_override_allowed: bool | None = None
+    live_port_moving_allowed: bool | None = None
+    network_resource_pool_override_allowed: bool | None = None
+    traffic_filter_override_allowed: bool | None = None
+    vlan_override_allowed: bool | None = None
+    uplink_teaming_override_allowed: bool | None = None
+    security_policy_override_allowed: bool | None = None
+    ipfix_override_allowed: bool | None = None
+    mac_management_override_allowed: bool | None = None
+    ipfix_enabled: bool | None = Field(None, description="NetFlow/IPFIX monitoring of the portgroup's ports")
+    vlan_trunk_ranges: list[VlanRange] | None = Field(
+        None, description="VLAN trunk ranges allowed (VGT); a trunk beyond them is narrowed to them; [] = no trunk")
+
+
+class KeyProviderSpec(StrictModel):
+    """The key provider (KMIP or Native) VM encryption needs: registered in vCenter and the default."""
+
+    required: bool | None = Field(None, description="true: a default key provider must exist")
+    default: str | None = Field(None, min_length=1, description="the key provider (cluster ID) that must be the default")
+
+
+VCenterAdvancedValue = Union[bool, int, str]
+
+
+class VCenterSecurityPolicySpec(PolicySpecBase):
+    """What a VCenterSecurityPolicy manages: vCenter advanced settings, key providers, distributed switches and
+    DV portgroups."""
+
+    selector: VCenterSelector = Field(default_factory=VCenterSelector)
+    advanced_settings: dict[str, VCenterAdvancedValue] | None = Field(
+        None, description="vCenter advanced setting key -> value, e.g. VirtualCenter.VimPasswordExpirationInDays: 30")
+    key_provider: KeyProviderSpec | None = None
+    distributed_switch: DistributedSwitchSpec | None = None
+    distributed_portgroup: DistributedPortgroupSpec | None = None
+
+
 # ---------------------------------------------------------------- Waiver
 
 class WaiverSpec(StrictModel):
@@ -577,6 +667,13 @@ class VMSecurityPolicy(_Document):
     spec: VMSecurityPolicySpec
 
 
+class VCenterSecurityPolicy(_Document):
+    """vCenter-level security: advanced settings, key providers, distributed switches and portgroups."""
+
+    kind: Literal["VCenterSecurityPolicy"]
+    spec: VCenterSecurityPolicySpec
+
+
 class Waiver(_Document):
     """A time-limited exception from policies."""
 
@@ -599,12 +696,13 @@ class Attestation(_Document):
         return (today or dt.date.today()) <= self.spec.expires
 
 
-SpecModel = Union[VCenter, HostSecurityPolicy, VMSecurityPolicy, Waiver, Attestation]
+SpecModel = Union[VCenter, HostSecurityPolicy, VMSecurityPolicy, VCenterSecurityPolicy, Waiver, Attestation]
 KINDS: dict[str, type[_Document]] = {
     "VCenter": VCenter,
     "HostSecurityPolicy": HostSecurityPolicy,
     "VMSecurityPolicy": VMSecurityPolicy,
+    "VCenterSecurityPolicy": VCenterSecurityPolicy,
     "Waiver": Waiver,
     "Attestation": Attestation,
 }
-POLICY_KINDS = ("HostSecurityPolicy", "VMSecurityPolicy")
+POLICY_KINDS = ("HostSecurityPolicy", "VMSecurityPolicy", "VCenterSecurityPolicy")

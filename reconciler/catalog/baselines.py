@@ -17,6 +17,10 @@ from reconciler.catalog.model import FieldPath
 
 PLACEHOLDER = re.compile(r"!required\s+([A-Z][A-Z0-9_]*)")
 KIND_TYPES = {"HostSecurityPolicy": ("HostSystem",), "VMSecurityPolicy": ("VirtualMachine",)}
+#: VCenterSecurityPolicy sections by the object type they are set on
+VCENTER_SECTION_TYPES = {"advancedSettings": "OptionManager", "keyProvider": "CryptoManagerKmip",
+                         "distributedSwitch": "DistributedVirtualSwitch",
+                         "distributedPortgroup": "DistributedVirtualPortgroup"}
 
 
 def _code(line: str) -> bool:
@@ -55,6 +59,9 @@ def baseline_fields(directory: Path) -> set[tuple[str, FieldPath]]:
     for file in sorted(directory.glob("*.yaml")):
         for doc in documents(file):
             spec, kind = doc.get("spec") or {}, doc.get("kind", "")
+            if kind == "VCenterSecurityPolicy":
+                out.update((VCENTER_SECTION_TYPES[p[0]], p) for p in shape.settings_of(kind, spec))
+                continue
             if kind not in KIND_TYPES:
                 continue
             for path in shape.settings_of(kind, spec):

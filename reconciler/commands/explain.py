@@ -125,9 +125,9 @@ def _controls(kind: str, path: list[str]) -> list[str]:
     from fnmatch import fnmatchcase
 
     from reconciler import catalog
-    from reconciler.engine.planner import POLICY_KIND_OF
+    from reconciler import controllers
 
-    types = {t for t, k in POLICY_KIND_OF.items() if k == kind}
+    types = {c.managed_type for c in controllers.for_kind(kind)}
     found = []
     for control in catalog.controls():
         for ref in control.fields:

@@ -25,8 +25,9 @@ class Controller(ABC):
     name: ClassVar[str]
     order: ClassVar[int]  # apply order (ascending); see reconciler.controllers for the values in use
     spec_key: ClassVar[str]
-    managed_type: ClassVar[str]  # "HostSystem" | "VirtualMachine" | "DistributedVirtualPortgroup"
-    policy_kind: ClassVar[str]  # "HostSecurityPolicy" | "VMSecurityPolicy"
+    managed_type: ClassVar[str]  # "HostSystem" | "VirtualMachine" | "DistributedVirtualPortgroup" |
+    #                              "DistributedVirtualSwitch" | "OptionManager" | "CryptoManagerKmip" (vCenter's own)
+    policy_kind: ClassVar[str]  # "HostSecurityPolicy" | "VMSecurityPolicy" | "VCenterSecurityPolicy"
     properties: ClassVar[tuple[str, ...]]  # of the managed object
     related: ClassVar[tuple[Related, ...]] = ()
     polled: ClassVar[tuple[Polled, ...]] = ()

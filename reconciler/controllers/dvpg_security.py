@@ -15,10 +15,23 @@ from pyVmomi import vim
 from reconciler.controllers import netsec
 from reconciler.controllers.base import Controller
 from reconciler.controllers.contract import FieldDiff, FieldPath, ObjectState, Skip
-from reconciler.vsphere import tasks
+from reconciler.vsphere import inventory, tasks
 from reconciler.vsphere.protocol import Connection
 
 UPLINK_TAG = "SYSTEM/DVS.UPLINKPG"
+#: the namespace, in ObjectState, of the configVersion a portgroup write of this pass produced
+RECONFIGURED = "dvPortgroupReconfigure"
+
+
+def reconfigure(conn: Connection, state: ObjectState, spec: Any) -> None:
+    """ReconfigureDVPortgroup_Task with the configVersion read in the plan, or the one vsr's own previous write
+    to this portgroup in this pass produced (so the controllers sharing a portgroup do not refuse each other)."""
+    done = state.own(RECONFIGURED)
+    spec.configVersion = done.get("configVersion", state.props.get("config.configVersion"))
+    tasks.run(conn, state.mo.ReconfigureDVPortgroup_Task, spec=spec)
+    fresh: Mapping[str, Any] = inventory.fetch_objects(conn, [state.mo], ["config.configVersion"]).get(state.ref.moid, {})
+    if fresh.get("config.configVersion"):
+        done["configVersion"] = fresh["config.configVersion"]
 
 
 def is_uplink(props: Mapping[str, Any]) -> bool:
@@ -63,7 +76,6 @@ class DistributedPortgroupSecurity(Controller):
         for d in diffs:
             setattr(security, d.path[1], vim.BoolPolicy(inherited=False, value=bool(d.desired)))
         spec = vim.dvs.DistributedVirtualPortgroup.ConfigSpec(
-            configVersion=state.props.get("config.configVersion"),
             defaultPortConfig=vim.dvs.VmwareDistributedVirtualSwitch.VmwarePortConfigPolicy(securityPolicy=security),
         )
-        tasks.run(conn, state.mo.ReconfigureDVPortgroup_Task, spec=spec)
+        reconfigure(conn, state, spec)

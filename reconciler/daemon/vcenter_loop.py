@@ -241,7 +241,7 @@ class VCenterLoop:
             self.stale.clear()
             self.related_owner = {}
             self.sources.related.clear()
-        main = PropertyWatch(conn, specs).start()
+        main = PropertyWatch(conn, specs, refs=sources.singleton_refs(conn, specs)).start()
         self._watch = main
         self._handle(main.poll(max_wait=0), initial=True)
         watches = [main]

@@ -7,7 +7,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 
 from reconciler.engine import selection
-from reconciler.engine.planner import POLICY_KIND_OF, VCenterPlan
+from reconciler.engine.planner import VCenterPlan, kinds_of
 from reconciler.engine.policies import CompiledPolicy
 
 
@@ -30,9 +30,10 @@ class Unmatched:
 def matches_any(policy: CompiledPolicy, vplan: VCenterPlan) -> bool:
     for po in vplan.objects:
         state = po.state
-        if POLICY_KIND_OF.get(state.ref.type) != policy.kind:
+        if policy.kind not in kinds_of(state.ref.type):
             continue
-        if selection.matches(policy.selector, state.ref.type, state.ref.name, state.placement, state.template):
+        if selection.matches(policy.selector, state.ref.type, state.ref.name, state.placement, state.template,
+                             policy.kind):
             return True
     return False
 

@@ -13,6 +13,8 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from pyVmomi import vim
+
 from reconciler import catalog, progress
 from reconciler import controllers as registry
 from reconciler.api import fields as shape
@@ -62,6 +64,11 @@ def plain(desired: Mapping[FieldPath, DesiredValue]) -> dict[FieldPath, Any]:
     return {path: d.value for path, d in desired.items()}
 
 
+def kinds_of(object_type: str) -> set[str]:
+    """The policy kinds whose controllers manage objects of this type (DV portgroups: two)."""
+    return {c.policy_kind for c in registry.ALL if c.managed_type == object_type}
+
+
 def record_controller_fault(state: ObjectState, controller: str, exc: BaseException) -> None:
     """Controllers' bulk prefetch marks an object it could not read instead of failing all objects."""
     state.faults[controller] = exc
@@ -78,12 +85,15 @@ def snapshot(conn: Connection, controllers: list[Controller]) -> tuple[dict[str,
     controllers' together). VMs enter the tree only when VM controllers are active (they are most of a large
     inventory)."""
     specs = sources.property_specs(controllers)
+    singles = {t: [p for p in paths if p != "name"] for t, paths in specs.items() if not issubclass(t, vim.ManagedEntity)}
+    specs = {t: paths for t, paths in specs.items() if t not in singles}
     tree = inventory.entity_specs(vms=any(c.managed_type == "VirtualMachine" for c in controllers))
     merged = {t: list(dict.fromkeys([*tree.get(t, ()), *specs.get(t, ())])) for t in [*tree, *specs]}
     raw = inventory.fetch_many(conn, merged)
     entities = inventory.build_entity_paths({m: o for m, o in raw.items() if _in_tree(o, tree)})
     wanted = {inventory.type_name_of(t) for t in specs}
     objects = {m: o for m, o in raw.items() if o.type in wanted}
+    objects.update(sources.fetch_singletons(conn, singles) if singles else {})
     return entities, objects
 
 
@@ -155,13 +165,15 @@ def plan_objects(conn: Connection, facts: ConnectionFacts, policies: list[Compil
         is_template = bool(obj.props.get("config.template"))
         state = ObjectState(ref, obj.props, mo=obj.ref, placement=place, template=is_template,
                             remediated_at=remediated_by_moid.get(obj.moid, {}))
-        matching = [p for p in live if p.kind == POLICY_KIND_OF[obj.type]
-                    and selection.matches(p.selector, obj.type, ref.name, place, is_template)]
+        kinds = {c.policy_kind for c in controllers if c.managed_type == obj.type}
+        matching = [p for p in live if p.kind in kinds
+                    and selection.matches(p.selector, obj.type, ref.name, place, is_template, p.kind)]
         desired: dict[str, dict[FieldPath, DesiredValue]] = {}
         for controller in controllers:
             if controller.managed_type != obj.type:
                 continue
-            contributions = [c for c in (p.fields.get(controller.name, {}) for p in matching)
+            contributions = [c for c in (p.fields.get(controller.name, {}) for p in matching
+                                         if p.kind == controller.policy_kind)
                              if c and controller.selects(ref.name, plain(c))]
             merged, conflicts = merge(c for c in contributions if c)
             if merged:

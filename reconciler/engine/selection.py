@@ -25,8 +25,28 @@ def is_empty(selector: Mapping[str, Any] | None, dimensions: Iterable[str] = VM_
     return not selector or not any(selector.get(d) for d in dimensions)
 
 
+#: the object types of a VCenterSecurityPolicy, by the selector list that names them (None: the vCenter's own)
+VCENTER_TYPES: dict[str, str | None] = {"DistributedVirtualSwitch": "switches",
+                                        "DistributedVirtualPortgroup": "portgroups",
+                                        "OptionManager": None, "CryptoManagerKmip": None}
+
+
+def matches_vcenter(selector: Mapping[str, Any] | None, object_type: str, name: str, place: Placement) -> bool:
+    """A VCenterSecurityPolicy's selector: the vCenter's own objects always; switches and portgroups when named in
+    `switches` / `portgroups` (explicit opt-in), within `datacenters` (omitted: any), minus `exclude`."""
+    selector = selector or {}
+    dim = VCENTER_TYPES.get(object_type)
+    if dim is None:
+        return object_type in VCENTER_TYPES
+    if not _any(name, selector.get(dim) or []) or _any(name, selector.get("exclude") or []):
+        return False
+    return not (selector.get("datacenters") and not _any(place.datacenter, selector["datacenters"]))
+
+
 def matches(selector: Mapping[str, Any] | None, object_type: str, name: str, place: Placement,
-            is_template: bool = False) -> bool:
+            is_template: bool = False, kind: str | None = None) -> bool:
+    if kind == "VCenterSecurityPolicy":
+        return matches_vcenter(selector, object_type, name, place)
     if is_empty(selector):
         return False
     assert selector is not None

@@ -27,13 +27,45 @@ VIM_TYPES: dict[str, type] = {
     "HostSystem": vim.HostSystem,
     "VirtualMachine": vim.VirtualMachine,
     "DistributedVirtualPortgroup": vim.dvs.DistributedVirtualPortgroup,
+    "DistributedVirtualSwitch": vim.DistributedVirtualSwitch,
+    "OptionManager": vim.option.OptionManager,
+    "CryptoManagerKmip": vim.encryption.CryptoManagerKmip,
 }
+#: managed types that are no managed entity (a ContainerView cannot hold them): the one object of each a vCenter
+#: has, by the ServiceContent property that refers to it (the vCenter's own settings, its key providers)
+SINGLETONS: dict[str, str] = {"OptionManager": "setting", "CryptoManagerKmip": "cryptoManager"}
 #: properties the engine itself needs, beyond the controllers'
 BASE_PROPERTIES: dict[str, tuple[str, ...]] = {
     "HostSystem": ("runtime.connectionState",),
     "VirtualMachine": ("runtime.powerState", "config.template"),
     "DistributedVirtualPortgroup": ("parent",),
+    "DistributedVirtualSwitch": ("parent",),
+    "OptionManager": (),
+    "CryptoManagerKmip": (),
 }
+
+
+def singleton_refs(conn: Connection, specs: Mapping[type, Sequence[str]]) -> list[Any]:
+    """The ServiceContent objects of the singleton types in `specs` that this endpoint has (an ESXi host's
+    cryptoManager is no CryptoManagerKmip: it has none)."""
+    refs = []
+    for vim_type in specs:
+        attr = SINGLETONS.get(inventory.type_name_of(vim_type))
+        ref = getattr(conn.content, attr, None) if attr else None
+        if ref is not None and isinstance(ref, vim_type):
+            refs.append(ref)
+    return refs
+
+
+def fetch_singletons(conn: Connection, specs: Mapping[type, Sequence[str]]) -> dict[str, inventory.ObservedObject]:
+    """The singleton objects in `specs`, read in one call, as ObservedObjects named by their moid."""
+    refs = singleton_refs(conn, specs)
+    if not refs:
+        return {}
+    paths = list(dict.fromkeys(p for t, ps in specs.items() if t in {type(r) for r in refs} for p in ps))
+    fetched = inventory.fetch_objects(conn, refs, paths)
+    return {r._moId: inventory.ObservedObject(inventory.type_name(r), r._moId, r._moId,
+                                              dict(fetched.get(r._moId, {})), ref=r) for r in refs}
 
 
 def property_specs(controllers: Iterable[Controller], *, with_name: bool = False) -> dict[type, list[str]]:
@@ -41,8 +73,9 @@ def property_specs(controllers: Iterable[Controller], *, with_name: bool = False
     declare (`Controller.object_paths`), in declaration order."""
     specs: dict[type, list[str]] = {}
     for controller in controllers:
-        base = ["name"] if with_name else []
-        paths = specs.setdefault(VIM_TYPES[controller.managed_type],
+        vim_type = VIM_TYPES[controller.managed_type]
+        base = ["name"] if with_name and issubclass(vim_type, vim.ManagedEntity) else []
+        paths = specs.setdefault(vim_type,
                                  [*base, *BASE_PROPERTIES[controller.managed_type]])
         paths.extend(p for p in controller.object_paths() if p not in paths)
     return specs

@@ -42,7 +42,10 @@ class WaiverRule:
 def selects(selector: Mapping[str, Any], object_type: str, name: str, place: Placement,
             is_template: bool = False) -> bool:
     """Does a Waiver's (or Attestation's) selector select this object?"""
-    if object_type == "DistributedVirtualPortgroup":
+    if object_type in ("OptionManager", "CryptoManagerKmip"):
+        # the vCenter's own objects sit in no datacenter: any waiver that names no host or VM dimension covers them
+        return not any(selector.get(d) for d in selection.VM_DIMENSIONS if d != "datacenters")
+    if object_type in ("DistributedVirtualPortgroup", "DistributedVirtualSwitch"):
         # portgroups belong to no host or cluster: a waiver covers them only by naming their datacenter
         # (and nothing else), narrowed by `exclude` on the portgroup name
         if not selector.get("datacenters") or any(selector.get(d) for d in selection.VM_DIMENSIONS

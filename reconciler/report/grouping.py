@@ -18,7 +18,8 @@ _NOUNS = {"HostSystem": ("host", "hosts"), "VirtualMachine": ("VM", "VMs"),
           "DistributedVirtualPortgroup": ("portgroup", "portgroups"),
           "DistributedVirtualSwitch": ("switch", "switches"), "VmwareDistributedVirtualSwitch": ("switch", "switches"),
           "ClusterComputeResource": ("cluster", "clusters"), "Folder": ("folder", "folders"),
-          "Datacenter": ("datacenter", "datacenters")}
+          "Datacenter": ("datacenter", "datacenters"), "OptionManager": ("vCenter's settings", "vCenters' settings"),
+          "CryptoManagerKmip": ("vCenter's key providers", "vCenters' key providers")}
 _PENDING = (Skip.NEEDS_POWER_OFF, Skip.PENDING_POWER_CYCLE)
 _REASON_WORDS = {Skip.AUDIT: "audit only", Skip.WAIVED: "waived", Skip.NEEDS_FIRMWARE_CHANGE: "need a firmware change",
                  Skip.UNSUPPORTED: "unsupported", Skip.GUARD: "refused by a guard", Skip.CONFLICT: "in conflict",

@@ -47,10 +47,15 @@ class ObjectProps(dict[str, Any]):
         self.errors: dict[str, str] = dict(errors or {})
 
 
+#: concrete types reported under their family's name: vCenter's switches are VmwareDistributedVirtualSwitch
+#: (the simulator's DistributedVirtualSwitch); controllers, the catalog and reports call both the latter
+TYPE_FAMILY = {"VmwareDistributedVirtualSwitch": "DistributedVirtualSwitch"}
+
+
 def type_name(ref: Any) -> str:
-    """``vim.HostSystem`` -> ``HostSystem``."""
+    """``vim.HostSystem`` -> ``HostSystem`` (a VmwareDistributedVirtualSwitch -> ``DistributedVirtualSwitch``)."""
     name: str = getattr(type(ref), "_wsdlName", None) or type(ref).__name__
-    return name
+    return TYPE_FAMILY.get(name, name)
 
 
 def type_name_of(vim_type: type) -> str:

@@ -118,6 +118,8 @@ def _winners(*names: str) -> dict[tuple[str, tuple[str, ...]], tuple[object, boo
             for part in path:
                 value = value[part]
             targets = list(baselines.KIND_TYPES.get(doc.kind, ()))
+            if doc.kind == "VCenterSecurityPolicy":
+                targets = [baselines.VCENTER_SECTION_TYPES[path[0]]]
             if path[0] == "networkSecurity" and raw.get("networkSecurity", {}).get("distributedPortgroups"):
                 targets.append("DistributedVirtualPortgroup")
             for object_type in targets:

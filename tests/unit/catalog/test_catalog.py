@@ -12,7 +12,8 @@ from reconciler.api.fields import check_waiver_field
 from reconciler.catalog import aliases, parse_path, render_path
 
 CATEGORIES = {"esxcli", "guest", "vcenter", "shell", "no-controller", "process", "readonly", "not-expressible"}
-TYPES = {"HostSystem", "VirtualMachine", "DistributedVirtualPortgroup"}
+TYPES = {"HostSystem", "VirtualMachine", "DistributedVirtualPortgroup", "DistributedVirtualSwitch", "OptionManager",
+         "CryptoManagerKmip"}
 SIM_OPTIONS = set(re.findall(r'\{key: "([^"]+)"', (Path(__file__).resolve().parents[3] / "sim/options.go").read_text()))
 
 
