@@ -6,5 +6,5 @@ func (s *Sim) install() error {
 	s.installVMs()
 	s.installDVPGs()
 	s.installKMS()
-	return nil
+	return s.installGuests()
 }
