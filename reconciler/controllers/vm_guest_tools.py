@@ -191,7 +191,7 @@ class VMGuestTools(VMController):
     order = 160  # after the VM's own configuration: guest settings need the guest running
     spec_key = SECTION
     properties = ("runtime.powerState", "guest.toolsRunningStatus", "guest.guestFamily", "config.guestId")
-    polled = (Polled(SOURCE, via="runtime.powerState", method="", reader=read_tools_conf),)
+    polled = (Polled(SOURCE, via="runtime.powerState", method="InitiateFileTransferFromGuest", reader=read_tools_conf),)
 
     def __init__(self) -> None:
         self._written: dict[str, tuple[dict[toolsconf.Key, str], dt.datetime]] = {}
