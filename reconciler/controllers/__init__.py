@@ -9,7 +9,7 @@ hardening guides:
                                as the STIG scripts do)
     VM (VMSecurityPolicy):     vmAdvancedSettings 110, vmDevices 120 (before the hardware upgrade and encryption,
                                as the SCG scripts order them), vmSecureBoot 130, vmHardwareVersion 140,
-                               vmEncryption 150
+                               vmEncryption 150, vmGuestTools 160 (inside the guest: tools.conf)
 """
 
 from __future__ import annotations

@@ -49,7 +49,8 @@ def test_the_engine_imports_the_registry_never_a_control():
 def test_registry_discovers_every_controller_in_apply_order():
     names = [c.name for c in registry.ALL]
     assert names == ["services", "firewall", "advancedSettings", "vswitchSecurity", "dvPortgroupSecurity", "lockdown",
-                     "vmAdvancedSettings", "vmDevices", "vmSecureBoot", "vmHardwareVersion", "vmEncryption"]
+                     "vmAdvancedSettings", "vmDevices", "vmSecureBoot", "vmHardwareVersion", "vmEncryption",
+                     "vmGuestTools"]
     host = [c for c in registry.ALL if c.policy_kind == "HostSecurityPolicy"]
     assert host[-1].name == "lockdown"
     orders = [c.order for c in registry.ALL]
