@@ -176,3 +176,25 @@ def test_guest_credentials_appear_in_no_output(ws, capsys):
     for text in [o.out + o.err for o in outputs]:
         assert LINUX_PW not in text and WINDOWS_PW not in text
     assert LINUX_PW.encode() not in journal and WINDOWS_PW.encode() not in journal
+
+
+def test_the_daemon_reads_and_fixes_a_guest(guest_sim, tmp_path):
+    from harness import wait_for
+    from test_daemon import Daemon, vcenter_doc
+
+    handle, root = guest_sim
+    d = Daemon(tmp_path / "d")
+    (d.specs / "vc.yaml").write_text(vcenter_doc(handle, "sim", tmp_path / "creds"))
+    (d.specs / "guest.yaml").write_text(
+        "apiVersion: vsr.dev/v1alpha1\nkind: VMSecurityPolicy\nmetadata: {name: daemon-guest}\nspec:\n"
+        f"  selector: {{vms: [\"{LINUX}\"]}}\n  guestTools:\n"
+        f"    credentials: {{username: root, passwordFile: \"{root / 'linux-pw'}\"}}\n"
+        "    enforcement: Enforce\n    containerinfoPollInterval: 60\n")
+    try:
+        d.start().wait_ready()
+        wait_for(lambda: d.events("DriftRemediated", LINUX, "guestTools.containerinfoPollInterval"), 10.0,
+                 f"DriftRemediated\n{d.log.read_text()}")
+    finally:
+        d.stop()
+    assert toolsconf.parse(read_guest(handle, LINUX, LINUX_PATH))[("containerinfo", "poll-interval")] == "60"
+    assert LINUX_PW not in d.log.read_text()
