@@ -37,7 +37,8 @@ def guest_sim(tmp_path_factory):
         f"*          os=linux user=root password={root / 'linux-pw'}\n"
         f"*_VM1      os=windows user=Administrator password={root / 'windows-pw'}\n"
         f"{NO_TOOLS} tools=notRunning\n"
-        f"{NO_FILE}  toolsconf=absent\n")
+        f"{NO_FILE}  toolsconf=absent\n"
+        f"{NO_CREDS} user=auditor password={root / 'linux-pw'} access=read\n")
     handle = start_simulator("-guests", str(root / "guests"))
     yield handle, root
     handle.stop()
@@ -198,3 +199,15 @@ def test_the_daemon_reads_and_fixes_a_guest(guest_sim, tmp_path):
         d.stop()
     assert toolsconf.parse(read_guest(handle, LINUX, LINUX_PATH))[("containerinfo", "poll-interval")] == "60"
     assert LINUX_PW not in d.log.read_text()
+
+
+def test_a_read_only_guest_account_audits_but_its_write_fails_for_that_vm_only(ws, capsys):
+    policy(ws, "auditor", [NO_CREDS], [f"credentials: {{username: auditor, passwordFile: \"{ws.secrets / 'linux-pw'}\"}}",
+                                       "globalConfEnabled: true"])
+    policy(ws, "other", [NO_FILE], [creds(ws), "globalConfEnabled: true"])
+    plan = ws.vsr(capsys, "plan")
+    assert [c["reason"] for c in plan.changes(name=NO_CREDS)] == [None]  # read: the account may read
+    applied = ws.vsr(capsys, "apply")
+    (failed,) = applied.changes(name=NO_CREDS)
+    assert failed["outcome"] == "failed" and "GuestPermissionDenied" in failed["error"], failed
+    assert [c["outcome"] for c in applied.changes(name=NO_FILE)] == ["applied"]
