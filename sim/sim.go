@@ -22,8 +22,9 @@ type Sim struct {
 	overrides map[string]map[string]bool
 	proxies   map[string]func(ref types.ManagedObjectReference) mo.Reference
 
-	hosts  map[string]*hostExt
-	kms    *CryptoManagerKmip
+	hosts map[string]*hostExt
+	kms   *CryptoManagerKmip
+
 	guests *guestState // guest operations (guestops.go)
 
 	rnd   *rand.Rand
