@@ -7,5 +7,5 @@ func (s *Sim) install() error {
 	s.installDVPGs()
 	s.installKMS()
 	s.installVCenter() // vcenter.go
-	return nil
+	return s.installGuests()
 }

@@ -48,6 +48,7 @@ type config struct {
 	trace       bool
 	verbose     bool
 	sessionIdle time.Duration
+	guests      string
 }
 
 // secretValue returns the content of the file named by v (trimmed) when v names a readable file, else v.
@@ -89,6 +90,7 @@ func parseFlags(args []string) (*config, error) {
 	fs.BoolVar(&c.restricted, "restricted", false, "free-ESXi licensing: every write faults with RestrictedVersion")
 	fs.BoolVar(&c.plain, "plain", false, "plain vcsim: none of the vsr extensions")
 	fs.DurationVar(&c.sessionIdle, "session-timeout", 0, "expire sessions idle this long (e.g. 30s; 0 = never)")
+	fs.StringVar(&c.guests, "guests", "", "guest OS, VMware Tools and guest accounts per VM: a file of `VM-glob key=value...` lines (docs/simulator.md)")
 	fs.BoolVar(&c.trace, "trace", false, "write SOAP traffic to stderr")
 	fs.BoolVar(&c.verbose, "v", false, "library logging to stderr")
 	if err := fs.Parse(args); err != nil {
@@ -212,6 +214,9 @@ func main() {
 	}
 	// The library's server reads Handler per request; wrap it before announcing readiness.
 	server.Config.Handler = sim.middleware(server.Config.Handler)
+	if sim.guests != nil {
+		sim.guests.port = server.URL.Port() // the guest file transfer URLs point at this listener
+	}
 
 	u := *server.URL
 	u.User = nil

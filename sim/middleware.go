@@ -28,6 +28,10 @@ func (s *Sim) middleware(next http.Handler) http.Handler {
 			s.serviceVersions(w)
 			return
 		}
+		if r.URL.Path == guestFilePath {
+			s.serveGuestFile(w, r)
+			return
+		}
 		if r.Method != http.MethodPost || !soapPath(r.URL.Path) {
 			next.ServeHTTP(w, r)
 			return

@@ -25,6 +25,8 @@ type Sim struct {
 	hosts map[string]*hostExt
 	kms   *CryptoManagerKmip
 
+	guests *guestState // guest operations (guestops.go)
+
 	rnd   *rand.Rand
 	rndMu sync.Mutex
 }

@@ -511,6 +511,33 @@ VMAdvancedValue = Annotated[
 ]
 
 
+class GuestToolsSpec(StrictModel):
+    """VMware Tools settings in the guest's tools.conf, read and written through the Guest Operations API with the
+    guest account named by `credentials` (files or environment only)."""
+
+    credentials: Annotated[Credentials | None, PARAMETER] = Field(
+        None, description="guest account: username | usernameEnv | usernameFile, and passwordEnv | passwordFile")
+    enforcement: Annotated[Enforcement, PARAMETER] = Field(
+        "Audit", description="guest settings are only reported unless this (and the policy) says Enforce")
+    accept_losing_access: Annotated[bool, PARAMETER] = Field(
+        False, description="allow guestOperationsDisabled: true, which ends vsr's own access to the guest")
+    allow_add_feature: bool | None = Field(None, description="[autoupgrade] allow-add-feature")
+    allow_remove_feature: bool | None = Field(None, description="[autoupgrade] allow-remove-feature")
+    allow_upgrade: bool | None = Field(None, description="[autoupgrade] allow-upgrade")
+    allow_msi_transforms: bool | None = Field(None, description="[autoupgrade] allow-msi-transforms")
+    appinfo_disabled: bool | None = Field(None, description="[appinfo] disabled")
+    containerinfo_poll_interval: int | None = Field(None, ge=0, description="[containerinfo] poll-interval (s; 0 = off)")
+    guest_operations_disabled: bool | None = Field(None, description="[guestoperations] disabled")
+    guest_store_upgrade_policy: Literal["off", "manual", "powercycle"] | None = Field(
+        None, description='[gueststoreupgrade] policy; quote "off"')
+    service_discovery_disabled: bool | None = Field(None, description="[servicediscovery] disabled")
+    logging: bool | None = Field(None, description="[logging] log")
+    log_handler: Literal["syslog", "file", "file+", "vmx", "std"] | None = Field(
+        None, description="[logging] vmtoolsd/vmsvc/toolboxcmd/vgauthsvc.handler (syslog: syslog or the Windows event log)")
+    global_conf_enabled: bool | None = Field(None, description="[globalconf] enabled")
+    customization_enabled: bool | None = Field(None, description="[deployPkg] enable-customization")
+
+
 class VMSecurityPolicySpec(PolicySpecBase):
     """What a VMSecurityPolicy manages on every selected VM."""
 
@@ -526,6 +553,7 @@ class VMSecurityPolicySpec(PolicySpecBase):
         None, description="encrypted vMotion mode (config.migrateEncryption)")
     vtpm: Literal["required", "absent"] | None = Field(
         None, description="virtual TPM: required (needs EFI firmware and a key provider) or absent")
+    guest_tools: GuestToolsSpec | None = None
     power_cycle: Annotated[Literal["Never", "IfPoweredOff", "Allowed"], PARAMETER] = Field(
         "IfPoweredOff", description="how changes that need the VM powered off are handled")
 

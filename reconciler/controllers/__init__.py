@@ -11,7 +11,7 @@ hardening guides:
     VM (VMSecurityPolicy):     vmAdvancedSettings 110, vmLogging 112, vmMigrateEncryption 114, vmDevices 120 (before
                                the hardware upgrade and encryption,
                                as the SCG scripts order them), vmSecureBoot 130, vmHardwareVersion 140,
-                               vmEncryption 150, vmVirtualTPM 160
+                               vmEncryption 150, vmVirtualTPM 160, vmGuestTools 170 (inside the guest: tools.conf)
 """
 
 from __future__ import annotations

@@ -94,6 +94,10 @@ class Polled:
     via: str
     method: str
     interval: float = DEFAULT_POLL_INTERVAL
+    #: reads the source when it is more than a no-argument method of `via` (guest operations: credentials from
+    #: the policy, a file path from the guest OS): reader(conn, state, desired) -> value; `desired` holds the
+    #: controller's desired values (parameters included) for this object. Faults it raises are the object's.
+    reader: Callable[[Any, ObjectState, Mapping[FieldPath, Any]], Any] | None = None
 
 
 T = TypeVar("T")

@@ -89,7 +89,11 @@ class Reconciler:
 
     def _remember_unsupported(self, vplan: planner.VCenterPlan) -> None:
         loop = self.loop
+        rereads = {c.name for c in planner.active_controllers_for(vplan.objects) if any(s.reader for s in c.polled)}
         for change in vplan.plan.changes:
+            # a guest that cannot be read now (Tools stopped, credentials) may be readable at the next poll
+            if change.controller in rereads:
+                continue
             if change.reason is Skip.UNSUPPORTED and change.outcome is Outcome.SKIPPED:
                 loop.unsupported.setdefault(change.object.moid, {})[change.controller] = change.message
 

@@ -279,7 +279,9 @@ def _read_back_many(conn: Connection, vplan: VCenterPlan,
     targets = [(c, states[po.state.ref.moid]) for po, touched in written if po.state.ref.moid in states
                for c in touched]
     try:
-        faults_by = sources.read(conn, targets, vplan.cache, fresh=True)  # vsr just wrote: re-read polled too
+        wanted = {po.state.ref.moid: {c.name: planner.plain(po.desired[c.name]) for c in touched}
+                  for po, touched in written}
+        faults_by = sources.read(conn, targets, vplan.cache, fresh=True, desired=wanted)  # vsr just wrote: re-read polled too
     except Exception as exc:  # noqa: BLE001
         faults_by = {(state.ref.moid, c.name): exc for c, state in targets}
     for (moid, _), fault in faults_by.items():

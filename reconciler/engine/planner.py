@@ -192,7 +192,8 @@ def plan_objects(conn: Connection, facts: ConnectionFacts, policies: list[Compil
     cache = cache if cache is not None else sources.SourceCache()
     progress.report("reading related objects", 0, len(planned))
     declared = [(c, po.state) for c in controllers for po in planned if c.name in po.desired]
-    for (moid, controller_name), exc in sources.read(conn, declared, cache, fresh=fresh).items():
+    wanted = {po.state.ref.moid: {name: plain(d) for name, d in po.desired.items()} for po in planned}
+    for (moid, controller_name), exc in sources.read(conn, declared, cache, fresh=fresh, desired=wanted).items():
         record_controller_fault(next(po.state for po in planned if po.state.ref.moid == moid), controller_name, exc)
     sources.observe(declared, _faults(planned))
 

@@ -12,6 +12,7 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import threading
+from concurrent.futures import ThreadPoolExecutor
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -19,7 +20,7 @@ from typing import Any
 from pyVmomi import vim
 
 from reconciler.controllers.base import Controller
-from reconciler.controllers.contract import ObjectState, Polled, PolledValue, Related, RelatedState, Shared
+from reconciler.controllers.contract import FieldPath, ObjectState, Polled, PolledValue, Related, RelatedState, Shared
 from reconciler.vsphere import inventory
 from reconciler.vsphere.protocol import Connection
 
@@ -147,19 +148,21 @@ class SourceCache:
 
 
 Target = tuple[Controller, ObjectState]
+Desired = Mapping[str, Mapping[str, Mapping[FieldPath, Any]]]
 
 
 def read(conn: Connection, targets: Sequence[Target], cache: SourceCache | None = None, *, fresh: bool = False,
-         now: dt.datetime | None = None) -> dict[tuple[str, str], BaseException]:
+         now: dt.datetime | None = None, desired: Desired | None = None) -> dict[tuple[str, str], BaseException]:
     """Fill `state.related` and `state.polled` of each (controller, state) from the controller's declarations.
     `fresh` re-reads related properties and polled sources even when the cache has them (before a write, and
-    the read-back after one). Returns the faults per (moid, controller name): that controller's observed state
+    the read-back after one). `desired` (moid -> controller name -> desired values) is handed to polled sources
+    that have a `reader`. Returns the faults per (moid, controller name): that controller's observed state
     of that object could not be read (the others are unaffected)."""
     cache = cache if cache is not None else SourceCache()
     now = now or now_utc()
     faults: dict[tuple[str, str], BaseException] = {}
     _read_related(conn, targets, cache, fresh, faults)
-    _read_polled(conn, targets, cache, fresh, now, faults)
+    _read_polled(conn, targets, cache, fresh, now, faults, desired or {})
     return faults
 
 
@@ -243,7 +246,10 @@ def _read_static(conn: Connection, targets: Sequence[Target], cache: SourceCache
 
 
 def _read_polled(conn: Connection, targets: Sequence[Target], cache: SourceCache, fresh: bool, now: dt.datetime,
-                 faults: dict[tuple[str, str], BaseException]) -> None:
+                 faults: dict[tuple[str, str], BaseException], desired: Desired) -> None:
+    """The due polled sources, at most `cache.poll_concurrency` reads at once (threads: each read is a round trip
+    or several, mostly waiting on the server)."""
+    due: list[tuple[Controller, ObjectState, Polled]] = []
     for controller, state in targets:
         for source in controller.polled:
             key = (state.ref.moid, source.name)
@@ -253,14 +259,32 @@ def _read_polled(conn: Connection, targets: Sequence[Target], cache: SourceCache
                 with cache.lock:
                     state.polled[source.name] = cache.polled[key]
                 continue
-            ref = state.props.get(source.via)
-            try:
-                with cache.poll_slots:
+            due.append((controller, state, source))
+
+    def one(item: tuple[Controller, ObjectState, Polled]) -> tuple[tuple[str, str], BaseException | None]:
+        controller, state, source = item
+        try:
+            with cache.poll_slots:
+                if source.reader is not None:
+                    wanted = desired.get(state.ref.moid, {}).get(controller.name, {})
+                    value = source.reader(conn, state, wanted)
+                else:
+                    ref = state.props.get(source.via)
                     value = None if ref is None else conn.call(getattr(ref, source.method))
-            except Exception as exc:  # noqa: BLE001 - this object's source only
-                faults[(state.ref.moid, controller.name)] = exc
-                continue
-            read = PolledValue(value, now_utc())
-            state.polled[source.name] = read
-            with cache.lock:
-                cache.polled[key] = read
+        except Exception as exc:  # noqa: BLE001 - this object's source only
+            return (state.ref.moid, controller.name), exc
+        read = PolledValue(value, now_utc())
+        state.polled[source.name] = read
+        with cache.lock:
+            cache.polled[(state.ref.moid, source.name)] = read
+        return (state.ref.moid, controller.name), None
+
+    workers = min(len(due), cache.poll_concurrency)
+    if workers <= 1:
+        results = [one(item) for item in due]
+    else:
+        with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="vsr-poll") as pool:
+            results = list(pool.map(one, due))
+    for key, exc in results:
+        if exc is not None:
+            faults[key] = exc

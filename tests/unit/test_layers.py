@@ -51,7 +51,7 @@ def test_registry_discovers_every_controller_in_apply_order():
     assert names == ["services", "firewall", "firewallDefaultPolicy", "advancedSettings", "vswitchSecurity", "vgt",
                      "dvPortgroupSecurity", "ntp", "acceptanceLevel", "snmp", "activeDirectory", "certificate", "lockdown",
                      "vmAdvancedSettings", "vmLogging", "vmMigrateEncryption", "vmDevices", "vmSecureBoot",
-                     "vmHardwareVersion", "vmEncryption", "vmVirtualTPM",
+                     "vmHardwareVersion", "vmEncryption", "vmVirtualTPM", "vmGuestTools",
                      "vcenterSwitches", "vcenterPortgroups", "vcenterAdvancedSettings", "vcenterKeyProvider"]
     host = [c for c in registry.ALL if c.policy_kind == "HostSecurityPolicy"]
     assert host[-1].name == "lockdown"

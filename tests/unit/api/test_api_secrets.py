@@ -71,3 +71,27 @@ def test_the_check_can_fail() -> None:
     text = ("apiVersion: vsr.dev/v1alpha1\nkind: VCenter\nmetadata: {name: vc}\nspec:\n"
             f"  server: 'https://{SECRET}'\n  credentials: {{username: a, passwordEnv: P}}\n")
     assert SECRET in str(load_text(text).errors[0])
+
+
+GUEST_CASES = [
+    "credentials: {username: root, password: SECRET}",              # inline password: not a field
+    "credentials: {username: root, passwordEnv: 'SECRET'}",          # the secret where a variable name belongs
+    "credentials: {usernameEnv: 'SECRET', passwordFile: /x}",
+    "credentials: SECRET",
+]
+
+
+@pytest.mark.parametrize("body", GUEST_CASES)
+def test_guest_credentials_never_echoed(body: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    (tmp_path / "pw").write_text(SECRET)
+    spec = tmp_path / "vm.yaml"
+    spec.write_text("apiVersion: vsr.dev/v1alpha1\nkind: VMSecurityPolicy\nmetadata: {name: g}\nspec:\n"
+                    "  selector: {vms: ['*']}\n  guestTools:\n    "
+                    + body.replace("SECRET", SECRET).replace("/x", str(tmp_path / "pw")) + "\n    logging: true\n")
+    result = load_specs([spec])
+    assert result.errors, "each case is invalid"
+    assert all(SECRET not in str(issue) for issue in result.issues) and SECRET not in repr(result)
+    for output in ("text", "json"):
+        assert main(["validate", "-o", output, str(spec)]) == 1
+        out, err = capsys.readouterr()
+        assert SECRET not in out and SECRET not in err
