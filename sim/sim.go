@@ -22,8 +22,9 @@ type Sim struct {
 	overrides map[string]map[string]bool
 	proxies   map[string]func(ref types.ManagedObjectReference) mo.Reference
 
-	hosts map[string]*hostExt
-	kms   *CryptoManagerKmip
+	hosts    map[string]*hostExt
+	accounts map[string]*LocalAccountManager // per-host local accounts and root permissions (accounts.go)
+	kms      *CryptoManagerKmip
 
 	rnd   *rand.Rand
 	rndMu sync.Mutex

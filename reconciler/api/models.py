@@ -313,6 +313,23 @@ class NetworkSecuritySpec(StrictModel):
         None, description="distributed port groups (in the selected datacenters) to manage; omitted/[] = none")
 
 
+class LocalAccountSpec(StrictModel):
+    """A host-local account (HostLocalAccountManager) and its permission on the host's root (AuthorizationManager).
+    Only the accounts a policy lists are managed; others are never touched."""
+
+    present: bool = Field(True, description="false: the account must not exist (vsr removes it and its permission)")
+    description: str | None = Field(None, description="the account's description (full name)")
+    shell_access: bool | None = Field(None, description="shell (SSH, ESXi Shell) access of the account")
+    role: Annotated[str, Field(min_length=1, pattern=r"^\S+$")] | None = Field(
+        None, description='role on the host\'s root folder (Admin, ReadOnly, NoAccess, a custom role); "none": no permission')
+    password_file: Annotated[str | None, PARAMETER] = Field(
+        None, min_length=1, description="file holding the password set when vsr creates the account (never read back)")
+
+
+#: ESXi local account names: POSIX user names (letters, digits, '.', '_', '-'; not starting with '-')
+LocalAccountName = Annotated[str, Field(pattern=r"^[A-Za-z0-9_][A-Za-z0-9_.-]{0,31}$")]
+
+
 HostAdvancedValue = Union[bool, int, float, str]
 
 
@@ -326,6 +343,8 @@ class HostSecurityPolicySpec(PolicySpecBase):
         None, description="advanced option key -> value, typed as written (2, true, \"text\")")
     lockdown: LockdownSpec | None = None
     network_security: NetworkSecuritySpec | None = None
+    local_accounts: dict[LocalAccountName, LocalAccountSpec] | None = Field(
+        None, description="host-local accounts by name (only these are managed)")
 
 
 # ---------------------------------------------------------------- VMSecurityPolicy
