@@ -23,6 +23,7 @@ type Sim struct {
 	proxies   map[string]func(ref types.ManagedObjectReference) mo.Reference
 
 	hosts    map[string]*hostExt
+	vnics    map[string]*VirtualNicManager   // per-host VMkernel NIC services (vnicmgr.go)
 	accounts map[string]*LocalAccountManager // per-host local accounts and root permissions (accounts.go)
 	kms      *CryptoManagerKmip
 

@@ -330,6 +330,38 @@ class LocalAccountSpec(StrictModel):
 LocalAccountName = Annotated[str, Field(pattern=r"^[A-Za-z0-9_][A-Za-z0-9_.-]{0,31}$")]
 
 
+VmkList = list[Annotated[str, Field(pattern=r"^vmk[0-9]+$")]]
+
+
+class VmkServicesSpec(StrictModel):
+    """VMkernel NIC services (HostVirtualNicManager): for each service listed, exactly the vmks that carry it.
+    Management must not share a vmk with another listed service, nor vMotion with IP storage."""
+
+    management: Annotated[VmkList, Field(min_length=1)] | None = None
+    vmotion: VmkList | None = None
+    v_sphere_provisioning: VmkList | None = None
+    fault_tolerance_logging: VmkList | None = None
+    v_sphere_replication: VmkList | None = None
+    v_sphere_replication_nfc: VmkList | None = Field(None, alias="vSphereReplicationNFC")
+    v_sphere_backup_nfc: VmkList | None = Field(None, alias="vSphereBackupNFC")
+    vsan: VmkList | None = None
+    vsan_witness: VmkList | None = None
+    nvme_tcp: VmkList | None = None
+    nvme_rdma: VmkList | None = None
+
+    @model_validator(mode="after")
+    def _isolated(self) -> "VmkServicesSpec":
+        lists = {info.alias or name: getattr(self, name) for name, info in type(self).model_fields.items()}
+        storage = ("vsan", "nvmeTcp", "nvmeRdma")
+        pairs = [("management", other) for other in lists if other != "management"]
+        pairs += [("vmotion", other) for other in storage]
+        for a, b in pairs:
+            shared = sorted(set(lists[a] or ()) & set(lists[b] or ()))
+            if shared:
+                raise ValueError(f"{', '.join(shared)} would carry both {a} and {b}: {a} must have its own vmk")
+        return self
+
+
 HostAdvancedValue = Union[bool, int, float, str]
 
 
@@ -343,6 +375,7 @@ class HostSecurityPolicySpec(PolicySpecBase):
         None, description="advanced option key -> value, typed as written (2, true, \"text\")")
     lockdown: LockdownSpec | None = None
     network_security: NetworkSecuritySpec | None = None
+    vmk_services: VmkServicesSpec | None = None
     local_accounts: dict[LocalAccountName, LocalAccountSpec] | None = Field(
         None, description="host-local accounts by name (only these are managed)")
 
