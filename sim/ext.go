@@ -5,6 +5,7 @@ func (s *Sim) install() error {
 	s.installHosts()
 	s.installAccounts()
 	s.installVnics()
+	s.installIscsi()
 	s.installVMs()
 	s.installDVPGs()
 	s.installKMS()

@@ -24,6 +24,7 @@ type Sim struct {
 
 	hosts    map[string]*hostExt
 	vnics    map[string]*VirtualNicManager   // per-host VMkernel NIC services (vnicmgr.go)
+	iscsi    map[string]*iscsiAdapter        // by HostStorageSystem moref value (iscsi.go)
 	accounts map[string]*LocalAccountManager // per-host local accounts and root permissions (accounts.go)
 	kms      *CryptoManagerKmip
 

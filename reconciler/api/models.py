@@ -362,6 +362,19 @@ class VmkServicesSpec(StrictModel):
         return self
 
 
+class IscsiSpec(StrictModel):
+    """CHAP of the host's software iSCSI adapter(s) (HostStorageSystem); hosts without one are left alone."""
+
+    mutual_chap: bool | None = Field(None, description="true: CHAP and mutual (bidirectional) CHAP required")
+    chap_name: Annotated[str, Field(min_length=1)] | None = Field(None, description="the initiator's CHAP name")
+    mutual_chap_name: Annotated[str, Field(min_length=1)] | None = Field(
+        None, description="the name the target answers mutual CHAP with")
+    chap_secret_file: Annotated[str | None, PARAMETER] = Field(
+        None, min_length=1, description="file holding the CHAP secret (written with every CHAP change, never read back)")
+    mutual_chap_secret_file: Annotated[str | None, PARAMETER] = Field(
+        None, min_length=1, description="file holding the mutual CHAP secret (written with every CHAP change)")
+
+
 HostAdvancedValue = Union[bool, int, float, str]
 
 
@@ -376,6 +389,7 @@ class HostSecurityPolicySpec(PolicySpecBase):
     lockdown: LockdownSpec | None = None
     network_security: NetworkSecuritySpec | None = None
     vmk_services: VmkServicesSpec | None = None
+    iscsi: IscsiSpec | None = None
     local_accounts: dict[LocalAccountName, LocalAccountSpec] | None = Field(
         None, description="host-local accounts by name (only these are managed)")
 
