@@ -375,6 +375,17 @@ class IscsiSpec(StrictModel):
         None, min_length=1, description="file holding the mutual CHAP secret (written with every CHAP change)")
 
 
+SshPublicKey = Annotated[str, Field(pattern=(
+    r"^(ssh-(rsa|dss|ed25519)|ecdsa-sha2-nistp(256|384|521)|sk-(ssh-ed25519|ecdsa-sha2-nistp256)@openssh\.com)"
+    r" [A-Za-z0-9+/]+={0,2}( [^\r\n]*)?$"))]
+
+
+class SshAuthorizedKeysSpec(StrictModel):
+    """SSH public keys allowed to log in (authorized_keys), compared as a set of keys; plans show fingerprints."""
+
+    root: list[SshPublicKey] | None = Field(None, description='root\'s authorized keys: "TYPE BASE64 [comment]" lines')
+
+
 HostAdvancedValue = Union[bool, int, float, str]
 
 
@@ -390,6 +401,7 @@ class HostSecurityPolicySpec(PolicySpecBase):
     network_security: NetworkSecuritySpec | None = None
     vmk_services: VmkServicesSpec | None = None
     iscsi: IscsiSpec | None = None
+    ssh_authorized_keys: SshAuthorizedKeysSpec | None = None
     local_accounts: dict[LocalAccountName, LocalAccountSpec] | None = Field(
         None, description="host-local accounts by name (only these are managed)")
 
