@@ -4,9 +4,9 @@ A controller registers itself: every concrete `Controller` subclass defined in a
 (the modules are imported with `pkgutil`) and ordered by its `order`. The values in use keep the apply order of the
 hardening guides:
 
-    host (HostSecurityPolicy): services 10, firewall 20, advancedSettings 30, vswitchSecurity 40,
-                               dvPortgroupSecurity 50, lockdown 90 (last: applied after every other host setting,
-                               as the STIG scripts do)
+    host (HostSecurityPolicy): services 10, firewall 20, advancedSettings 30, vswitchSecurity 40, vmkServices 45,
+                               dvPortgroupSecurity 50, iscsi 55, localAccounts 80, sshAuthorizedKeys 85,
+                               lockdown 90 (last: applied after every other host setting, as the STIG scripts do)
     VM (VMSecurityPolicy):     vmAdvancedSettings 110, vmDevices 120 (before the hardware upgrade and encryption,
                                as the SCG scripts order them), vmSecureBoot 130, vmHardwareVersion 140,
                                vmEncryption 150

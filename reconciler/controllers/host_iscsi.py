@@ -62,7 +62,7 @@ def adapter_diffs(device: str, auth: Any, desired: Mapping[FieldPath, Any]) -> l
 
 class HostIscsiChap(Controller):
     name = "iscsi"
-    order = 50
+    order = 55  # storage: after the network controllers
     spec_key = SECTION
     managed_type = "HostSystem"
     policy_kind = "HostSecurityPolicy"
