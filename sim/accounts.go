@@ -245,7 +245,7 @@ func (p *userDirectoryProxy) retrieve(m *LocalAccountManager, req *types.Retriev
 	return &methods.RetrieveUserGroupsBody{Res: &types.RetrieveUserGroupsResponse{Returnval: res}}
 }
 
-// authzProxy serves the host's permissions on its root folder (-esx); other entities keep the library's.
+// authzProxy serves the host's permissions on its root folder (-esx); other entities are the library's.
 type authzProxy struct {
 	mo.ExtensibleManagedObject
 	sim *Sim
@@ -302,7 +302,8 @@ func (p *authzProxy) SetEntityPermissions(ctx *simulator.Context, req *types.Set
 
 func (p *authzProxy) setEntityPermissions(m *LocalAccountManager, req *types.SetEntityPermissions) soap.HasFault {
 	if req.Entity != m.root {
-		return &methods.SetEntityPermissionsBody{Fault_: fault("", &types.ManagedObjectNotFound{Obj: req.Entity})}
+		req.This = realRef(req.This)
+		return p.lib(req.This).SetEntityPermissions(req)
 	}
 	perms := append([]types.Permission(nil), m.perms...)
 	for i, np := range req.Permission {
@@ -340,7 +341,8 @@ func (p *authzProxy) RemoveEntityPermission(ctx *simulator.Context, req *types.R
 
 func (p *authzProxy) removeEntityPermission(m *LocalAccountManager, req *types.RemoveEntityPermission) soap.HasFault {
 	if req.Entity != m.root {
-		return &methods.RemoveEntityPermissionBody{Fault_: fault("", &types.ManagedObjectNotFound{Obj: req.Entity})}
+		req.This = realRef(req.This)
+		return p.lib(req.This).RemoveEntityPermission(req)
 	}
 	var keep []types.Permission
 	found := false

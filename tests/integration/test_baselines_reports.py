@@ -21,7 +21,7 @@ pytestmark = pytest.mark.integration
 ROOT = Path(__file__).resolve().parents[2]
 SITE = {"SYSLOG_HOSTS": '"udp://192.0.2.10:514"', "ADMIN_NETWORKS": '["192.0.2.0/24", "127.0.0.1"]',
         "EXCEPTION_USERS": "[]", "BANNER": '"Authorized use only."', "ESX_ADMINS_GROUP": '"esx-admins-lab"',
-        "MANAGEMENT_VMKS": "[vmk0]", "VMOTION_VMKS": "[vmk1]"}
+        "MANAGEMENT_VMKS": "[vmk0]", "VMOTION_VMKS": "[vmk1]", "ROOT_SSH_KEYS": "[]"}
 #: what the simulator cannot converge, by (control, status): nothing (it reports its vCenter address as
 #: summary.managementServerIp, so the vSphereClient allow-list guard sees vCenter is inside the allowed networks)
 SIMULATOR_LIMITS: set[tuple[str, str]] = set()

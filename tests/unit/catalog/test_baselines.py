@@ -15,7 +15,7 @@ ROOT = Path(__file__).resolve().parents[3]
 BASELINES = ROOT / "specs" / "baselines"
 SITE = {"SYSLOG_HOSTS": '"udp://192.0.2.10:514"', "ADMIN_NETWORKS": '["192.0.2.0/24"]', "EXCEPTION_USERS": "[]",
         "BANNER": '"Authorized use only."', "ESX_ADMINS_GROUP": '"esx-admins-lab"',
-        "MANAGEMENT_VMKS": "[vmk0]", "VMOTION_VMKS": "[vmk1]"}
+        "MANAGEMENT_VMKS": "[vmk0]", "VMOTION_VMKS": "[vmk1]", "ROOT_SSH_KEYS": "[]"}
 NAMES = ["home-esxi", "scg-8", "scg-9", "stig", "stig-vcf9"]
 
 
