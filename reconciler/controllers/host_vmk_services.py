@@ -33,6 +33,23 @@ def services(info: Any) -> dict[str, tuple[list[str], list[str]]]:
     return out
 
 
+STORAGE = ("vsan", "nvmeTcp", "nvmeRdma")
+
+
+def shared_with_management(desired: Mapping[FieldPath, Any], service: str) -> str:
+    """Pure: why the merged desired values (several policies may each set some services) would put `service` on a
+    vmk with management, or vMotion with IP storage; "" when they do not."""
+    lists = {p[1]: set(v) for p, v in desired.items() if p[0] == SECTION}
+    pairs = [(service, other) for other in lists if other != service and
+             ("management" in (service, other) or {service, other} <= {"vmotion", *STORAGE} and
+              "vmotion" in (service, other))]
+    for a, b in pairs:
+        shared = sorted(lists[a] & lists[b])
+        if shared:
+            return f"{', '.join(shared)} would carry both {a} and {b} (merged from the policies): refused"
+    return ""
+
+
 class HostVmkServices(Controller):
     name = "vmkServices"
     order = 45  # network: after vSwitch security (40)
@@ -59,9 +76,9 @@ class HostVmkServices(Controller):
             if selected == want:
                 continue
             unknown = [v for v in want if v not in candidates]
-            diffs.append(FieldDiff(path, selected, want, skip=Skip.INVALID if unknown else None,
-                                   message=f"the host has no {', '.join(unknown)} for {path[1]} (vmks: "
-                                   f"{', '.join(candidates) or 'none'})" if unknown else ""))
+            message = (f"the host has no {', '.join(unknown)} for {path[1]} (vmks: {', '.join(candidates) or 'none'})"
+                       if unknown else shared_with_management(desired, path[1]))
+            diffs.append(FieldDiff(path, selected, want, skip=Skip.INVALID if message else None, message=message))
         return diffs
 
     def guard(self, diff: FieldDiff, desired: Mapping[FieldPath, Any], state: ObjectState,
