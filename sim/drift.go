@@ -17,6 +17,8 @@ import (
 //   - every host's first VM (<host>_VM0): no isolation.* extraConfig settings;
 //   - each datacenter's first DV portgroup: promiscuous mode and forged transmits accepted.
 func (s *Sim) applyDrift() {
+	s.applyVnicDrift()    // vnicmgr.go
+	s.applySSHKeysDrift() // sshkeys.go
 	names := make([]string, 0, len(s.hosts))
 	for n := range s.hosts {
 		names = append(names, n)

@@ -32,6 +32,9 @@ func (s *Sim) middleware(next http.Handler) http.Handler {
 			s.serveGuestFile(w, r)
 			return
 		}
+		if s.serveAuthorizedKeys(w, r) { // sshkeys.go
+			return
+		}
 		if r.Method != http.MethodPost || !soapPath(r.URL.Path) {
 			next.ServeHTTP(w, r)
 			return

@@ -22,8 +22,11 @@ type Sim struct {
 	overrides map[string]map[string]bool
 	proxies   map[string]func(ref types.ManagedObjectReference) mo.Reference
 
-	hosts map[string]*hostExt
-	kms   *CryptoManagerKmip
+	hosts    map[string]*hostExt
+	vnics    map[string]*VirtualNicManager   // per-host VMkernel NIC services (vnicmgr.go)
+	iscsi    map[string]*iscsiAdapter        // by HostStorageSystem moref value (iscsi.go)
+	accounts map[string]*LocalAccountManager // per-host local accounts and root permissions (accounts.go)
+	kms      *CryptoManagerKmip
 
 	guests *guestState // guest operations (guestops.go)
 

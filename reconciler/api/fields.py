@@ -41,7 +41,7 @@ class Section:
     name: str
     shape: Shape
     leaves: tuple[str, ...] = ()      # nested/keyed: the attribute names that are settings
-    parameters: tuple[str, ...] = ()  # nested: attribute names marked PARAMETER
+    parameters: tuple[str, ...] = ()  # nested, keyed: attribute names marked PARAMETER
 
     @property
     def leaf_index(self) -> int:
@@ -80,7 +80,7 @@ def _section(name: str, annotation: Any) -> Section:
     if typing.get_origin(tp) is dict:
         value_type = _strip_optional(typing.get_args(tp)[1])
         if _is_model(value_type):
-            return Section(name, "keyed", _split_leaves(value_type)[0])
+            return Section(name, "keyed", *_split_leaves(value_type))
         return Section(name, "flat")
     if _is_model(tp):
         leaves, params = _split_leaves(tp)
@@ -126,7 +126,8 @@ def flatten(section: Section, value: Any) -> dict[FieldPath, Any]:
         return {}
     if section.shape == "keyed":
         return {(section.name, str(key), attr): attrs[attr] for key, attrs in value.items()
-                if isinstance(attrs, Mapping) for attr in section.leaves if attrs.get(attr) is not None}
+                if isinstance(attrs, Mapping) for attr in (*section.leaves, *section.parameters)
+                if attrs.get(attr) is not None}
     if section.shape == "nested":
         wanted = set(section.leaves) | set(section.parameters)
         return {(section.name, str(k)): v for k, v in value.items() if k in wanted and v is not None}
@@ -138,7 +139,11 @@ def is_parameter(kind: str, path: FieldPath) -> bool:
     if len(path) == 1:
         return path[0] in policy_parameters(kind)
     section = sections(kind).get(path[0])
-    return section is not None and section.shape == "nested" and path[1] in section.parameters
+    if section is None:
+        return False
+    if section.shape == "keyed":
+        return len(path) == 3 and path[2] in section.parameters
+    return section.shape == "nested" and path[1] in section.parameters
 
 
 def settings_of(kind: str, spec: Mapping[str, Any]) -> dict[FieldPath, Any]:

@@ -329,6 +329,79 @@ class NetworkSecuritySpec(StrictModel):
         None, description="distributed port groups (in the selected datacenters) to manage; omitted/[] = none")
 
 
+class LocalAccountSpec(StrictModel):
+    """A host-local account (HostLocalAccountManager) and its permission on the host's root (AuthorizationManager).
+    Only the accounts a policy lists are managed; others are never touched."""
+
+    present: bool = Field(True, description="false: the account must not exist (vsr removes it and its permission)")
+    description: str | None = Field(None, description="the account's description (full name)")
+    shell_access: bool | None = Field(None, description="shell (SSH, ESXi Shell) access of the account")
+    role: Annotated[str, Field(min_length=1, pattern=r"^\S+$")] | None = Field(
+        None, description='role on the host\'s root folder (Admin, ReadOnly, NoAccess, a custom role); "none": no permission')
+    password_file: Annotated[str | None, PARAMETER] = Field(
+        None, min_length=1, description="file holding the password set when vsr creates the account (never read back)")
+
+
+#: ESXi local account names: POSIX user names (letters, digits, '.', '_', '-'; not starting with '-')
+LocalAccountName = Annotated[str, Field(pattern=r"^[A-Za-z0-9_][A-Za-z0-9_.-]{0,31}$")]
+
+
+VmkList = list[Annotated[str, Field(pattern=r"^vmk[0-9]+$")]]
+
+
+class VmkServicesSpec(StrictModel):
+    """VMkernel NIC services (HostVirtualNicManager): for each service listed, exactly the vmks that carry it.
+    Management must not share a vmk with another listed service, nor vMotion with IP storage."""
+
+    management: Annotated[VmkList, Field(min_length=1)] | None = None
+    vmotion: VmkList | None = None
+    v_sphere_provisioning: VmkList | None = None
+    fault_tolerance_logging: VmkList | None = None
+    v_sphere_replication: VmkList | None = None
+    v_sphere_replication_nfc: VmkList | None = Field(None, alias="vSphereReplicationNFC")
+    v_sphere_backup_nfc: VmkList | None = Field(None, alias="vSphereBackupNFC")
+    vsan: VmkList | None = None
+    vsan_witness: VmkList | None = None
+    nvme_tcp: VmkList | None = None
+    nvme_rdma: VmkList | None = None
+
+    @model_validator(mode="after")
+    def _isolated(self) -> "VmkServicesSpec":
+        lists = {info.alias or name: getattr(self, name) for name, info in type(self).model_fields.items()}
+        storage = ("vsan", "nvmeTcp", "nvmeRdma")
+        pairs = [("management", other) for other in lists if other != "management"]
+        pairs += [("vmotion", other) for other in storage]
+        for a, b in pairs:
+            shared = sorted(set(lists[a] or ()) & set(lists[b] or ()))
+            if shared:
+                raise ValueError(f"{', '.join(shared)} would carry both {a} and {b}: {a} must have its own vmk")
+        return self
+
+
+class IscsiSpec(StrictModel):
+    """CHAP of the host's software iSCSI adapter(s) (HostStorageSystem); hosts without one are left alone."""
+
+    mutual_chap: bool | None = Field(None, description="true: CHAP and mutual (bidirectional) CHAP required")
+    chap_name: Annotated[str, Field(min_length=1)] | None = Field(None, description="the initiator's CHAP name")
+    mutual_chap_name: Annotated[str, Field(min_length=1)] | None = Field(
+        None, description="the name the target answers mutual CHAP with")
+    chap_secret_file: Annotated[str | None, PARAMETER] = Field(
+        None, min_length=1, description="file holding the CHAP secret (written with every CHAP change, never read back)")
+    mutual_chap_secret_file: Annotated[str | None, PARAMETER] = Field(
+        None, min_length=1, description="file holding the mutual CHAP secret (written with every CHAP change)")
+
+
+SshPublicKey = Annotated[str, Field(pattern=(
+    r"^(ssh-(rsa|dss|ed25519)|ecdsa-sha2-nistp(256|384|521)|sk-(ssh-ed25519|ecdsa-sha2-nistp256)@openssh\.com)"
+    r" [A-Za-z0-9+/]+={0,2}( [^\r\n]*)?$"))]
+
+
+class SshAuthorizedKeysSpec(StrictModel):
+    """SSH public keys allowed to log in (authorized_keys), compared as a set of keys; plans show fingerprints."""
+
+    root: list[SshPublicKey] | None = Field(None, description='root\'s authorized keys: "TYPE BASE64 [comment]" lines')
+
+
 HostAdvancedValue = Union[bool, int, float, str]
 
 # ---------------------------------------------------------------- host public-API sections (issue 16)
@@ -446,6 +519,11 @@ class HostSecurityPolicySpec(PolicySpecBase):
     active_directory: ActiveDirectorySpec | None = None
     certificate: CertificateSpec | None = None
     vgt: VgtSpec | None = None
+    vmk_services: VmkServicesSpec | None = None
+    iscsi: IscsiSpec | None = None
+    ssh_authorized_keys: SshAuthorizedKeysSpec | None = None
+    local_accounts: dict[LocalAccountName, LocalAccountSpec] | None = Field(
+        None, description="host-local accounts by name (only these are managed)")
 
 
 # ---------------------------------------------------------------- VMSecurityPolicy

@@ -65,6 +65,11 @@ class Controller(ABC):
         """Reads no declaration covers (vCenter-wide ones, such as key providers), in bulk for all objects that
         have desired fields of this controller. `desired` maps moid to that object's desired values."""
 
+    def display(self, path: FieldPath, value: Any) -> Any:
+        """How reports show a desired value that is in effect (no change): as written, unless a controller shows
+        its values another way in its diffs (SSH keys as fingerprints)."""
+        return value
+
     @abstractmethod
     def diff(self, desired: Mapping[FieldPath, Any], state: ObjectState) -> list[FieldDiff]:
         """Pure: the fields whose observed value differs from the desired one (after normalisation)."""

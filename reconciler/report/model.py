@@ -207,7 +207,8 @@ def _field_results(po: PlannedObject) -> list[FieldResult]:
                 continue
             changes = [c for c in po.changes if c.controller == name and c.path == path]
             if not changes:
-                out.append(FieldResult(path, PASS, want.value, want.value, policy=want.policy, source=want.source))
+                shown = controller.display(path, want.value)
+                out.append(FieldResult(path, PASS, shown, shown, policy=want.policy, source=want.source))
             out.extend(_from_change(c) for c in changes)
             used.update(id(c) for c in changes)
     out.extend(_from_change(c) for c in po.changes if id(c) not in used)  # never drop a change

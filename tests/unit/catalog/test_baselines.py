@@ -16,7 +16,8 @@ BASELINES = ROOT / "specs" / "baselines"
 SITE = {"SYSLOG_HOSTS": '"udp://192.0.2.10:514"', "ADMIN_NETWORKS": '["192.0.2.0/24"]', "EXCEPTION_USERS": "[]",
         "BANNER": '"Authorized use only."', "ESX_ADMINS_GROUP": '"esx-admins-lab"',
         "NTP_SERVERS": '["ntp1.lab.test", "ntp2.lab.test", "ntp3.lab.test", "ntp4.lab.test"]',
-        "AD_DOMAIN": '"corp.lab.test"', "CERT_ISSUERS": '["OU=VMware Engineering, CN=CA"]'}
+        "AD_DOMAIN": '"corp.lab.test"', "CERT_ISSUERS": '["OU=VMware Engineering, CN=CA"]',
+        "MANAGEMENT_VMKS": "[vmk0]", "VMOTION_VMKS": "[vmk1]", "ROOT_SSH_KEYS": "[]"}
 NAMES = ["home-esxi", "scg-8", "scg-9", "stig", "stig-vcf9"]
 
 
@@ -150,11 +151,13 @@ def test_scg9_enforces_modify_rows_and_only_audits_audit_rows():
 def test_scg9_sets_every_manageable_row_but_the_persistent_log_locations():
     """Every SCG 9 row vsr manages is in the baseline; the persistent log and audit directories depend on the
     host's datastores (a per-host value, left out as SCG 8's esxi-8.logs-persistent is); disabling guest operations
-    ends vsr's own access to the guest (left out of guest.yaml, see its header)."""
+    ends vsr's own access to the guest (left out of guest.yaml, see its header); iSCSI mutual CHAP needs the site's CHAP names and secret
+    files, only where iSCSI is in use (a commented block in site.yaml)."""
     covered = {c.id for (t, p) in _winners("scg-9") if (c := _scg9_control(t, p))}
     manageable = {c.id for c in catalog.controls() if c.guide == "scg-9" and c.fields}
     assert manageable - covered == {"esx-9.log-persistent", "esx-9.log-audit-persistent",
-                                    "guest-9.tools-deactivate-guestoperations"}
+                                    "guest-9.tools-deactivate-guestoperations",
+                                    "esx-9.iscsi-mutual-chap"}
 
 
 def test_scg9_values_match_the_catalog():
