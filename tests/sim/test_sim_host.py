@@ -250,7 +250,8 @@ def test_vswitch_security_and_computed_policy(si):
     vs = vswitch(h)
     sec = vs.spec.policy.security
     assert (sec.allowPromiscuous, sec.macChanges, sec.forgedTransmits) == (False, False, False)
-    assert vs.portgroup == ["key-vim.host.PortGroup-VM Network", "key-vim.host.PortGroup-Management Network"]
+    assert vs.portgroup == ["key-vim.host.PortGroup-VM Network", "key-vim.host.PortGroup-Management Network",
+                            "key-vim.host.PortGroup-vMotion"]  # vmk1 (sim/vnicmgr.go)
     spec = vs.spec
     spec.policy.security = vim.host.NetworkPolicy.SecurityPolicy(allowPromiscuous=True)
     with PropertyWatch(si, h, ["config.network"]) as watch:
