@@ -36,7 +36,7 @@ class Controller(ABC):
         """Every property path of the managed object this controller reads: its `properties`, the references
         to its related objects and polled sources, and the static keys."""
         paths = [*cls.properties, *(r.via for r in cls.related), *(r.static_key for r in cls.related if r.static_key),
-                 *(p.via for p in cls.polled)]
+                 *(p.via for p in cls.polled if p.via)]
         return tuple(dict.fromkeys(paths))
 
     @property

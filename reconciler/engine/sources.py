@@ -12,6 +12,7 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import threading
+from concurrent.futures import ThreadPoolExecutor
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -20,7 +21,7 @@ from pyVmomi import vim
 
 from reconciler.controllers.base import Controller
 from reconciler.controllers.contract import ObjectState, Polled, PolledValue, Related, RelatedState, Shared
-from reconciler.vsphere import inventory
+from reconciler.vsphere import esxcli, inventory
 from reconciler.vsphere.protocol import Connection
 
 VIM_TYPES: dict[str, type] = {
@@ -211,6 +212,9 @@ def _read_static(conn: Connection, targets: Sequence[Target], cache: SourceCache
 
 def _read_polled(conn: Connection, targets: Sequence[Target], cache: SourceCache, fresh: bool, now: dt.datetime,
                  faults: dict[tuple[str, str], BaseException]) -> None:
+    """Due polled sources, batched per object (one esxcli executer for all of a host's commands) and read for
+    several objects at once (at most `cache.poll_concurrency`, shared with other readers of the cache)."""
+    due: dict[str, list[tuple[Controller, ObjectState, Polled]]] = {}
     for controller, state in targets:
         for source in controller.polled:
             key = (state.ref.moid, source.name)
@@ -220,14 +224,47 @@ def _read_polled(conn: Connection, targets: Sequence[Target], cache: SourceCache
                 with cache.lock:
                     state.polled[source.name] = cache.polled[key]
                 continue
+            due.setdefault(state.ref.moid, []).append((controller, state, source))
+    if not due:
+        return
+    batches = list(due.values())
+    workers = min(len(batches), max(1, cache.poll_concurrency))
+    if workers == 1:
+        results = [_read_batch(conn, batch, cache) for batch in batches]
+    else:
+        with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="vsr-poll") as pool:
+            results = list(pool.map(lambda b: _read_batch(conn, b, cache), batches))
+    for batch, values in zip(batches, results):
+        for controller, state, source in batch:
+            value = values[source.name]
+            if isinstance(value, BaseException):
+                faults.setdefault((state.ref.moid, controller.name), value)
+                continue
+            state.polled[source.name] = value
+            with cache.lock:
+                cache.polled[(state.ref.moid, source.name)] = value
+
+
+def _read_batch(conn: Connection, batch: list[tuple[Controller, ObjectState, Polled]],
+                cache: SourceCache) -> dict[str, PolledValue | BaseException]:
+    """One object's due sources (each read once even when several controllers declare it): {name: read or
+    the exception that source raised}."""
+    out: dict[str, PolledValue | BaseException] = {}
+    sources_by_name = {source.name: (state, source) for _, state, source in batch}
+    with cache.poll_slots:
+        commands = [s.esxcli for _, s in sources_by_name.values() if s.esxcli is not None]
+        esxcli_values: dict[esxcli.Command, Any] = {}
+        if commands:
+            state = next(iter(sources_by_name.values()))[0]
+            esxcli_values = esxcli.Client(conn).run_many(state.mo, commands, name=state.ref.name)
+        for name, (state, source) in sources_by_name.items():
+            if source.esxcli is not None:
+                value = esxcli_values[source.esxcli]
+                out[name] = value if isinstance(value, BaseException) else PolledValue(value, now_utc())
+                continue
             ref = state.props.get(source.via)
             try:
-                with cache.poll_slots:
-                    value = None if ref is None else conn.call(getattr(ref, source.method))
+                out[name] = PolledValue(None if ref is None else conn.call(getattr(ref, source.method)), now_utc())
             except Exception as exc:  # noqa: BLE001 - this object's source only
-                faults[(state.ref.moid, controller.name)] = exc
-                continue
-            read = PolledValue(value, now_utc())
-            state.polled[source.name] = read
-            with cache.lock:
-                cache.polled[key] = read
+                out[name] = exc
+    return out

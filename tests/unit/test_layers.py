@@ -48,7 +48,8 @@ def test_the_engine_imports_the_registry_never_a_control():
 
 def test_registry_discovers_every_controller_in_apply_order():
     names = [c.name for c in registry.ALL]
-    assert names == ["services", "firewall", "advancedSettings", "vswitchSecurity", "dvPortgroupSecurity", "lockdown",
+    assert names == ["services", "firewall", "advancedSettings", "vswitchSecurity", "dvPortgroupSecurity", "sshServer",
+                     "fips140", "tls", "hostEncryption", "kernel", "keyPersistence", "logFiltering", "shellAccess", "lockdown",
                      "vmAdvancedSettings", "vmDevices", "vmSecureBoot", "vmHardwareVersion", "vmEncryption"]
     host = [c for c in registry.ALL if c.policy_kind == "HostSecurityPolicy"]
     assert host[-1].name == "lockdown"

@@ -143,7 +143,7 @@ def test_scg9_sets_every_manageable_row_but_the_persistent_log_locations():
     """Every SCG 9 row vsr manages is in the baseline; the persistent log and audit directories depend on the
     host's datastores (a per-host value, left out as SCG 8's esxi-8.logs-persistent is)."""
     covered = {c.id for (t, p) in _winners("scg-9") if (c := _scg9_control(t, p))}
-    manageable = {c.id for c in catalog.controls() if c.guide == "scg-9" and c.fields}
+    manageable = {c.id for c in catalog.controls() if c.guide == "scg-9" and c.fields and c.default_enabled}
     assert manageable - covered == {"esx-9.log-persistent", "esx-9.log-audit-persistent"}
 
 

@@ -46,4 +46,6 @@ def test_controls_doc_has_the_scg9_section_with_framework_ids_and_links():
     assert "| Audit |" in ssh and "`services.TSM-SSH.running`" in ssh
     ceip = next(line for line in scg9.splitlines() if line.startswith("| `esx-9.ceip-disable` |"))
     assert "| new |" in ceip and "`advancedSettings.UserVars.HostClientCEIPOptIn`" in ceip
-    assert "issue 15" in scg9 and "issue 17" in scg9
+    assert "issue 17" in scg9
+    dcui = next(line for line in scg9.splitlines() if line.startswith("| `esx-9.disable-accounts-dcui` |"))
+    assert "`shellAccess.dcui`" in dcui  # esxcli over the VIM API (issue 15): managed
