@@ -3,6 +3,7 @@ package main
 // install adds the vsr extensions to every host, VM and portgroup, and vCenter's key provider manager.
 func (s *Sim) install() error {
 	s.installHosts()
+	s.installEsxcli()
 	s.installVMs()
 	s.installDVPGs()
 	s.installKMS()

@@ -23,6 +23,9 @@ type Sim struct {
 	proxies   map[string]func(ref types.ManagedObjectReference) mo.Reference
 
 	hosts map[string]*hostExt
+	cli   *esxcliState // esxcli over the API (esxcli.go)
+
+	methodDelay map[string]int // -method-delay, also looked up by esxcli method name
 	kms   *CryptoManagerKmip
 
 	rnd   *rand.Rand

@@ -1,0 +1,142 @@
+package main
+
+import (
+	"bytes"
+	"fmt"
+	"net/http"
+	"regexp"
+	"strings"
+
+	"github.com/vmware/govmomi/simulator"
+)
+
+// runtime.stateEncryption (HostRuntimeInfoStateEncryptionInfo, vSphere 7.0.3+) is missing from govmomi
+// 0.24.2's HostRuntimeInfo, so the property collector cannot produce it. The launcher adds it to the
+// collector's responses for HostSystem objects: inside every HostRuntimeInfo value (the "runtime" property,
+// "summary.runtime", "summary"), and for the paths runtime.stateEncryption[.field], which the library
+// reports as missing (InvalidProperty), it substitutes the value. A change made through esxcli
+// (system settings encryption set) is published as "runtime.stateEncryption" (esxcli_ns.go), which a filter on
+// that path receives as is and a filter on "runtime" as the re-read HostRuntimeInfo.
+
+// HostRuntimeInfoStateEncryptionInfo is the vSphere type (the Go type name is the xsi:type on the wire).
+type HostRuntimeInfoStateEncryptionInfo struct {
+	ProtectionMode           string `xml:"protectionMode,omitempty"`
+	RequireSecureBoot        *bool  `xml:"requireSecureBoot,omitempty"`
+	RequireExecInstalledOnly *bool  `xml:"requireExecInstalledOnly,omitempty"`
+}
+
+func (e HostRuntimeInfoStateEncryptionInfo) inner() string {
+	return fmt.Sprintf("<protectionMode>%s</protectionMode><requireSecureBoot>%t</requireSecureBoot>"+
+		"<requireExecInstalledOnly>%t</requireExecInstalledOnly>", e.ProtectionMode, isTrue(e.RequireSecureBoot),
+		isTrue(e.RequireExecInstalledOnly))
+}
+
+var collectorMethods = map[string]bool{"RetrieveProperties": true, "RetrievePropertiesEx": true,
+	"ContinueRetrievePropertiesEx": true, "WaitForUpdates": true, "WaitForUpdatesEx": true, "CheckForUpdates": true}
+
+// bufferedWriter holds a response until the launcher has rewritten it.
+type bufferedWriter struct {
+	w      http.ResponseWriter
+	status int
+	buf    bytes.Buffer
+}
+
+func (b *bufferedWriter) Header() http.Header         { return b.w.Header() }
+func (b *bufferedWriter) WriteHeader(code int)        { b.status = code }
+func (b *bufferedWriter) Write(p []byte) (int, error) { return b.buf.Write(p) }
+
+// responseFilter returns the writer the library should answer a property-collector call into, and the
+// function that writes the rewritten response; other calls pass through.
+func (s *Sim) responseFilter(w http.ResponseWriter, method *simulator.Method) (http.ResponseWriter, func()) {
+	if s.cli == nil || !collectorMethods[method.Name] {
+		return w, func() {}
+	}
+	bw := &bufferedWriter{w: w, status: http.StatusOK}
+	return bw, func() {
+		out := s.addStateEncryption(bw.buf.Bytes(), strings.Contains(method.Name, "Updates"))
+		w.Header().Del("Content-Length")
+		w.WriteHeader(bw.status)
+		_, _ = w.Write(out)
+	}
+}
+
+var (
+	hostObjRe   = regexp.MustCompile(`<obj type="HostSystem">([^<]+)</obj>`)
+	missingSeRe = regexp.MustCompile(`<missingSet><path>(runtime\.stateEncryption(?:\.[A-Za-z]+)?)</path>.*?</missingSet>`)
+)
+
+// addStateEncryption rewrites a property-collector response body (see the file comment).
+func (s *Sim) addStateEncryption(body []byte, updates bool) []byte {
+	if !bytes.Contains(body, []byte("HostRuntimeInfo")) && !bytes.Contains(body, []byte("HostListSummary")) &&
+		!bytes.Contains(body, []byte("runtime.stateEncryption")) {
+		return body
+	}
+	locs := hostObjRe.FindAllSubmatchIndex(body, -1)
+	if len(locs) == 0 {
+		return body
+	}
+	var out bytes.Buffer
+	out.Write(body[:locs[0][0]])
+	for i, loc := range locs {
+		end := len(body)
+		if i+1 < len(locs) {
+			end = locs[i+1][0]
+		}
+		seg := string(body[loc[0]:end])
+		if h := s.cli.byRef[string(body[loc[2]:loc[3]])]; h != nil {
+			h.mu.Lock()
+			se := h.stateEncryption()
+			h.mu.Unlock()
+			seg = rewriteSegment(seg, se, updates)
+		}
+		out.WriteString(seg)
+	}
+	return out.Bytes()
+}
+
+func rewriteSegment(seg string, se HostRuntimeInfoStateEncryptionInfo, updates bool) string {
+	elem := "<stateEncryption>" + se.inner() + "</stateEncryption>"
+	seg = insertBefore(seg, `<val xsi:type="HostRuntimeInfo">`, "</val>", elem)
+	if strings.Contains(seg, `xsi:type="HostListSummary"`) {
+		seg = insertBefore(seg, "<runtime>", "</runtime>", elem)
+	}
+	return missingSeRe.ReplaceAllStringFunc(seg, func(m string) string {
+		path := missingSeRe.FindStringSubmatch(m)[1]
+		var val string
+		switch path {
+		case "runtime.stateEncryption":
+			val = `<val xsi:type="HostRuntimeInfoStateEncryptionInfo">` + se.inner() + "</val>"
+		case "runtime.stateEncryption.protectionMode":
+			val = `<val xsi:type="xsd:string">` + se.ProtectionMode + "</val>"
+		case "runtime.stateEncryption.requireSecureBoot":
+			val = fmt.Sprintf(`<val xsi:type="xsd:boolean">%t</val>`, isTrue(se.RequireSecureBoot))
+		case "runtime.stateEncryption.requireExecInstalledOnly":
+			val = fmt.Sprintf(`<val xsi:type="xsd:boolean">%t</val>`, isTrue(se.RequireExecInstalledOnly))
+		default:
+			return m
+		}
+		if updates {
+			return "<changeSet><name>" + path + "</name><op>assign</op>" + val + "</changeSet>"
+		}
+		return "<propSet><name>" + path + "</name>" + val + "</propSet>"
+	})
+}
+
+// insertBefore inserts elem before the first close after every open in seg.
+func insertBefore(seg, open, close, elem string) string {
+	var b strings.Builder
+	for {
+		i := strings.Index(seg, open)
+		if i < 0 {
+			break
+		}
+		j := strings.Index(seg[i:], close)
+		if j < 0 {
+			break
+		}
+		b.WriteString(seg[:i+j] + elem + close)
+		seg = seg[i+j+len(close):]
+	}
+	b.WriteString(seg)
+	return b.String()
+}
