@@ -93,15 +93,19 @@ class SourceCache:
     shared: dict[tuple[str, str], Shared] = field(default_factory=dict)
     polled: dict[tuple[str, str], PolledValue] = field(default_factory=dict)
     poll_concurrency: int = 4
+    poll_interval: float | None = None  # overrides every source's own interval (`vsr run --poll-interval`)
     lock: threading.RLock = field(default_factory=threading.RLock, repr=False)
 
     def __post_init__(self) -> None:
         self.poll_slots = threading.BoundedSemaphore(max(1, self.poll_concurrency))
 
+    def interval(self, source: Polled) -> float:
+        return self.poll_interval if self.poll_interval is not None else source.interval
+
     def due(self, moid: str, source: Polled, now: dt.datetime) -> bool:
         with self.lock:
             last = self.polled.get((moid, source.name))
-        return last is None or now >= next_read(last.read_at, source.interval, moid, source.name)
+        return last is None or now >= next_read(last.read_at, self.interval(source), moid, source.name)
 
     def next_due(self, moid: str, sources: Iterable[Polled]) -> dt.datetime | None:
         """The earliest time one of `sources` of `moid` is due again (None if none was read)."""
@@ -110,7 +114,7 @@ class SourceCache:
             for s in sources:
                 last = self.polled.get((moid, s.name))
                 if last is not None:
-                    times.append(next_read(last.read_at, s.interval, moid, s.name))
+                    times.append(next_read(last.read_at, self.interval(s), moid, s.name))
         return min(times) if times else None
 
 
