@@ -18,6 +18,7 @@ class EsxcliController(Controller):
     managed_type = "HostSystem"
     policy_kind = "HostSecurityPolicy"
     properties = ()
+    policy_parameters = ("remediation",)
 
 
 def read(state: ObjectState, name: str) -> Any:

@@ -170,3 +170,26 @@ def test_every_control_through_a_direct_esx_connection_and_the_shell_guard(sim_f
     (change,) = refused.changes(name=name, path=f"shellAccess.{esx.username}")
     assert change["reason"] == "guard" and "connects directly to this host" in change["message"], refused.out
     assert esxcli.boolean(accounts(h)[esx.username]) is True
+
+
+def test_daemon_finds_an_out_of_band_esxcli_change_at_the_next_poll(vc, tmp_path):
+    from test_daemon import Daemon, vcenter_doc
+    from harness import wait_for
+
+    target = "DC0_C0_H2"
+    d = Daemon(tmp_path / "d", "--poll-interval", "1s")
+    (d.specs / "vc.yaml").write_text(vcenter_doc(vc, "sim", tmp_path / "creds"))
+    (d.specs / "logs.yaml").write_text(
+        "apiVersion: vsr.dev/v1alpha1\nkind: HostSecurityPolicy\nmetadata: {name: logs}\nspec:\n"
+        f"  selector: {{hosts: [\"{target}\"]}}\n  logFiltering: false\n")
+    try:
+        d.start().wait_ready()
+        h = host(vc.connect(), target)
+        cli(h, "system syslog config logfilter", "set", logfilteringenabled=True)  # no property update tells
+        wait_for(lambda: d.events("DriftRemediated", target, "logFiltering"), 5.0,
+                 f"DriftRemediated by the next poll\n{d.log.read_text()}")
+        assert d.events("DriftDetected", target, "logFiltering")
+        assert esxcli.boolean(get(h, "system syslog config logfilter")["LogFilteringEnabled"]) is False
+    finally:
+        if d.proc is not None and d.proc.poll() is None:
+            d.stop()
