@@ -4,10 +4,12 @@ import (
 	"bytes"
 	"fmt"
 	"net/http"
+	"reflect"
 	"regexp"
 	"strings"
 
 	"github.com/vmware/govmomi/simulator"
+	"github.com/vmware/govmomi/vim25/xml"
 )
 
 // runtime.stateEncryption (HostRuntimeInfoStateEncryptionInfo, vSphere 7.0.3+) is missing from govmomi
@@ -31,7 +33,7 @@ func (e HostRuntimeInfoStateEncryptionInfo) inner() string {
 		isTrue(e.RequireExecInstalledOnly))
 }
 
-var collectorMethods = map[string]bool{"RetrieveProperties": true, "RetrievePropertiesEx": true,
+var collectorMethods = map[string]bool{"Fetch": true, "RetrieveProperties": true, "RetrievePropertiesEx": true,
 	"ContinueRetrievePropertiesEx": true, "WaitForUpdates": true, "WaitForUpdatesEx": true, "CheckForUpdates": true}
 
 // bufferedWriter holds a response until the launcher has rewritten it.
@@ -53,7 +55,12 @@ func (s *Sim) responseFilter(w http.ResponseWriter, method *simulator.Method) (h
 	}
 	bw := &bufferedWriter{w: w, status: http.StatusOK}
 	return bw, func() {
-		out := s.addStateEncryption(bw.buf.Bytes(), strings.Contains(method.Name, "Updates"))
+		var out []byte
+		if method.Name == "Fetch" {
+			out = s.fetchStateEncryption(bw, method)
+		} else {
+			out = s.addStateEncryption(bw.buf.Bytes(), strings.Contains(method.Name, "Updates"))
+		}
 		w.Header().Del("Content-Length")
 		w.WriteHeader(bw.status)
 		_, _ = w.Write(out)
@@ -61,8 +68,12 @@ func (s *Sim) responseFilter(w http.ResponseWriter, method *simulator.Method) (h
 }
 
 var (
-	hostObjRe   = regexp.MustCompile(`<obj type="HostSystem">([^<]+)</obj>`)
-	missingSeRe = regexp.MustCompile(`<missingSet><path>(runtime\.stateEncryption(?:\.[A-Za-z]+)?)</path>.*?</missingSet>`)
+	hostObjRe = regexp.MustCompile(`<obj type="HostSystem">([^<]+)</obj>`)
+	// the library writes the type attribute as xmlns:XMLSchema-instance=… XMLSchema-instance:type="…"
+	runtimeValRe  = regexp.MustCompile(`<val\b[^>]*:type="HostRuntimeInfo">`)
+	summaryValRe  = regexp.MustCompile(`<val\b[^>]*:type="HostListSummary">`)
+	runtimeElemRe = regexp.MustCompile(`<runtime>`)
+	missingSeRe   = regexp.MustCompile(`<missingSet><path>(runtime\.stateEncryption(?:\.[A-Za-z]+)?)</path>.*?</missingSet>`)
 )
 
 // addStateEncryption rewrites a property-collector response body (see the file comment).
@@ -96,9 +107,9 @@ func (s *Sim) addStateEncryption(body []byte, updates bool) []byte {
 
 func rewriteSegment(seg string, se HostRuntimeInfoStateEncryptionInfo, updates bool) string {
 	elem := "<stateEncryption>" + se.inner() + "</stateEncryption>"
-	seg = insertBefore(seg, `<val xsi:type="HostRuntimeInfo">`, "</val>", elem)
-	if strings.Contains(seg, `xsi:type="HostListSummary"`) {
-		seg = insertBefore(seg, "<runtime>", "</runtime>", elem)
+	seg = insertBefore(seg, runtimeValRe, "</val>", elem)
+	if summaryValRe.MatchString(seg) {
+		seg = insertBefore(seg, runtimeElemRe, "</runtime>", elem)
 	}
 	return missingSeRe.ReplaceAllStringFunc(seg, func(m string) string {
 		path := missingSeRe.FindStringSubmatch(m)[1]
@@ -122,14 +133,15 @@ func rewriteSegment(seg string, se HostRuntimeInfoStateEncryptionInfo, updates b
 	})
 }
 
-// insertBefore inserts elem before the first close after every open in seg.
-func insertBefore(seg, open, close, elem string) string {
+// insertBefore inserts elem before the first close after every match of open in seg.
+func insertBefore(seg string, open *regexp.Regexp, close, elem string) string {
 	var b strings.Builder
 	for {
-		i := strings.Index(seg, open)
-		if i < 0 {
+		loc := open.FindStringIndex(seg)
+		if loc == nil {
 			break
 		}
+		i := loc[0]
 		j := strings.Index(seg[i:], close)
 		if j < 0 {
 			break
@@ -139,4 +151,41 @@ func insertBefore(seg, open, close, elem string) string {
 	}
 	b.WriteString(seg)
 	return b.String()
+}
+
+// fetchStateEncryption rewrites the answer to PropertyCollector.Fetch (pyVmomi's property access) of a host's
+// runtime, summary, summary.runtime or runtime.stateEncryption[.field] (the library answers the last one
+// with InvalidProperty; the value replaces that fault).
+func (s *Sim) fetchStateEncryption(bw *bufferedWriter, method *simulator.Method) []byte {
+	body := bw.buf.Bytes()
+	propField := reflect.ValueOf(method.Body).Elem().FieldByName("Prop") // Fetch's _this is the object itself
+	obj := method.This
+	if !propField.IsValid() || obj.Type != "HostSystem" || s.cli.byRef[obj.Value] == nil {
+		return body
+	}
+	h := s.cli.byRef[obj.Value]
+	h.mu.Lock()
+	se := h.stateEncryption()
+	h.mu.Unlock()
+	elem := "<stateEncryption>" + se.inner() + "</stateEncryption>"
+	prop := propField.String()
+	switch {
+	case prop == "runtime" || prop == "summary.runtime":
+		if i := bytes.LastIndex(body, []byte("</returnval>")); i >= 0 {
+			return append(append(append([]byte{}, body[:i]...), elem...), body[i:]...)
+		}
+	case prop == "summary":
+		return []byte(insertBefore(string(body), runtimeElemRe, "</runtime>", elem))
+	case strings.HasPrefix(prop, "runtime.stateEncryption"):
+		seg := rewriteSegment("<missingSet><path>"+prop+"</path></missingSet>", se, false)
+		if i := strings.Index(seg, "<val "); i >= 0 {
+			val := strings.TrimSuffix(strings.TrimPrefix(seg[i:], "<val "), "</propSet>")
+			bw.status = http.StatusOK
+			return []byte(xml.Header + `<soapenv:Envelope xmlns:soapenc="http://schemas.xmlsoap.org/soap/encoding/" ` +
+				`xmlns:soapenv="http://schemas.xmlsoap.org/soap/envelope/" xmlns:xsd="http://www.w3.org/2001/XMLSchema" ` +
+				`xmlns:xsi="http://www.w3.org/2001/XMLSchema-instance"><soapenv:Body><FetchResponse xmlns="urn:vim25">` +
+				"<returnval " + strings.TrimSuffix(val, "</val>") + "</returnval></FetchResponse></soapenv:Body></soapenv:Envelope>")
+		}
+	}
+	return body
 }
