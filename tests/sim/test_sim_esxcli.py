@@ -167,6 +167,31 @@ def test_query_mo_instances_and_fetch_cli_info(vc):
     assert params == {"defaultaction": ["-d", "--default-action"], "enabled": ["-e", "--enabled"]}
 
 
+
+def test_query_type_info_declares_parameters_in_order_with_optional_annotations(vc):
+    _, _, soap, hosts = vc
+    _, dtm = soap.retrieve("RetrieveDynamicTypeManager", hosts["DC0_C0_H0"]._moId)
+    status, root = soap.post(
+        f'<DynamicTypeMgrQueryTypeInfo xmlns="urn:vim25"><_this type="InternalDynamicTypeManager">{dtm}</_this>'
+        '<filterSpec xsi:type="DynamicTypeMgrTypeFilterSpec" xmlns:xsi="http://www.w3.org/2001/XMLSchema-instance">'
+        "<typeSubstr>vim.EsxCLI.system.settings.encryption</typeSubstr></filterSpec></DynamicTypeMgrQueryTypeInfo>")
+    assert status == 200
+    rv = root.find(".//v:DynamicTypeMgrQueryTypeInfoResponse/v:returnval", NS)
+    assert [m.findtext("v:name", None, NS) for m in rv.findall("v:managedTypeInfo", NS)] == [
+        "vim.EsxCLI.system.settings.encryption"]
+    mt = rv.find("v:managedTypeInfo", NS)
+    set_ = next(m for m in mt.findall("v:method", NS) if m.findtext("v:name", None, NS) == "set")
+    params = [(p.findtext("v:name", None, NS), p.findtext("v:type", None, NS),
+               [a.findtext("v:name", None, NS) for a in p.findall("v:annotation", NS)])
+              for p in set_.findall("v:paramTypeInfo", NS)]
+    assert params == [("mode", "string", ["optional"]), ("requireexecinstalledonly", "boolean", ["optional"]),
+                      ("requiresecureboot", "boolean", ["optional"])]
+    assert set_.findtext("v:returnTypeInfo/v:type", None, NS) == "boolean"
+    dt = rv.find("v:dataTypeInfo", NS)
+    assert dt.findtext("v:wsdlName", None, NS) == "VimEsxCLIsystemsettingsencryptiongetEncryption"
+    assert [p.findtext("v:name", None, NS) for p in dt.findall("v:property", NS)] == [
+        "Mode", "RequireExecutablesOnlyFromInstalledVIBs", "RequireSecureBoot"]
+
 # ---------------------------------------------------------------- result shapes and ESXi 8 defaults
 
 
