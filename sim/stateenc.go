@@ -9,6 +9,7 @@ import (
 	"strings"
 
 	"github.com/vmware/govmomi/simulator"
+	"github.com/vmware/govmomi/vim25/types"
 	"github.com/vmware/govmomi/vim25/xml"
 )
 
@@ -50,13 +51,16 @@ func (b *bufferedWriter) Write(p []byte) (int, error) { return b.buf.Write(p) }
 // responseFilter returns the writer the library should answer a property-collector call into, and the
 // function that writes the rewritten response; other calls pass through.
 func (s *Sim) responseFilter(w http.ResponseWriter, method *simulator.Method) (http.ResponseWriter, func()) {
-	if s.cli == nil || !collectorMethods[method.Name] {
+	if s.cli == nil || !(collectorMethods[method.Name] || method.Name == "CreateFilter") {
 		return w, func() {}
 	}
 	bw := &bufferedWriter{w: w, status: http.StatusOK}
 	return bw, func() {
 		var out []byte
-		if method.Name == "Fetch" {
+		if method.Name == "CreateFilter" {
+			out = bw.buf.Bytes()
+			s.noteFilter(method, out)
+		} else if method.Name == "Fetch" {
 			out = s.fetchStateEncryption(bw, method)
 		} else {
 			out = s.addStateEncryption(bw.buf.Bytes(), strings.Contains(method.Name, "Updates"))
@@ -79,7 +83,7 @@ var (
 // addStateEncryption rewrites a property-collector response body (see the file comment).
 func (s *Sim) addStateEncryption(body []byte, updates bool) []byte {
 	if !bytes.Contains(body, []byte("HostRuntimeInfo")) && !bytes.Contains(body, []byte("HostListSummary")) &&
-		!bytes.Contains(body, []byte("runtime.stateEncryption")) {
+		!bytes.Contains(body, []byte("runtime.stateEncryption")) && !(updates && bytes.Contains(body, []byte("<kind>enter</kind>"))) {
 		return body
 	}
 	locs := hostObjRe.FindAllSubmatchIndex(body, -1)
@@ -99,6 +103,9 @@ func (s *Sim) addStateEncryption(body []byte, updates bool) []byte {
 			se := h.stateEncryption()
 			h.mu.Unlock()
 			seg = rewriteSegment(seg, se, updates)
+			if updates && bytes.HasSuffix(body[:loc[0]], []byte("<kind>enter</kind>")) {
+				seg = s.enterChanges(body[:loc[0]], seg, loc[1]-loc[0], se)
+			}
 		}
 		out.WriteString(seg)
 	}
@@ -188,4 +195,54 @@ func (s *Sim) fetchStateEncryption(bw *bufferedWriter, method *simulator.Method)
 		}
 	}
 	return body
+}
+
+var (
+	filterRefRe    = regexp.MustCompile(`<returnval type="PropertyFilter">([^<]+)</returnval>`)
+	filterMarkerRe = regexp.MustCompile(`<filter type="PropertyFilter">([^<]+)</filter>`)
+)
+
+// noteFilter records a new filter's runtime.stateEncryption* paths on HostSystem: the library leaves
+// missing properties out of a filter's first (enter) update, enterChanges adds them.
+func (s *Sim) noteFilter(method *simulator.Method, resp []byte) {
+	req, ok := method.Body.(*types.CreateFilter)
+	m := filterRefRe.FindSubmatch(resp)
+	if !ok || m == nil {
+		return
+	}
+	var paths []string
+	for _, ps := range req.Spec.PropSet {
+		if ps.Type != "HostSystem" {
+			continue
+		}
+		for _, p := range ps.PathSet {
+			if strings.HasPrefix(p, "runtime.stateEncryption") {
+				paths = append(paths, p)
+			}
+		}
+	}
+	if len(paths) > 0 {
+		s.cli.mu.Lock()
+		s.cli.filters[string(m[1])] = paths
+		s.cli.mu.Unlock()
+	}
+}
+
+// enterChanges inserts, after the <obj> element (objLen bytes) of an enter update, the recorded paths of the
+// filter whose filterSet the update belongs to (the last <filter> before it).
+func (s *Sim) enterChanges(before []byte, seg string, objLen int, se HostRuntimeInfoStateEncryptionInfo) string {
+	all := filterMarkerRe.FindAllSubmatch(before, -1)
+	if len(all) == 0 {
+		return seg
+	}
+	s.cli.mu.Lock()
+	paths := s.cli.filters[string(all[len(all)-1][1])]
+	s.cli.mu.Unlock()
+	var add strings.Builder
+	for _, p := range paths {
+		if !strings.Contains(seg, "<name>"+p+"</name>") {
+			add.WriteString(rewriteSegment("<missingSet><path>"+p+"</path></missingSet>", se, true))
+		}
+	}
+	return seg[:objLen] + add.String() + seg[objLen:]
 }

@@ -391,7 +391,11 @@ def test_state_encryption_follows_encryption_settings_and_is_published(vc):
     assert (se.protectionMode, se.requireSecureBoot, se.requireExecInstalledOnly) == ("none", False, False)
     policy_without_tpm = cli(soap, mme, "system settings encryption set", {"requiresecureboot": "true"})
     assert policy_without_tpm.err_msgs()[0].startswith("Unable to change the encryption mode and policy.")
+    with PropertyWatch(si, h, ["runtime.stateEncryption.protectionMode"]) as field:
+        assert field.initial == {"runtime.stateEncryption.protectionMode": "none"}
     with PropertyWatch(si, h, ["runtime.stateEncryption"]) as exact, PropertyWatch(si, h, ["runtime"]) as parent:
+        assert exact.initial["runtime.stateEncryption"].protectionMode == "none"
+        assert parent.initial["runtime"].stateEncryption.protectionMode == "none"
         r = cli(soap, mme, "system settings encryption set", {"mode": "TPM", "requiresecureboot": "true"})
         assert r.response is not None and r.response.text == "true"
         got, _ = exact.wait(1)
