@@ -321,6 +321,10 @@ func (m *methodExecuter) ExecuteSoap(ctx *simulator.Context, req *executeSoapReq
 		time.Sleep(time.Duration(ms) * time.Millisecond)
 	}
 
+	if s.cfg.restricted && cmd != fetchCLIInfoCommand && cmd.name != "get" && cmd.name != "list" {
+		return &executeSoapBody{Fault_: fault("Current license or ESXi version prohibits execution of the requested operation.",
+			&types.RestrictedVersion{})}
+	}
 	args, flt := bindArguments(cmd.params, req.Argument)
 	if flt != nil {
 		return &executeSoapBody{Fault_: flt}

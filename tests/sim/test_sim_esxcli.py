@@ -475,3 +475,33 @@ def test_fail_rule_on_the_esxcli_method_name(esx):
     assert soap_fault(r)[0] == "HostNotConnected"
     assert cli(soap, mme, "system ssh server config list", {"keyword": "permittunnel"}).rows() == [
         {"Key": "permittunnel", "Value": "yes"}]
+
+
+def test_pyvmomi_reflect_namespace_arguments_are_accepted(vc):
+    """pyVmomi with the reflect types at vmodl.reflect.version.version1 writes the parameters in urn:reflect."""
+    _, _, soap, hosts = vc
+    mme = mme_of(soap, hosts["DC0_C0_H2"])
+    r = 'xmlns="urn:reflect"'
+    status, root = soap.post(
+        f'<ExecuteSoap xmlns="urn:vim25"><_this type="ReflectManagedMethodExecuter">{mme}</_this>'
+        f'<moid versionId="8.0.3.0" {r}>ha-cli-handler-system-ssh-server-config</moid>'
+        f'<version versionId="8.0.3.0" {r}>urn:vim25/8.0.3.0</version>'
+        f'<method versionId="8.0.3.0" {r}>vim.EsxCLI.system.ssh.server.config.list</method>'
+        f'<argument {r}><name>keyword</name><val>{escape("<keyword>banner</keyword>")}</val></argument></ExecuteSoap>')
+    assert status == 200
+    text = root.findtext(".//v:ExecuteSoapResponse/v:returnval/v:response", None, NS)
+    obj = ET.fromstring(text)
+    assert obj.get("versionId") == "8.0.3.0"
+    assert [(row.findtext("v:Key", None, NS), row.findtext("v:Value", None, NS)) for row in obj] == [
+        ("banner", "/etc/issue")]
+
+
+def test_restricted_host_answers_reads_and_refuses_writes():
+    with start_simulator("-esx", "-restricted") as handle:
+        si = handle.connect()
+        soap = Soap(handle, si)
+        mme = "ha-managed-method-executer"
+        assert cli(soap, mme, "system security fips140 ssh get").struct() == {"Enabled": "true"}
+        r = cli(soap, mme, "system security fips140 ssh set", {"enable": "false"})
+        assert soap_fault(r)[0] == "RestrictedVersion"
+        assert cli(soap, mme, "system security fips140 ssh get").struct() == {"Enabled": "true"}
