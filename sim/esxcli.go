@@ -6,6 +6,7 @@ import (
 	"reflect"
 	"sort"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/vmware/govmomi/simulator"
@@ -169,6 +170,9 @@ func esxcliRefs(host types.ManagedObjectReference, esx bool) (mme, dtm types.Man
 type esxcliState struct {
 	byName map[string]*esxHost
 	byRef  map[string]*esxHost
+
+	mu      sync.Mutex
+	filters map[string][]string // PropertyFilter moref value -> its runtime.stateEncryption* paths (stateenc.go)
 }
 
 func (s *Sim) installEsxcli() {
@@ -178,7 +182,7 @@ func (s *Sim) installEsxcli() {
 			noTPM[n] = true
 		}
 	}
-	s.cli = &esxcliState{byName: map[string]*esxHost{}, byRef: map[string]*esxHost{}}
+	s.cli = &esxcliState{byName: map[string]*esxHost{}, byRef: map[string]*esxHost{}, filters: map[string][]string{}}
 	for _, name := range sortedHostNames(s.hosts) {
 		x := s.hosts[name]
 		h := newEsxHost(x, !s.cfg.esx, !(noTPM[name] || noTPM["all"] || noTPM[x.host.Self.Value]))
@@ -317,6 +321,10 @@ func (m *methodExecuter) ExecuteSoap(ctx *simulator.Context, req *executeSoapReq
 		time.Sleep(time.Duration(ms) * time.Millisecond)
 	}
 
+	if s.cfg.restricted && cmd != fetchCLIInfoCommand && cmd.name != "get" && cmd.name != "list" {
+		return &executeSoapBody{Fault_: fault("Current license or ESXi version prohibits execution of the requested operation.",
+			&types.RestrictedVersion{})}
+	}
 	args, flt := bindArguments(cmd.params, req.Argument)
 	if flt != nil {
 		return &executeSoapBody{Fault_: flt}

@@ -239,7 +239,7 @@ var cliNamespaces = []*cliNamespace{
 			run: tlsGet},
 		{name: "set", help: "Set the TLS server profile (applied at the next boot)", ret: "boolean",
 			params: []cliParam{strParam("profile", "p", "COMPATIBLE, MANUAL, NIST_2024 (, NIST_2024_TLS_13_ONLY)", true)},
-			run: tlsSet},
+			run:    tlsSet},
 	}},
 	{name: "system.settings.encryption", help: "Manage the host's encryption mode and policy", cmds: []*cliCommand{
 		{name: "get", help: "Get the encryption mode and policy", ret: "Encryption", run: encGet},

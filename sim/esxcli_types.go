@@ -12,7 +12,7 @@ import (
 // resultFields lists each structured result's fields and types, by method; the encoded results must match
 // (esxcli_test.go checks it).
 var resultFields = map[string][]string{
-	"system.ssh.server.config.list":        {"Key string", "Value string"},
+	"system.ssh.server.config.list":          {"Key string", "Value string"},
 	"system.security.fips140.ssh.get":        {"Enabled boolean"},
 	"system.security.fips140.rhttpproxy.get": {"Enabled boolean"},
 	"system.tls.server.get": {"CipherList string", "CipherSuite string", "Groups string", "Profile string",

@@ -49,7 +49,8 @@ func readOnlyMethod(name string) bool {
 		"CreateListView", "CreateListViewFromView", "CreateInventoryView", "CreateCollectorForEvents",
 		"CreateCollectorForTasks", "AcquireCloneTicket", "CloneSession", "SetLocale", "Fetch",
 		"PbmRetrieveServiceContent", "HasPrivilegeOnEntity", "HasPrivilegeOnEntities", "HasUserPrivilegeOnEntities",
-		"FetchUserPrivilegeOnEntities", "ValidateMigration", "DecodeLicense":
+		"FetchUserPrivilegeOnEntities", "ValidateMigration", "DecodeLicense",
+		"ExecuteSoap", "DynamicTypeMgrQueryTypeInfo", "DynamicTypeMgrQueryMoInstances": // esxcli: writes checked in esxcli.go
 		return true
 	}
 	return false

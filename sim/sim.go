@@ -26,7 +26,7 @@ type Sim struct {
 	cli   *esxcliState // esxcli over the API (esxcli.go)
 
 	methodDelay map[string]int // -method-delay, also looked up by esxcli method name
-	kms   *CryptoManagerKmip
+	kms         *CryptoManagerKmip
 
 	rnd   *rand.Rand
 	rndMu sync.Mutex
