@@ -79,6 +79,7 @@ bench: venv sim
 	$(BENCH_ENV) $(BIN)/python bench/plan.py
 	$(BENCH_ENV) $(BIN)/python bench/apply.py --with-vms --delay 5
 	$(BENCH_ENV) $(BIN)/python bench/drift_latency.py --trials 20
+	$(BENCH_ENV) $(BIN)/python bench/esxcli_reads.py --sizes 64,1000
 
 bench-large: venv sim
 	$(BENCH_ENV) $(BIN)/python bench/plan.py --vms 250 --repeat 1

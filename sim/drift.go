@@ -48,6 +48,7 @@ func (s *Sim) applyDrift() {
 		})
 		x.mirror()
 	}
+	s.driftEsxcli(names[:(len(names)+1)/2])
 
 	for _, e := range simulator.Map.All("VirtualMachine") {
 		vm := e.(*simulator.VirtualMachine)

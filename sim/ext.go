@@ -6,6 +6,7 @@ func (s *Sim) install() error {
 	s.installAccounts()
 	s.installVnics()
 	s.installIscsi()
+	s.installEsxcli()
 	s.installVMs()
 	s.installDVPGs()
 	s.installKMS()

@@ -252,6 +252,7 @@ func (s *Sim) indexOwners() {
 			}
 		}
 	}
+	s.indexEsxcliOwners()
 }
 
 func (s *Sim) ownerName(ref types.ManagedObjectReference) string {

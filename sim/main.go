@@ -43,6 +43,7 @@ type config struct {
 	delayJitter int
 	fail        string
 	drift       bool
+	noTPM       string
 	restricted  bool
 	plain       bool
 	trace       bool
@@ -87,6 +88,7 @@ func parseFlags(args []string) (*config, error) {
 	fs.IntVar(&c.delayJitter, "delay-jitter", 0, "up to this many more milliseconds per SOAP call, uniformly random")
 	fs.StringVar(&c.fail, "fail", "", "fault injection: Method[@object]:rate|/N[:Fault],...")
 	fs.BoolVar(&c.drift, "drift", false, "start part of the estate insecure (see docs/simulator.md)")
+	fs.StringVar(&c.noTPM, "no-tpm", "", "hosts without a TPM 2.0 device: names or moids, comma-separated, or all")
 	fs.BoolVar(&c.restricted, "restricted", false, "free-ESXi licensing: every write faults with RestrictedVersion")
 	fs.BoolVar(&c.plain, "plain", false, "plain vcsim: none of the vsr extensions")
 	fs.DurationVar(&c.sessionIdle, "session-timeout", 0, "expire sessions idle this long (e.g. 30s; 0 = never)")
@@ -188,7 +190,7 @@ func main() {
 	default:
 	}
 
-	sim := &Sim{cfg: cfg, rules: rules, delay: callDelay}
+	sim := &Sim{cfg: cfg, rules: rules, delay: callDelay, methodDelay: delays}
 	if !cfg.plain {
 		if err := sim.install(); err != nil {
 			model.Remove()

@@ -90,13 +90,15 @@ func (s *Sim) middleware(next http.Handler) http.Handler {
 
 		r.Body = io.NopCloser(bytes.NewReader(body))
 		r.ContentLength = int64(len(body))
-		rec := &recorder{ResponseWriter: w, status: http.StatusOK}
+		out, flush := s.responseFilter(w, method) // runtime.stateEncryption (stateenc.go)
+		defer flush()
+		rec := &recorder{ResponseWriter: out, status: http.StatusOK}
 		defer func() {
 			// A bug must not look like a network failure: log it and answer SystemError.
 			if p := recover(); p != nil {
 				fmt.Fprintf(os.Stderr, "vsr-sim: panic in %s on %s: %v\n%s", method.Name, method.This, p, debug.Stack())
 				if !rec.wrote {
-					writeFault(w, fmt.Sprintf("A general system error occurred: %v", p),
+					writeFault(rec, fmt.Sprintf("A general system error occurred: %v", p),
 						&types.SystemError{Reason: fmt.Sprint(p)})
 				}
 			}

@@ -50,7 +50,8 @@ func readOnlyMethod(name string) bool {
 		"CreateCollectorForTasks", "AcquireCloneTicket", "CloneSession", "SetLocale", "Fetch",
 		"PbmRetrieveServiceContent", "HasPrivilegeOnEntity", "HasPrivilegeOnEntities", "HasUserPrivilegeOnEntities",
 		"FetchUserPrivilegeOnEntities", "ValidateMigration", "DecodeLicense",
-		"HostImageConfigGetAcceptance", "HostImageConfigGetProfile":
+		"HostImageConfigGetAcceptance", "HostImageConfigGetProfile",
+		"ExecuteSoap", "DynamicTypeMgrQueryTypeInfo", "DynamicTypeMgrQueryMoInstances": // esxcli: writes checked in esxcli.go
 		return true
 	}
 	return false

@@ -26,9 +26,12 @@ type Sim struct {
 	vnics    map[string]*VirtualNicManager   // per-host VMkernel NIC services (vnicmgr.go)
 	iscsi    map[string]*iscsiAdapter        // by HostStorageSystem moref value (iscsi.go)
 	accounts map[string]*LocalAccountManager // per-host local accounts and root permissions (accounts.go)
-	kms      *CryptoManagerKmip
 
 	guests *guestState // guest operations (guestops.go)
+	cli      *esxcliState // esxcli over the API (esxcli.go)
+
+	methodDelay map[string]int // -method-delay, also looked up by esxcli method name
+	kms         *CryptoManagerKmip
 
 	rnd   *rand.Rand
 	rndMu sync.Mutex

@@ -500,6 +500,72 @@ class VgtSpec(StrictModel):
     except_portgroups: Annotated[GlobList | None, PARAMETER] = Field(None, description="port groups allowed VGT (globs)")
     replacement_vlan: Annotated[int | None, PARAMETER] = Field(
         None, ge=0, le=4094, description="VLAN ID written to a VGT port group; omitted: reported, not changed")
+# ---- settings read and written with esxcli over the VIM API (reference/esxcli-over-vim.md §3)
+
+YesNo = Literal["yes", "no"]
+SSH_CIPHERS = ("aes256-gcm@openssh.com", "aes128-gcm@openssh.com", "aes256-ctr", "aes192-ctr", "aes128-ctr",
+               "chacha20-poly1305@openssh.com", "aes256-cbc", "aes192-cbc", "aes128-cbc", "3des-cbc")
+
+
+def _check_ciphers(value: str) -> str:
+    names = value.split(",")
+    unknown = [n for n in names if n not in SSH_CIPHERS]
+    if unknown:
+        raise ValueError(f"unknown cipher {unknown[0]!r} (write them comma-separated without spaces, as esxcli does: "
+                         f"{', '.join(SSH_CIPHERS[:5])} ...)")
+    return value
+
+
+class SshServerSpec(StrictModel):
+    """The host's sshd settings (`esxcli system ssh server config`), keys and values as esxcli writes them."""
+
+    ciphers: Annotated[str, AfterValidator(_check_ciphers)] | None = Field(
+        None, description="comma-separated, e.g. aes256-gcm@openssh.com,aes128-gcm@openssh.com,aes256-ctr")
+    banner: Annotated[str, Field(min_length=1)] | None = Field(None, description="banner file, e.g. /etc/issue")
+    ignorerhosts: YesNo | None = None
+    hostbasedauthentication: YesNo | None = None
+    permituserenvironment: YesNo | None = None
+    gatewayports: YesNo | None = None
+    permittunnel: YesNo | None = None
+    allowtcpforwarding: YesNo | None = None
+    allowstreamlocalforwarding: YesNo | None = None
+    clientalivecountmax: int | None = Field(None, ge=0, le=1000)
+    clientaliveinterval: int | None = Field(None, ge=0, le=86400, description="seconds")
+
+
+class Fips140Spec(StrictModel):
+    """FIPS 140 mode of host services (`esxcli system security fips140`)."""
+
+    ssh: bool | None = None
+    rhttpproxy: bool | None = None
+
+
+class TlsSpec(StrictModel):
+    """The host's TLS server profile (`esxcli system tls server`); takes effect at the next reboot."""
+
+    profile: Literal["COMPATIBLE", "NIST_2024", "NIST_2024_TLS_13_ONLY", "MANUAL"] | None = None
+
+
+class HostEncryptionSpec(StrictModel):
+    """Configuration encryption of the host (`esxcli system settings encryption`). TPM mode cannot be undone."""
+
+    mode: Literal["TPM", "NONE"] | None = None
+    require_secure_boot: bool | None = None
+    require_exec_installed_only: bool | None = None
+
+
+class KernelSpec(StrictModel):
+    """Kernel entropy settings (`esxcli system settings kernel`); take effect at the next reboot."""
+
+    disable_hwrng: bool | None = Field(None, alias="disableHwrng")
+    entropy_sources: int | None = Field(None, ge=0, le=255, alias="entropySources")
+
+
+class HostRemediationSpec(StrictModel):
+    """How disruptive host changes are handled."""
+
+    reboot: Literal["Never", "Allowed"] = Field(
+        "Never", description="Allowed: write changes that take effect at a reboot (vsr never reboots a host)")
 
 
 class HostSecurityPolicySpec(PolicySpecBase):
@@ -524,6 +590,16 @@ class HostSecurityPolicySpec(PolicySpecBase):
     ssh_authorized_keys: SshAuthorizedKeysSpec | None = None
     local_accounts: dict[LocalAccountName, LocalAccountSpec] | None = Field(
         None, description="host-local accounts by name (only these are managed)")
+    ssh_server: SshServerSpec | None = None
+    fips140: Fips140Spec | None = None
+    tls: TlsSpec | None = None
+    encryption: HostEncryptionSpec | None = None
+    kernel: KernelSpec | None = None
+    key_persistence: bool | None = Field(None, description="esxcli system security keypersistence")
+    log_filtering: bool | None = Field(None, description="esxcli system syslog config logfilter")
+    shell_access: dict[Annotated[str, Field(min_length=1)], bool] | None = Field(
+        None, description="account -> may it use the ESXi shell (esxcli system account), e.g. dcui: false")
+    remediation: Annotated[HostRemediationSpec | None, PARAMETER] = None
 
 
 # ---------------------------------------------------------------- VMSecurityPolicy

@@ -31,6 +31,9 @@ def register(sub: argparse._SubParsersAction, common: argparse.ArgumentParser) -
                                    "--log-format json")
     parser.add_argument("paths", nargs="+", metavar="PATH", help="spec files or directories (watched)")
     parser.add_argument("--resync", type=duration, default=600.0, help="full resync period (default 10m)")
+    parser.add_argument("--poll-interval", type=duration, default=None, metavar="DURATION",
+                        help="re-read sources with no property updates (esxcli, lockdown exception users) this "
+                             "often (default: each source's own, 10m)")
     parser.add_argument("--listen", default="127.0.0.1:8080",
                         help="address for /healthz, /readyz, /metrics and /status (default 127.0.0.1:8080)")
     parser.add_argument("--concurrency", type=int, default=4, help="objects reconciled at once per vCenter (default 4)")
@@ -55,7 +58,7 @@ def register(sub: argparse._SubParsersAction, common: argparse.ArgumentParser) -
 def run(args: argparse.Namespace) -> int:
     loop = LoopOptions(resync=args.resync, concurrency=max(1, args.concurrency), qps=args.qps, burst=args.burst,
                        flap_threshold=args.flap_threshold, flap_window=args.flap_window,
-                       mirror_events=args.mirror_events)
+                       mirror_events=args.mirror_events, poll_interval=args.poll_interval)
     options = DaemonOptions(paths=tuple(args.paths), journal=args.journal, listen=args.listen, loop=loop,
                             shard=args.shard, cli=cli_connection(args), stuck_after=args.stuck_after)
     daemon = Daemon(options)

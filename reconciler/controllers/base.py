@@ -31,13 +31,16 @@ class Controller(ABC):
     properties: ClassVar[tuple[str, ...]]  # of the managed object
     related: ClassVar[tuple[Related, ...]] = ()
     polled: ClassVar[tuple[Polled, ...]] = ()
+    #: the policy-wide parameters (`powerCycle`, `remediation`) handed to this controller with its fields
+    #: (None: every one of its kind; the VM controllers take them all)
+    policy_parameters: ClassVar[tuple[str, ...] | None] = ()
 
     @classmethod
     def object_paths(cls) -> tuple[str, ...]:
         """Every property path of the managed object this controller reads: its `properties`, the references
         to its related objects and polled sources, and the static keys."""
         paths = [*cls.properties, *(r.via for r in cls.related), *(r.static_key for r in cls.related if r.static_key),
-                 *(p.via for p in cls.polled)]
+                 *(p.via for p in cls.polled if p.via)]
         return tuple(dict.fromkeys(paths))
 
     @property
@@ -45,7 +48,8 @@ class Controller(ABC):
         """Names that parameterise the controller rather than being compared: the section's fields marked
         PARAMETER in the model, and the policy-wide parameters of its kind (`powerCycle`)."""
         section = shape.section_of(self.policy_kind, self.spec_key)
-        return frozenset(section.parameters) | frozenset(shape.policy_parameters(self.policy_kind))
+        wide = shape.policy_parameters(self.policy_kind) if self.policy_parameters is None else self.policy_parameters
+        return frozenset(section.parameters) | frozenset(wide)
 
     def fields(self, section: Any) -> dict[FieldPath, Any]:
         """Flatten this controller's spec section (JSON-mode dict, omitted fields absent) into field paths,

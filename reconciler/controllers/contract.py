@@ -15,9 +15,12 @@ from typing import Any, TypeVar
 
 from reconciler.api.fields import FieldPath
 from reconciler.events.model import ObjectRef
+from reconciler.vsphere.esxcli import Command
 
 #: the VMSecurityPolicy-wide parameter that says whether vsr may power-cycle a VM for a change that needs it off
 POWER_CYCLE: FieldPath = ("powerCycle",)
+#: the HostSecurityPolicy-wide parameter `remediation: {reboot: Never|Allowed}`
+REMEDIATION: FieldPath = ("remediation",)
 
 
 class Impact(str, Enum):
@@ -34,6 +37,8 @@ class Skip(str, Enum):
     WAIVED = "waived"
     NEEDS_POWER_OFF = "needsPowerOff"
     PENDING_POWER_CYCLE = "pendingPowerCycle"
+    NEEDS_REBOOT = "needsReboot"        # takes effect at a host reboot; the policy does not allow writing it now
+    PENDING_REBOOT = "pendingReboot"    # written; takes effect at the host's next reboot (vsr never reboots)
     NEEDS_FIRMWARE_CHANGE = "needsFirmwareChange"
     UNSUPPORTED = "unsupported"
     GUARD = "guard"
@@ -86,18 +91,25 @@ class Related:
 
 @dataclass(frozen=True)
 class Polled:
-    """A source with no property updates: a method of a related object (`via`), read per object on its
-    `interval` (spread over the interval), and again right after vsr's own writes. `name` keys the value in
-    `ObjectState.polled`."""
+    """A source with no property updates, read per object on its `interval` (spread over the interval), and again
+    right after vsr's own writes: a method of a related object (`via`, `method`), or an esxcli command of the host
+    (`esxcli`, over the VIM API; one executer per host, a host's due commands read together). `name` keys the
+    value in `ObjectState.polled`."""
 
     name: str
-    via: str
-    method: str
+    via: str = ""
+    method: str = ""
     interval: float = DEFAULT_POLL_INTERVAL
+    esxcli: Command | None = None
     #: reads the source when it is more than a no-argument method of `via` (guest operations: credentials from
     #: the policy, a file path from the guest OS): reader(conn, state, desired) -> value; `desired` holds the
     #: controller's desired values (parameters included) for this object. Faults it raises are the object's.
     reader: Callable[[Any, ObjectState, Mapping[FieldPath, Any]], Any] | None = None
+
+    def __post_init__(self) -> None:
+        if (self.esxcli is None) == bool(self.via and self.method):
+            return
+        raise ValueError(f"Polled({self.name}): give either via and method, or esxcli")
 
 
 T = TypeVar("T")
@@ -194,11 +206,27 @@ def powered_on(state: ObjectState) -> bool:
     return str(state.props.get("runtime.powerState")) == "poweredOn"
 
 
+def reboot_allowed(desired: Mapping[FieldPath, Any]) -> bool:
+    """The host policy's `remediation.reboot` is Allowed: changes that take effect at a reboot may be written
+    (vsr does not reboot the host; they stay `pendingReboot` until someone does)."""
+    remediation = desired.get(REMEDIATION)
+    return isinstance(remediation, Mapping) and remediation.get("reboot") == "Allowed"
+
+
+def gate_reboot(diff: FieldDiff, desired: Mapping[FieldPath, Any]) -> FieldDiff:
+    """Hold back a change that needs a host reboot unless the policy allows it."""
+    if diff.skip is not None or diff.impact is not Impact.REBOOT or reboot_allowed(desired):
+        return diff
+    return FieldDiff(diff.path, diff.current, diff.desired, diff.subject, diff.impact, Skip.NEEDS_REBOOT,
+                     "takes effect at the host's next reboot and remediation.reboot is Never (Allowed writes it "
+                     "now; vsr never reboots a host)")
+
+
 def power_mode(desired: Mapping[FieldPath, Any]) -> str:
     """The policy's `powerCycle` (Never | IfPoweredOff | Allowed) among a VM controller's desired values."""
     return str(desired.get(POWER_CYCLE, "IfPoweredOff"))
 
 
 __all__ = ["DEFAULT_POLL_INTERVAL", "POWER_CYCLE", "ConnectionFacts", "FieldDiff", "FieldPath", "Impact", "ObjectRef",
-           "ObjectState", "Placement", "Polled", "PolledValue", "Related", "RelatedState", "Shared", "Skip", "power_mode",
-           "powered_on"]
+           "ObjectState", "Placement", "Polled", "PolledValue", "REMEDIATION", "Related", "RelatedState", "Shared", "Skip",
+           "gate_reboot", "power_mode", "powered_on", "reboot_allowed"]

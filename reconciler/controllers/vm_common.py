@@ -41,6 +41,7 @@ class VMController(Controller):
 
     managed_type = "VirtualMachine"
     policy_kind = "VMSecurityPolicy"
+    policy_parameters = None
 
 
 def reconfigure(conn: Connection, vm: Any, spec: Any) -> None:

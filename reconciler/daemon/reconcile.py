@@ -137,7 +137,7 @@ class Reconciler:
         with loop.lock:
             clean = not vplan.plan.problems and writer.error is None and journal_ok and not any(
                 c.actionable or c.outcome in (Outcome.FAILED, Outcome.NOT_EFFECTIVE, Outcome.UNKNOWN)
-                or c.reason is Skip.FLAPPING or c.reason is Skip.PENDING_POWER_CYCLE for c in vplan.plan.changes)
+                or c.reason in (Skip.FLAPPING, Skip.PENDING_POWER_CYCLE, Skip.PENDING_REBOOT) for c in vplan.plan.changes)
             if clean and fingerprint_before is not None:
                 loop.clean[moid] = fingerprint_before
             else:

@@ -54,6 +54,7 @@ class LoopOptions:
     reconnect_cap: float = 60.0
     mirror_events: bool = False  # also post each object's events into vCenter's event history (PostEvent)
     poll_concurrency: int = 4  # polled sources read at the same time, per vCenter
+    poll_interval: float | None = None  # every polled source's interval (None: each source's own, 10 min)
 
 
 class VCenterLoop:
@@ -79,7 +80,8 @@ class VCenterLoop:
         self.facts: ConnectionFacts | None = None
         self.cache: dict[str, inventory.ObservedObject] = {}  # moid -> watched object
         self.stale: set[str] = set()  # objects whose cached props may be incomplete: refetch before planning
-        self.sources = sources.SourceCache(poll_concurrency=options.poll_concurrency)  # declared sources' values
+        self.sources = sources.SourceCache(poll_concurrency=options.poll_concurrency,
+                                             poll_interval=options.poll_interval)  # declared sources' values
         self.related_owner: dict[str, str] = {}  # related object moid -> the managed object it belongs to
         self.entities: dict[str, Any] = {}
         self._watch: PropertyWatch | None = None
@@ -182,7 +184,8 @@ class VCenterLoop:
             self.unsupported.clear()  # the target may have been upgraded
             self.remediated = remediation_times(self.journal, self.name)
             self.clean.clear()
-            self.sources = sources.SourceCache(poll_concurrency=self.options.poll_concurrency)  # static per session
+            self.sources = sources.SourceCache(poll_concurrency=self.options.poll_concurrency,
+                                             poll_interval=self.options.poll_interval)  # static per session
             try:  # an interrupted run left intents without outcome: verify each object at its first reconcile
                 self.unverified = {i.object.moid for i in self.journal.intents(vcenter=self.name)}
             except JournalError as exc:

@@ -336,6 +336,8 @@ def _settle(po: PlannedObject, touched: list[Controller], state: ObjectState) ->
             left = remaining.get((change.path, change.subject))
             if left is None:  # the field matches now, even if its call (or a sibling's) raised
                 change = change.with_(outcome=Outcome.APPLIED, error="")
+            elif left.skip is Skip.PENDING_REBOOT:  # written; the host applies it at its next reboot
+                change = change.with_(outcome=Outcome.APPLIED, error="", message=left.message)
             elif change.outcome is Outcome.FAILED:
                 change = change.with_(current=left.current)
             else:

@@ -11,7 +11,8 @@ from reconciler.controllers.contract import Skip
 from reconciler.engine.types import Change, Outcome
 
 OK, ERROR, DRIFT = 0, 1, 2
-LENIENT = frozenset({Skip.WAIVED, Skip.UNSUPPORTED, Skip.NEEDS_POWER_OFF, Skip.PENDING_POWER_CYCLE})
+LENIENT = frozenset({Skip.WAIVED, Skip.UNSUPPORTED, Skip.NEEDS_POWER_OFF, Skip.PENDING_POWER_CYCLE,
+                     Skip.NEEDS_REBOOT, Skip.PENDING_REBOOT})
 
 
 def is_drift(change: Change, strict: bool = False) -> bool:

@@ -32,7 +32,8 @@ from reconciler.vsphere.protocol import Connection
 POLICY_KIND_OF = {"HostSystem": "HostSecurityPolicy", "DistributedVirtualPortgroup": "HostSecurityPolicy",
                   "VirtualMachine": "VMSecurityPolicy"}
 PROGRESS_EVERY = 64  # objects between two progress reports
-UNSUPPORTED_FAULTS = frozenset({"ManagedObjectNotFound", "MethodNotFound", "NotSupported", "NotImplemented"})
+UNSUPPORTED_FAULTS = frozenset({"ManagedObjectNotFound", "MethodNotFound", "NotSupported", "NotImplemented",
+                                "EsxcliUnsupported"})
 
 
 @dataclass
@@ -256,7 +257,8 @@ def _fault_changes(state: ObjectState, controller: Controller, desired: Mapping[
     change (a waived or Audit field stays untouched) and go through the guards like any change."""
     name = faults.fault_name(fault)
     reason = Skip.UNSUPPORTED if name in UNSUPPORTED_FAULTS else None
-    message = (f"this target does not offer the API for {controller.name} ({name})" if reason
+    detail = f"{name}: {faults.fault_message(fault)}" if name == "EsxcliUnsupported" else name
+    message = (f"this target does not offer the API for {controller.name} ({detail})" if reason
                else f"could not read {controller.name}: {faults.fault_message(fault)}")
     out: list[Change] = []
     for path, d in sorted(desired.items()):

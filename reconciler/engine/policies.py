@@ -51,7 +51,9 @@ def compile_policy(doc: Document, registry: Iterable[Controller] | None = None) 
         values = controller.fields(spec[controller.spec_key])
         if values:
             # policy-wide parameters (powerCycle) travel with every controller's fields and merge per object
-            values.update({(name,): spec[name] for name in shape.policy_parameters(doc.kind) if name in spec})
+            wide = shape.policy_parameters(doc.kind) if controller.policy_parameters is None \
+                else controller.policy_parameters
+            values.update({(name,): spec[name] for name in wide if name in spec})
         if values:
             policy.fields[controller.name] = {
                 path: DesiredValue(value, doc.name, _source(doc, path), policy.enforce, policy.priority)

@@ -21,6 +21,8 @@ _SKIP_EVENTS: dict[Skip, tuple[str, str]] = {
     Skip.FLAPPING: (ev.WARNING, ev.DRIFT_FLAPPING),
     Skip.NEEDS_POWER_OFF: (ev.WARNING, "PendingPowerOff"),
     Skip.PENDING_POWER_CYCLE: (ev.NORMAL, "PendingPowerCycle"),
+    Skip.NEEDS_REBOOT: (ev.WARNING, "PendingReboot"),
+    Skip.PENDING_REBOOT: (ev.NORMAL, "PendingReboot"),
     Skip.NEEDS_FIRMWARE_CHANGE: (ev.WARNING, "NeedsFirmwareChange"),
 }
 

@@ -21,7 +21,7 @@ from pyVmomi import vim
 
 from reconciler.controllers.base import Controller
 from reconciler.controllers.contract import FieldPath, ObjectState, Polled, PolledValue, Related, RelatedState, Shared
-from reconciler.vsphere import inventory
+from reconciler.vsphere import esxcli, inventory
 from reconciler.vsphere.protocol import Connection
 
 VIM_TYPES: dict[str, type] = {
@@ -126,15 +126,19 @@ class SourceCache:
     shared: dict[tuple[str, str], Shared] = field(default_factory=dict)
     polled: dict[tuple[str, str], PolledValue] = field(default_factory=dict)
     poll_concurrency: int = 4
+    poll_interval: float | None = None  # overrides every source's own interval (`vsr run --poll-interval`)
     lock: threading.RLock = field(default_factory=threading.RLock, repr=False)
 
     def __post_init__(self) -> None:
         self.poll_slots = threading.BoundedSemaphore(max(1, self.poll_concurrency))
 
+    def interval(self, source: Polled) -> float:
+        return self.poll_interval if self.poll_interval is not None else source.interval
+
     def due(self, moid: str, source: Polled, now: dt.datetime) -> bool:
         with self.lock:
             last = self.polled.get((moid, source.name))
-        return last is None or now >= next_read(last.read_at, source.interval, moid, source.name)
+        return last is None or now >= next_read(last.read_at, self.interval(source), moid, source.name)
 
     def next_due(self, moid: str, sources: Iterable[Polled]) -> dt.datetime | None:
         """The earliest time one of `sources` of `moid` is due again (None if none was read)."""
@@ -143,7 +147,7 @@ class SourceCache:
             for s in sources:
                 last = self.polled.get((moid, s.name))
                 if last is not None:
-                    times.append(next_read(last.read_at, s.interval, moid, s.name))
+                    times.append(next_read(last.read_at, self.interval(s), moid, s.name))
         return min(times) if times else None
 
 
@@ -247,9 +251,9 @@ def _read_static(conn: Connection, targets: Sequence[Target], cache: SourceCache
 
 def _read_polled(conn: Connection, targets: Sequence[Target], cache: SourceCache, fresh: bool, now: dt.datetime,
                  faults: dict[tuple[str, str], BaseException], desired: Desired) -> None:
-    """The due polled sources, at most `cache.poll_concurrency` reads at once (threads: each read is a round trip
-    or several, mostly waiting on the server)."""
-    due: list[tuple[Controller, ObjectState, Polled]] = []
+    """Due polled sources, batched per object (one esxcli executer for all of a host's commands) and read for
+    several objects at once (at most `cache.poll_concurrency`, shared with other readers of the cache)."""
+    due: dict[str, list[tuple[Controller, ObjectState, Polled]]] = {}
     for controller, state in targets:
         for source in controller.polled:
             key = (state.ref.moid, source.name)
@@ -259,32 +263,51 @@ def _read_polled(conn: Connection, targets: Sequence[Target], cache: SourceCache
                 with cache.lock:
                     state.polled[source.name] = cache.polled[key]
                 continue
-            due.append((controller, state, source))
-
-    def one(item: tuple[Controller, ObjectState, Polled]) -> tuple[tuple[str, str], BaseException | None]:
-        controller, state, source = item
-        try:
-            with cache.poll_slots:
-                if source.reader is not None:
-                    wanted = desired.get(state.ref.moid, {}).get(controller.name, {})
-                    value = source.reader(conn, state, wanted)
-                else:
-                    ref = state.props.get(source.via)
-                    value = None if ref is None else conn.call(getattr(ref, source.method))
-        except Exception as exc:  # noqa: BLE001 - this object's source only
-            return (state.ref.moid, controller.name), exc
-        read = PolledValue(value, now_utc())
-        state.polled[source.name] = read
-        with cache.lock:
-            cache.polled[(state.ref.moid, source.name)] = read
-        return (state.ref.moid, controller.name), None
-
-    workers = min(len(due), cache.poll_concurrency)
-    if workers <= 1:
-        results = [one(item) for item in due]
+            due.setdefault(state.ref.moid, []).append((controller, state, source))
+    if not due:
+        return
+    batches = list(due.values())
+    workers = min(len(batches), max(1, cache.poll_concurrency))
+    if workers == 1:
+        results = [_read_batch(conn, batch, cache, desired) for batch in batches]
     else:
         with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="vsr-poll") as pool:
-            results = list(pool.map(one, due))
-    for key, exc in results:
-        if exc is not None:
-            faults[key] = exc
+            results = list(pool.map(lambda b: _read_batch(conn, b, cache, desired), batches))
+    for batch, values in zip(batches, results):
+        for controller, state, source in batch:
+            value = values[source.name]
+            if isinstance(value, BaseException):
+                faults.setdefault((state.ref.moid, controller.name), value)
+                continue
+            state.polled[source.name] = value
+            with cache.lock:
+                cache.polled[(state.ref.moid, source.name)] = value
+
+
+def _read_batch(conn: Connection, batch: list[tuple[Controller, ObjectState, Polled]],
+                cache: SourceCache, desired: Desired) -> dict[str, PolledValue | BaseException]:
+    """One object's due sources (each read once even when several controllers declare it): {name: read or
+    the exception that source raised}."""
+    out: dict[str, PolledValue | BaseException] = {}
+    sources_by_name = {source.name: (controller, state, source) for controller, state, source in batch}
+    with cache.poll_slots:
+        commands = [s.esxcli for _, _, s in sources_by_name.values() if s.esxcli is not None]
+        esxcli_values: dict[esxcli.Command, Any] = {}
+        if commands:
+            state = next(iter(sources_by_name.values()))[1]
+            esxcli_values = esxcli.Client(conn).run_many(state.mo, commands, name=state.ref.name)
+        for name, (controller, state, source) in sources_by_name.items():
+            if source.esxcli is not None:
+                value = esxcli_values[source.esxcli]
+                out[name] = value if isinstance(value, BaseException) else PolledValue(value, now_utc())
+                continue
+            try:
+                if source.reader is not None:
+                    wanted = desired.get(state.ref.moid, {}).get(controller.name, {})
+                    out[name] = PolledValue(source.reader(conn, state, wanted), now_utc())
+                    continue
+                ref = state.props.get(source.via)
+                out[name] = PolledValue(None if ref is None else conn.call(getattr(ref, source.method)), now_utc())
+            except Exception as exc:  # noqa: BLE001 - this object's source only
+                out[name] = exc
+    return out

@@ -66,7 +66,7 @@ class Change:
     @property
     def counts_as_drift(self) -> bool:
         """Waived drift and settings waiting for a VM's cold start are shown but do not count for exit codes."""
-        return self.reason not in (Skip.WAIVED, Skip.PENDING_POWER_CYCLE) and self.outcome is not Outcome.APPLIED
+        return self.reason not in (Skip.WAIVED, Skip.PENDING_POWER_CYCLE, Skip.PENDING_REBOOT) and self.outcome is not Outcome.APPLIED
 
     def with_(self, **kw: Any) -> "Change":
         return replace(self, **kw)

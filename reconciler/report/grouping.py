@@ -20,7 +20,7 @@ _NOUNS = {"HostSystem": ("host", "hosts"), "VirtualMachine": ("VM", "VMs"),
           "ClusterComputeResource": ("cluster", "clusters"), "Folder": ("folder", "folders"),
           "Datacenter": ("datacenter", "datacenters"), "OptionManager": ("vCenter's settings", "vCenters' settings"),
           "CryptoManagerKmip": ("vCenter's key providers", "vCenters' key providers")}
-_PENDING = (Skip.NEEDS_POWER_OFF, Skip.PENDING_POWER_CYCLE)
+_PENDING = (Skip.NEEDS_POWER_OFF, Skip.PENDING_POWER_CYCLE, Skip.NEEDS_REBOOT, Skip.PENDING_REBOOT)
 _REASON_WORDS = {Skip.AUDIT: "audit only", Skip.WAIVED: "waived", Skip.NEEDS_FIRMWARE_CHANGE: "need a firmware change",
                  Skip.UNSUPPORTED: "unsupported", Skip.GUARD: "refused by a guard", Skip.CONFLICT: "in conflict",
                  Skip.INVALID: "invalid", Skip.FLAPPING: "flapping", Skip.SUSPENDED: "suspended",

@@ -32,7 +32,7 @@ ATTESTATION_EXPIRED = "attestationExpired"
 _TARGET_TYPES = {"host": ("HostSystem",), "vswitch": ("HostSystem",), "standard-portgroup": ("HostSystem",),
                  "vm": ("VirtualMachine",), "guest": ("VirtualMachine",), "dvportgroup": ("DistributedVirtualPortgroup",)}
 _BY_REASON = {Skip.WAIVED: WAIVED, Skip.UNSUPPORTED: UNSUPPORTED, Skip.NEEDS_POWER_OFF: PENDING,
-              Skip.PENDING_POWER_CYCLE: PENDING}
+              Skip.PENDING_POWER_CYCLE: PENDING, Skip.NEEDS_REBOOT: PENDING, Skip.PENDING_REBOOT: PENDING}
 
 
 def status_of(change: Change) -> str:

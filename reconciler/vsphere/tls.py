@@ -124,3 +124,13 @@ def describe_verify_error(exc: ssl.SSLCertVerificationError) -> str:
     if code in _VERIFY_REASONS:
         return _VERIFY_REASONS[code]
     return (getattr(exc, "verify_message", None) or exc.reason or str(exc)).rstrip(".")
+
+
+def client_protocols() -> frozenset[str]:
+    """The TLS versions vsr's client contexts can negotiate (TLS 1.2 upwards, as far as this OpenSSL goes)."""
+    ctx = ssl.create_default_context()
+    top = ctx.maximum_version
+    versions = {"TLSv1.2"}
+    if ssl.HAS_TLSv1_3 and (top is ssl.TLSVersion.MAXIMUM_SUPPORTED or top >= ssl.TLSVersion.TLSv1_3):
+        versions.add("TLSv1.3")
+    return frozenset(versions)

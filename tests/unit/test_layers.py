@@ -49,8 +49,10 @@ def test_the_engine_imports_the_registry_never_a_control():
 def test_registry_discovers_every_controller_in_apply_order():
     names = [c.name for c in registry.ALL]
     assert names == ["services", "firewall", "firewallDefaultPolicy", "advancedSettings", "vswitchSecurity", "vgt",
-                     "vmkServices", "dvPortgroupSecurity", "iscsi", "ntp", "acceptanceLevel", "snmp", "activeDirectory",
-                     "certificate", "localAccounts", "sshAuthorizedKeys", "lockdown",
+                     "vmkServices", "dvPortgroupSecurity", "iscsi", "ntp", "acceptanceLevel", "snmp",
+                     "sshServer", "fips140", "tls", "hostEncryption", "activeDirectory", "keyPersistence",
+                     "logFiltering", "shellAccess", "kernel", "certificate", "localAccounts", "sshAuthorizedKeys",
+                     "lockdown",
                      "vmAdvancedSettings", "vmLogging", "vmMigrateEncryption", "vmDevices", "vmSecureBoot",
                      "vmHardwareVersion", "vmEncryption", "vmVirtualTPM", "vmGuestTools",
                      "vcenterSwitches", "vcenterPortgroups", "vcenterAdvancedSettings", "vcenterKeyProvider"]

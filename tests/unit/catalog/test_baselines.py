@@ -154,7 +154,7 @@ def test_scg9_sets_every_manageable_row_but_the_persistent_log_locations():
     ends vsr's own access to the guest (left out of guest.yaml, see its header); iSCSI mutual CHAP needs the site's CHAP names and secret
     files, only where iSCSI is in use (a commented block in site.yaml)."""
     covered = {c.id for (t, p) in _winners("scg-9") if (c := _scg9_control(t, p))}
-    manageable = {c.id for c in catalog.controls() if c.guide == "scg-9" and c.fields}
+    manageable = {c.id for c in catalog.controls() if c.guide == "scg-9" and c.fields and c.default_enabled}
     assert manageable - covered == {"esx-9.log-persistent", "esx-9.log-audit-persistent",
                                     "guest-9.tools-deactivate-guestoperations",
                                     "esx-9.iscsi-mutual-chap"}

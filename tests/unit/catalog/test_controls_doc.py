@@ -49,3 +49,5 @@ def test_controls_doc_has_the_scg9_section_with_framework_ids_and_links():
     assert "| new |" in ceip and "`advancedSettings.UserVars.HostClientCEIPOptIn`" in ceip
     patching = next(line for line in scg9.splitlines() if "process: keep vCenter patched" in line)
     assert "record it with an Attestation" in patching  # an unmanaged row carries its reason
+    dcui = next(line for line in scg9.splitlines() if line.startswith("| `esx-9.disable-accounts-dcui` |"))
+    assert "`shellAccess.dcui`" in dcui  # esxcli over the VIM API (issue 15): managed

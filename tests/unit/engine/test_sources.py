@@ -141,3 +141,30 @@ def test_polled_time_is_in_the_plan():
     state.polled["checked"] = PolledValue(["a"], T0)
     assert planner.polled_at(state, Polling()) == T0
     assert planner.polled_at(state, registry.ALL[0]) is None
+
+
+def test_poll_interval_override_replaces_every_sources_own():
+    conn, checker = Conn(), Checker("chk-1", [["a"], ["b"]])
+    cache = sources.SourceCache(poll_interval=2.0)
+    state = host("host-1", checker)
+    sources.read(conn, [(Polling(), state)], cache, now=T0)
+    read_at = state.polled["checked"].read_at
+    due = cache.next_due("host-1", Polling.polled)
+    assert due is not None and dt.timedelta(seconds=1) <= due - read_at <= dt.timedelta(seconds=3)
+
+
+def test_polled_sources_of_many_objects_are_read_concurrently_and_kept_per_object():
+    conn, cache = Conn(), sources.SourceCache(poll_concurrency=3)
+    states = [host(f"host-{i}", Checker(f"chk-{i}", [[f"v{i}"]])) for i in range(7)]
+    assert sources.read(conn, [(Polling(), s) for s in states], cache, now=T0) == {}
+    assert [s.polled["checked"].value for s in states] == [[f"v{i}"] for i in range(7)] and conn.calls == 7
+
+
+def test_a_polled_declaration_is_a_method_or_an_esxcli_command():
+    from reconciler.vsphere.esxcli import Command
+
+    assert Polled("e", esxcli=Command("system tls server", "get")).esxcli is not None
+    with pytest.raises(ValueError, match="either via and method, or esxcli"):
+        Polled("bad", via="configManager.x", method="Q", esxcli=Command("system tls server", "get"))
+    with pytest.raises(ValueError):
+        Polled("none")
