@@ -208,14 +208,18 @@ func (h *esxHost) stateEncryption() HostRuntimeInfoStateEncryptionInfo {
 		RequireExecInstalledOnly: boolPtr(h.encExecOnly)}
 }
 
-// option reads one of the host's advanced options.
+// option reads one of the host's advanced options (under the option manager's lock: UpdateOptions replaces
+// the setting list).
 func (h *esxHost) option(key string) interface{} {
-	for _, v := range h.x.opt.Setting {
-		if ov := v.GetOptionValue(); ov.Key == key {
-			return ov.Value
+	var val interface{}
+	simulator.Map.WithLock(h.x.opt, func() {
+		for _, v := range h.x.opt.Setting {
+			if ov := v.GetOptionValue(); ov.Key == key {
+				val = ov.Value
+			}
 		}
-	}
-	return nil
+	})
+	return val
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -668,10 +672,11 @@ func accountSet(c *cliCall) (*cliResultValue, *cliFault) {
 func firewallGet(c *cliCall) (*cliResultValue, *cliFault) {
 	fw := c.h.x.fw
 	action := "DROP"
-	var info = fw.FirewallInfo
-	if !isTrue(info.DefaultPolicy.IncomingBlocked) {
-		action = "PASS"
-	}
+	simulator.Map.WithLock(fw, func() { // UpdateDefaultPolicy replaces FirewallInfo under this lock
+		if !isTrue(fw.FirewallInfo.DefaultPolicy.IncomingBlocked) {
+			action = "PASS"
+		}
+	})
 	return &cliResultValue{one: &cliStruct{kind: c.kind("Firewall"), fields: []cliField{
 		{"DefaultAction", []string{action}}, {"Enabled", []string{fmt.Sprint(c.h.fwEnabled)}},
 		{"Loaded", []string{"true"}}}}}, nil

@@ -4,6 +4,7 @@ over verified TLS with the session cookie of a pyVmomi login, through vCenter an
 from __future__ import annotations
 
 import http.client
+import time
 import xml.etree.ElementTree as ET
 from dataclasses import dataclass
 from xml.sax.saxutils import escape
@@ -443,7 +444,8 @@ def test_lockdown_host_is_reachable_through_vcenter(vc):
 
 @pytest.fixture(scope="module")
 def esx():
-    handle = start_simulator("-esx", "-drift", "-fail", "vim.EsxCLI.system.ssh.server.config.set:1.0:HostNotConnected")
+    handle = start_simulator("-esx", "-drift", "-fail", "vim.EsxCLI.system.ssh.server.config.set:1.0:HostNotConnected",
+                             "-method-delay", "vim.EsxCLI.system.account.list:300")
     si = handle.connect()
     yield handle, si, Soap(handle, si), hosts_by_name(si)["localhost.localdomain"]
     handle.stop()
@@ -505,3 +507,10 @@ def test_restricted_host_answers_reads_and_refuses_writes():
         r = cli(soap, mme, "system security fips140 ssh set", {"enable": "false"})
         assert soap_fault(r)[0] == "RestrictedVersion"
         assert cli(soap, mme, "system security fips140 ssh get").struct() == {"Enabled": "true"}
+
+
+def test_method_delay_on_the_esxcli_method_name(esx):
+    _, _, soap, _ = esx
+    start = time.monotonic()
+    rows = cli(soap, "ha-managed-method-executer", "system account list").rows()
+    assert time.monotonic() - start >= 0.3 and rows
