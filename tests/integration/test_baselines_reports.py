@@ -260,11 +260,9 @@ def test_scg9_reports_audit_rows_enforces_modify_rows_and_converges_on_the_drift
         assert all(f["reason"] == "audit" for f in r["fields"] if f["status"] == "fail"), r
         assert ids and all(catalog.by_id()[i].audit_only for i in ids), r
         left |= ids
-    # iSCSI mutual CHAP needs the site's secret files: a commented block in scg-9/site.yaml
     # guestoperations is left out of the guest baseline: it ends vsr's own access (specs/baselines/scg-9/guest.yaml)
     assert manageable - assessed == {"esx-9.log-persistent", "esx-9.log-audit-persistent",
-                                     "guest-9.tools-deactivate-guestoperations",
-                                     "esx-9.iscsi-mutual-chap"}
+                                     "guest-9.tools-deactivate-guestoperations"}
     # what the -drift simulator breaks among the Audit rows, plus ESXi 8 defaults that differ from SCG 9's
     assert {"esx-9.ssh", "esx-9.deactivate-shell", "esx-9.transparent-page-sharing", "esx-9.deactivate-mob",
             "esx-9.shell-warning", "esx-9.network-standard-reject-promiscuous-mode",

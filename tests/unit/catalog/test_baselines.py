@@ -151,13 +151,12 @@ def test_scg9_enforces_modify_rows_and_only_audits_audit_rows():
 def test_scg9_sets_every_manageable_row_but_the_persistent_log_locations():
     """Every SCG 9 row vsr manages is in the baseline; the persistent log and audit directories depend on the
     host's datastores (a per-host value, left out as SCG 8's esxi-8.logs-persistent is); disabling guest operations
-    ends vsr's own access to the guest (left out of guest.yaml, see its header); iSCSI mutual CHAP needs the site's CHAP names and secret
-    files, only where iSCSI is in use (a commented block in site.yaml)."""
+    ends vsr's own access to the guest (left out of guest.yaml, see its header). Rows off by default ("Upon
+    Feature Enablement", e.g. iSCSI mutual CHAP: a commented block in site.yaml) are not required."""
     covered = {c.id for (t, p) in _winners("scg-9") if (c := _scg9_control(t, p))}
     manageable = {c.id for c in catalog.controls() if c.guide == "scg-9" and c.fields and c.default_enabled}
     assert manageable - covered == {"esx-9.log-persistent", "esx-9.log-audit-persistent",
-                                    "guest-9.tools-deactivate-guestoperations",
-                                    "esx-9.iscsi-mutual-chap"}
+                                    "guest-9.tools-deactivate-guestoperations"}
 
 
 def test_scg9_values_match_the_catalog():

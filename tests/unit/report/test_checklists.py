@@ -81,8 +81,9 @@ def test_rule_statuses_details_and_comments_come_from_the_results(docs):
     unset = _rule(host, "ESXI-80-000111")  # account unlock time: no spec sets it in the fixture
     assert unset["status"] == "not_reviewed" and unset["finding_details"] == ""
     assert unset["comments"].startswith("not set by the specs")
-    entropy = _rule(host, "ESXI-80-000245")
-    assert entropy["comments"].startswith("esxi-8.entropy: vsr cannot assess it (esxcli)")
+    settings = _rule(host, "ESXI-80-000236")  # /etc/vmware/settings: only a shell reaches it
+    assert settings["status"] == "not_reviewed"
+    assert settings["comments"].startswith("ESXI-80-000236: vsr cannot assess it (shell)")
     vm = docs["lab_web-01_vm-1.cklb"]
     assert _rule(vm, "VMCH-80-000189")["status"] == "open"  # pending a cold start: not effective yet
 
