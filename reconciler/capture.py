@@ -24,7 +24,10 @@ KINDS = {"HostSystem": ("HostSecurityPolicy", "hosts"), "VirtualMachine": ("VMSe
 #: object's own value (a field equal to its desired value is reported with the desired value)
 PROBES = {"SYSLOG_HOSTS": '"udp://vsr-capture.invalid:514"', "ADMIN_NETWORKS": '["192.0.2.254/32"]',
           "BANNER": '"vsr capture probe"', "ESX_ADMINS_GROUP": '"vsr-capture-probe"',
-          "EXCEPTION_USERS": '["vsr-capture-probe"]'}
+          "EXCEPTION_USERS": '["vsr-capture-probe"]', "NTP_SERVERS": '["vsr-capture.invalid"]',
+          "AD_DOMAIN": '"vsr-capture.invalid"', "CERT_ISSUERS": '["CN=vsr-capture-probe"]',
+          "MANAGEMENT_VMKS": '["vmk999"]', "VMOTION_VMKS": '["vmk998"]',
+          "ROOT_SSH_KEYS": '["ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIHZzci1jYXB0dXJlLXByb2JlLWtleS0wMDAwMDAw vsr-capture-probe"]'}
 DEFAULT_PROBE = '"vsr-capture-probe"'
 _PLAIN_KEY = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.\-/]*$")
 
@@ -61,6 +64,33 @@ def collect(rows: list[Row]) -> Captured:
             out.notes[path] = "differs per subject: " + ", ".join(
                 f"{s or '-'} {json.dumps(v, default=str)}" for s, v in found) + "; the first is captured"
     return out
+
+
+def drop_invalid(captured: Captured, object_type: str) -> None:
+    """Leave out each section whose captured values the spec would refuse (a reference host whose vMotion shares
+    the management vmk cannot be written as a `vmkServices` section): the draft always validates."""
+    import pydantic
+
+    from reconciler.api import models
+
+    model = {"HostSystem": models.HostSecurityPolicySpec, "VirtualMachine": models.VMSecurityPolicySpec}[object_type]
+    key = KINDS[object_type][1]
+    sections: dict[str, dict[tuple[str, ...], Any]] = {}
+    for path, value in captured.values.items():
+        sections.setdefault(path[0], {})[path] = value
+    for section, values in sections.items():
+        document = {"selector": {key: ["*"]}, **_plain(_tree(values))}
+        try:
+            model.model_validate(document)
+        except pydantic.ValidationError as exc:
+            reason = exc.errors()[0]["msg"].removeprefix("Value error, ")
+            for path in values:
+                del captured.values[path]
+            captured.left_out[(section,)] = f"the reference's values are not a valid spec ({reason}): write it by hand"
+
+
+def _plain(tree: dict[str, Any]) -> dict[str, Any]:
+    return {k: (v[2] if isinstance(v, tuple) else _plain(v)) for k, v in tree.items()}
 
 
 def _scalar(value: Any) -> str:

@@ -61,7 +61,7 @@ MODULES: dict[str, list[str]] = {
     "events/journal.py": ["tests/unit/events/test_journal.py", "tests/unit/events/test_journal_mutants.py",
                           "tests/unit/events/test_journal_intents.py"],
     "api/loader.py": ["tests/unit/api/test_api_loader.py", "tests/unit/api/test_api_loader_mutants.py"],
-    "vsphere/tls.py": ["tests/unit/vsphere/test_tls.py"],
+    "vsphere/tls.py": ["tests/unit/vsphere/test_tls.py", "tests/unit/vsphere/test_tls_details.py"],
     "vsphere/settings.py": ["tests/unit/vsphere/test_settings.py",
                             "tests/unit/vsphere/test_call.py",
                             "tests/unit/vsphere/test_tls.py"],

@@ -130,6 +130,7 @@ def run(args: argparse.Namespace) -> int:
               + (" (give --type host|vm)" if len(objects) > 1 else ""), file=sys.stderr)
         return 1
     (vcenter, object_type, moid), = objects
+    capture.drop_invalid(found, object_type)
     source = f"the fields of baseline(s) {', '.join(d.name for d in dirs)}" if dirs else "the fields the specs set"
     text = capture.render(found, object_type, args.object, args.name or capture.policy_name(args.object),
                           args.select or [args.object], args.enforcement, source,

@@ -42,7 +42,8 @@ def build_context(settings: ConnectionSettings) -> ssl.SSLContext:
         except PermissionError:
             raise SettingsError(f"tls.caFile {settings.ca_file}: permission denied") from None
         except ssl.SSLError as exc:  # the reason code only: OpenSSL's text may quote the file
-            reason = f" ({exc.reason})" if isinstance(exc.reason, str) and exc.reason.isupper() else ""
+            code = getattr(exc, "reason", None)
+            reason = f" ({code})" if isinstance(code, str) and code.isupper() else ""
             raise SettingsError(f"tls.caFile {settings.ca_file}: not a PEM certificate bundle{reason}") from None
         except OSError as exc:
             raise SettingsError(f"tls.caFile {settings.ca_file}: cannot read ({exc.strerror or 'error'})") from None

@@ -22,7 +22,10 @@ pytestmark = pytest.mark.integration
 
 ROOT = Path(__file__).resolve().parents[2]
 SITE = {"SYSLOG_HOSTS": '"udp://192.0.2.10:514"', "ADMIN_NETWORKS": '["192.0.2.0/24", "127.0.0.1"]',
-        "EXCEPTION_USERS": "[]", "BANNER": '"Authorized use only."', "ESX_ADMINS_GROUP": '"esx-admins-lab"'}
+        "EXCEPTION_USERS": "[]", "BANNER": '"Authorized use only."', "ESX_ADMINS_GROUP": '"esx-admins-lab"',
+        "NTP_SERVERS": '["ntp1.lab.test", "ntp2.lab.test", "ntp3.lab.test", "ntp4.lab.test"]',
+        "AD_DOMAIN": '"corp.lab.test"', "CERT_ISSUERS": '["OU=VMware Engineering, CN=CA"]',
+        "MANAGEMENT_VMKS": "[vmk0]", "VMOTION_VMKS": "[vmk1]", "ROOT_SSH_KEYS": "[]"}
 
 
 @pytest.fixture(scope="module")
@@ -105,4 +108,7 @@ def test_capture_a_drifted_host_and_converge_another_host_to_it(drift_sim, tmp_p
     applied = ws.vsr(capsys, "apply")
     assert applied.code == 0, applied.err
     after = ws.vsr(capsys, "plan")
-    assert (after.code, after.json["changes"]) == (0, [])  # H2 now looks like H0 in every scg-9 field
+    # H2 now looks like H0 in every scg-9 field, but for those that wait for a reboot (remediation.reboot: Never)
+    assert after.code == 0
+    assert {(c["reason"], c["impact"]) for c in after.json["changes"]} <= {("needsReboot", "reboot")}
+    assert "vmkServices" in text.split("# Left out:")[1].split("apiVersion")[0]  # H0's vMotion shares vmk0

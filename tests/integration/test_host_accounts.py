@@ -8,7 +8,7 @@ import pytest
 from harness import Workspace
 from pyVmomi import vim
 
-from tests.simulator import start_simulator
+from simulator import start_simulator
 
 pytestmark = pytest.mark.integration
 

@@ -10,7 +10,7 @@ import urllib.request
 import pytest
 from harness import Workspace
 
-from tests.simulator import start_simulator
+from simulator import start_simulator
 
 pytestmark = pytest.mark.integration
 

@@ -7,7 +7,7 @@ from __future__ import annotations
 import pytest
 from harness import Workspace, host
 
-from tests.simulator import start_simulator
+from simulator import start_simulator
 
 pytestmark = pytest.mark.integration
 

@@ -16,7 +16,7 @@ PG = "DC0_DVPG0"
 
 @pytest.fixture(scope="module")
 def vsim():
-    from tests.simulator import start_simulator
+    from simulator import start_simulator
     handle = start_simulator()
     yield handle
     handle.stop()

@@ -84,3 +84,13 @@ def restore_logging():
     saved = structlog.get_config()
     yield
     structlog.configure(**saved)
+
+
+def test_a_section_the_spec_would_refuse_is_left_out_with_the_reason():
+    from reconciler import capture
+
+    found = capture.Captured(values={("vmkServices", "management"): ["vmk0"], ("vmkServices", "vmotion"): ["vmk0"],
+                                     ("ntp", "servers"): ["ntp1.lab"]})
+    capture.drop_invalid(found, "HostSystem")
+    assert found.values == {("ntp", "servers"): ["ntp1.lab"]}
+    assert "not a valid spec" in found.left_out[("vmkServices",)] and "management" in found.left_out[("vmkServices",)]
