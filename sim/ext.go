@@ -4,6 +4,7 @@ package main
 func (s *Sim) install() error {
 	s.installHosts()
 	s.installEsxcli()
+	s.installMaintenance()
 	s.installVMs()
 	s.installDVPGs()
 	s.installKMS()

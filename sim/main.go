@@ -24,31 +24,32 @@ import (
 )
 
 type config struct {
-	listen      string
-	useTLS      bool
-	tlsCert     string
-	tlsKey      string
-	username    string
-	password    string
-	dc          int
-	cluster     int
-	host        int
-	standalone  int
-	vmPerHost   int
-	portgroup   int
-	esx         bool
-	apiVersion  string
-	methodDelay string
-	delay       int
-	delayJitter int
-	fail        string
-	drift       bool
-	noTPM       string
-	restricted  bool
-	plain       bool
-	trace       bool
-	verbose     bool
-	sessionIdle time.Duration
+	listen        string
+	useTLS        bool
+	tlsCert       string
+	tlsKey        string
+	username      string
+	password      string
+	dc            int
+	cluster       int
+	host          int
+	standalone    int
+	vmPerHost     int
+	portgroup     int
+	esx           bool
+	apiVersion    string
+	methodDelay   string
+	delay         int
+	delayJitter   int
+	fail          string
+	drift         bool
+	noTPM         string
+	restricted    bool
+	plain         bool
+	trace         bool
+	verbose       bool
+	sessionIdle   time.Duration
+	rebootSeconds float64
 }
 
 // secretValue returns the content of the file named by v (trimmed) when v names a readable file, else v.
@@ -91,6 +92,7 @@ func parseFlags(args []string) (*config, error) {
 	fs.BoolVar(&c.restricted, "restricted", false, "free-ESXi licensing: every write faults with RestrictedVersion")
 	fs.BoolVar(&c.plain, "plain", false, "plain vcsim: none of the vsr extensions")
 	fs.DurationVar(&c.sessionIdle, "session-timeout", 0, "expire sessions idle this long (e.g. 30s; 0 = never)")
+	fs.Float64Var(&c.rebootSeconds, "reboot-seconds", 2, "seconds a rebooting host stays notResponding (RebootHost_Task)")
 	fs.BoolVar(&c.trace, "trace", false, "write SOAP traffic to stderr")
 	fs.BoolVar(&c.verbose, "v", false, "library logging to stderr")
 	if err := fs.Parse(args); err != nil {
@@ -111,6 +113,9 @@ func parseFlags(args []string) (*config, error) {
 		if n < 0 {
 			return nil, fmt.Errorf("inventory counts must be >= 0")
 		}
+	}
+	if c.rebootSeconds < 0 {
+		return nil, fmt.Errorf("-reboot-seconds must be >= 0")
 	}
 	if c.delay < 0 || c.delayJitter < 0 {
 		return nil, fmt.Errorf("-delay and -delay-jitter must be >= 0 (ms)")
