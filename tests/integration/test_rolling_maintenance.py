@@ -167,3 +167,28 @@ def test_max_hosts_in_parallel_two_lets_two_hosts_of_the_cluster_in_at_once(vc, 
     assert [c["outcome"] for c in applied.changes(path="kernel.entropySources")] == ["applied"] * 4
     assert watch.max_in_mm == 2 and watch.crowded == []
     assert all(host(si, n).runtime.inMaintenanceMode is False for n in CLUSTER)
+
+
+def test_a_failed_reboot_stops_the_window_and_leaves_the_host_in_maintenance_mode(sim_factory, tmp_path, capsys):
+    two = sim_factory("-host", "2", "-standalone-host", "0", "-reboot-seconds", "0.1",
+                      "-fail", "RebootHost_Task@DC0_C0_H0:1.0:RequestCanceled")
+    ws = Workspace(tmp_path, two)
+    ws.policy("tls", '''
+        selector: {clusters: ["DC0_C0"]}
+        tls: {profile: NIST_2024}
+        remediation: {maintenanceMode: Allowed, reboot: Allowed}
+    ''')
+    applied = ws.vsr(capsys, "apply")
+    assert applied.code == 1, applied.out
+    (h0,) = applied.changes(name="DC0_C0_H0", path="tls.profile")
+    assert h0["outcome"] == "failed" and "reboot failed: RequestCanceled" in h0["error"], h0
+    assert "left in maintenance mode" in h0["error"]
+    (h1,) = applied.changes(name="DC0_C0_H1", path="tls.profile")
+    assert h1["outcome"] == "skipped" and "the window stopped at DC0_C0_H0" in h1["message"], h1
+    si = two.connect()
+    assert host(si, "DC0_C0_H0").runtime.inMaintenanceMode is True
+    assert host(si, "DC0_C0_H1").runtime.inMaintenanceMode is False
+    assert get(host(si, "DC0_C0_H1"), "system tls server")["Profile"] == "COMPATIBLE"  # not touched
+    (event,) = ws.events(reason="MaintenanceFailed")
+    assert event.object.name == "DC0_C0_H0" and event.type == "Warning"
+    assert [e.object.name for e in ws.events(reason="MaintenanceModeEntered")] == ["DC0_C0_H0"]
