@@ -123,7 +123,11 @@ def _window(conn: Connection, vplan: VCenterPlan, controllers: dict[str, Control
 
     return rolling.Window(guard=lambda po: guards.guard_object(po, vplan.facts, Outcome.SKIPPED), write=write, read_back=lambda po, touched: read_back(conn, vplan, po, touched, day),
                           intent=lambda po, changes: _intent(journal, po, changes), record=journal.record,
-                          finish=finish, unwritten=_mark_unwritten)
+                          finish=finish, unwritten=_mark_unwritten,
+                          controllers_of=lambda names: [c for n, c in controllers.items() if n in names],
+                          remaining=lambda po, names: {(d.path, d.subject) for n in names if n in controllers
+                                                       for d in controllers[n].diff(planner.plain(po.desired[n]),
+                                                                                    po.state)})
 
 
 def _record_outcome(journal: WriteJournal, po: PlannedObject) -> list[ObjectProblem]:

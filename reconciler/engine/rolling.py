@@ -20,7 +20,7 @@ from typing import Any
 import structlog
 
 from reconciler.controllers.base import Controller
-from reconciler.controllers.contract import REMEDIATION, Impact
+from reconciler.controllers.contract import REMEDIATION, Impact, Skip
 from reconciler.engine import planner
 from reconciler.engine.planner import PlannedObject, VCenterPlan
 from reconciler.engine.types import Change, ObjectProblem, Outcome, render_path
@@ -56,9 +56,16 @@ def window_changes(po: PlannedObject) -> list[Change]:
     return [c for c in po.changes if c.actionable and c.impact in (Impact.REBOOT,)]
 
 
+def pending_changes(po: PlannedObject) -> list[Change]:
+    """Changes written earlier that wait for the host's reboot (`pendingReboot`)."""
+    return [c for c in po.changes if c.reason is Skip.PENDING_REBOOT and c.outcome is Outcome.PLANNED]
+
+
 def candidates(vplan: VCenterPlan) -> list[PlannedObject]:
-    """Hosts that go through a rolling window: allowed by their policy, with actionable reboot-impact changes."""
-    return [po for po in vplan.objects if po.state.ref.type == "HostSystem" and allowed(po) and window_changes(po)]
+    """Hosts that go through a rolling window: allowed by their policy, with actionable reboot-impact changes or
+    changes written earlier that wait for a reboot."""
+    return [po for po in vplan.objects if po.state.ref.type == "HostSystem" and allowed(po)
+            and (window_changes(po) or pending_changes(po))]
 
 
 def annotate(conn: Connection, vplan: VCenterPlan) -> dict[str, maintenance.PreCheck]:
@@ -94,6 +101,9 @@ class Window:
     record: Callable[[list[ev.Event]], None]
     finish: Callable[[PlannedObject, list[ObjectProblem]], list[ObjectProblem]]
     unwritten: Callable[[PlannedObject], None]
+    #: the controllers of these names, and the (path, subject) they still find different on the host's state
+    controllers_of: Callable[[set[str]], list[Controller]]
+    remaining: Callable[[PlannedObject, set[str]], set[tuple[Any, str]]]
 
 
 def run(conn: Connection, vplan: VCenterPlan, hosts: list[PlannedObject], w: Window) -> list[ObjectProblem]:
@@ -148,6 +158,12 @@ def _fail_open(po: PlannedObject, message: str) -> None:
                   else c for c in po.changes]
 
 
+def _unpend(po: PlannedObject) -> None:
+    """Changes that were pending a reboot and still are after it become the window's to fail (`_fail_open`)."""
+    pending = pending_changes(po)
+    po.changes = [c.with_(reason=None) if c in pending else c for c in po.changes]
+
+
 def _safe_host(conn: Connection, po: PlannedObject, w: Window) -> tuple[bool, list[ObjectProblem]]:
     try:
         return _host(conn, po, w)
@@ -163,7 +179,7 @@ def _host(conn: Connection, po: PlannedObject, w: Window) -> tuple[bool, list[Ob
     name = po.state.ref.name
     host = po.state.mo
     w.guard(po)  # the guards judge the values to be written before anything disruptive happens
-    changes = window_changes(po)
+    changes = window_changes(po) + pending_changes(po)
     if not changes:
         return True, []
 
@@ -216,10 +232,22 @@ def _host(conn: Connection, po: PlannedObject, w: Window) -> tuple[bool, list[Ob
         return fail("reboot", exc, True)
     record("HostReconnected", "connected again after the reboot")
 
-    problems = w.read_back(po, touched) if touched else []
+    pending = pending_changes(po)
+    names = {c.controller for c in pending}
+    verify = touched + [c for c in w.controllers_of(names) if c not in touched]
+    problems = w.read_back(po, verify) if verify else []
+    if pending and not problems:
+        left = w.remaining(po, names)
+        keys = {(c.controller, c.path, c.subject) for c in pending if (c.path, c.subject) not in left}
+        po.changes = [c.with_(reason=None, outcome=Outcome.APPLIED, message=f"{WINDOW}: in effect after the reboot")
+                      if (c.controller, c.path, c.subject) in keys and c.reason is Skip.PENDING_REBOOT else c
+                      for c in po.changes]
     bad = [c for c in window_changes_after(po, changes) if c.outcome is not Outcome.APPLIED]
     if problems or bad:
-        detail = "; ".join([p.message for p in problems] + [f"{planner_path(c)}: {c.outcome.value}" for c in bad])
+        detail = "; ".join([p.message for p in problems] + [f"{planner_path(c)}: still pending after the reboot"
+                                                             if c.reason is Skip.PENDING_REBOOT else
+                                                             f"{planner_path(c)}: {c.outcome.value}" for c in bad])
+        _unpend(po)
         return fail("verify", detail, True)
     record("MaintenanceVerified", f"verified {len(changes)} change(s) after the reboot")
 

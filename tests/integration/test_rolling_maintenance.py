@@ -15,6 +15,7 @@ from pyVmomi import vim, vmodl
 from harness import Workspace, host
 from simulator import start_simulator
 from test_esxcli_controls import get
+from test_esxcli_controls import kernel as get_kernel_rows
 
 pytestmark = pytest.mark.integration
 
@@ -192,3 +193,28 @@ def test_a_failed_reboot_stops_the_window_and_leaves_the_host_in_maintenance_mod
     (event,) = ws.events(reason="MaintenanceFailed")
     assert event.object.name == "DC0_C0_H0" and event.type == "Warning"
     assert [e.object.name for e in ws.events(reason="MaintenanceModeEntered")] == ["DC0_C0_H0"]
+
+
+def test_changes_written_earlier_and_pending_a_reboot_are_put_in_effect_by_a_window(vc, tmp_path, capsys):
+    ws = Workspace(tmp_path, vc)
+    spec = '''
+        selector: {clusters: ["DC0_C0"]}
+        kernel: {disableHwrng: true}
+        remediation: {reboot: Allowed%s}
+    '''
+    ws.policy("hwrng", spec % "")
+    written = ws.vsr(capsys, "apply")  # no maintenance mode allowed: written, pending the reboot nobody does
+    assert written.code == 0, written.out + written.err
+    assert {c["reason"] for c in written.changes(path="kernel.disableHwrng")} == {None}
+    assert ws.vsr(capsys, "plan").changes(path="kernel.disableHwrng", reason="pendingReboot") != []
+    ws.policy("hwrng", spec % ", maintenanceMode: Allowed")
+    rebooted = ws.vsr(capsys, "apply")
+    assert rebooted.code == 0, rebooted.out + rebooted.err
+    got = rebooted.changes(path="kernel.disableHwrng")
+    assert [(c["outcome"], c["reason"]) for c in got] == [("applied", None)] * 4, got
+    si = vc.connect()
+    for name in CLUSTER:
+        row = get_kernel_rows(host(si, name))["disableHwrng"]
+        assert (row["Configured"], row["Runtime"]) == ("TRUE", "TRUE")
+        assert host(si, name).runtime.inMaintenanceMode is False
+    assert ws.vsr(capsys, "plan").code == 0
