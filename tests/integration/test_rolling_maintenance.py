@@ -218,3 +218,28 @@ def test_changes_written_earlier_and_pending_a_reboot_are_put_in_effect_by_a_win
         assert (row["Configured"], row["Runtime"]) == ("TRUE", "TRUE")
         assert host(si, name).runtime.inMaintenanceMode is False
     assert ws.vsr(capsys, "plan").code == 0
+
+
+def test_the_daemon_writes_reboot_changes_but_never_enters_maintenance_mode_or_reboots(vc, tmp_path):
+    from harness import wait_for
+    from test_daemon import Daemon, vcenter_doc
+
+    target = "DC0_H0"
+    h = host(vc.connect(), target)
+    booted = h.runtime.bootTime
+    d = Daemon(tmp_path / "d")
+    (d.specs / "vc.yaml").write_text(vcenter_doc(vc, "sim", tmp_path / "creds"))
+    (d.specs / "tls.yaml").write_text(
+        "apiVersion: vsr.dev/v1alpha1\nkind: HostSecurityPolicy\nmetadata: {name: tls}\nspec:\n"
+        f"  selector: {{hosts: [\"{target}\"]}}\n  tls: {{profile: NIST_2024}}\n"
+        "  remediation: {maintenanceMode: Allowed, reboot: Allowed}\n")
+    try:
+        d.start().wait_ready()
+        wait_for(lambda: d.events("DriftRemediated", target, "tls.profile"), 10.0,
+                 f"the daemon writes the profile\n{d.log.read_text()}")
+    finally:
+        if d.proc is not None and d.proc.poll() is None:
+            d.stop()
+    now = get(h, "system tls server")
+    assert (now["Profile"], now["RebootRequired"]) == ("NIST_2024", "true")  # written, waiting for a reboot
+    assert h.runtime.inMaintenanceMode is False and h.runtime.bootTime == booted
