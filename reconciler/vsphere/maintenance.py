@@ -102,13 +102,17 @@ def reboot(conn: Connection, host: Any) -> None:
 
 def wait_reconnected(conn: Connection, host: Any, booted_before: Any, timeout: float = RECONNECT_TIMEOUT,
                      poll: float = 0.25) -> None:
-    """Until the host is connected with a boot time after `booted_before` (it went down and came back)."""
+    """Until the host went down and is connected again: connected with a boot time after `booted_before`, or
+    (when the host reported no boot time) connected after having been seen not connected."""
     deadline = time.monotonic() + timeout
+    seen_down = False
     while True:
         props = _state(conn, [host]).get(host._moId, {})
         booted = props.get("runtime.bootTime")
-        if str(props.get("runtime.connectionState")) == "connected" and booted is not None and \
-                (booted_before is None or booted > booted_before):
+        connected = str(props.get("runtime.connectionState")) == "connected"
+        seen_down = seen_down or (bool(props) and not connected)
+        if connected and (booted is not None and booted_before is not None and booted > booted_before
+                          or booted_before is None and seen_down):
             return
         if time.monotonic() > deadline:
             raise TimeoutError(f"the host was not connected again within {timeout:.0f} s of the reboot")
