@@ -7,6 +7,7 @@ func (s *Sim) install() error {
 	s.installVnics()
 	s.installIscsi()
 	s.installEsxcli()
+	s.installMaintenance()
 	s.installVMs()
 	s.installDVPGs()
 	s.installKMS()

@@ -24,32 +24,33 @@ import (
 )
 
 type config struct {
-	listen      string
-	useTLS      bool
-	tlsCert     string
-	tlsKey      string
-	username    string
-	password    string
-	dc          int
-	cluster     int
-	host        int
-	standalone  int
-	vmPerHost   int
-	portgroup   int
-	esx         bool
-	apiVersion  string
-	methodDelay string
-	delay       int
-	delayJitter int
-	fail        string
-	drift       bool
-	noTPM       string
-	restricted  bool
-	plain       bool
-	trace       bool
-	verbose     bool
-	sessionIdle time.Duration
-	guests      string
+	listen        string
+	useTLS        bool
+	tlsCert       string
+	tlsKey        string
+	username      string
+	password      string
+	dc            int
+	cluster       int
+	host          int
+	standalone    int
+	vmPerHost     int
+	portgroup     int
+	esx           bool
+	apiVersion    string
+	methodDelay   string
+	delay         int
+	delayJitter   int
+	fail          string
+	drift         bool
+	noTPM         string
+	restricted    bool
+	plain         bool
+	trace         bool
+	verbose       bool
+	sessionIdle   time.Duration
+	rebootSeconds float64
+	guests        string
 }
 
 // secretValue returns the content of the file named by v (trimmed) when v names a readable file, else v.
@@ -93,6 +94,7 @@ func parseFlags(args []string) (*config, error) {
 	fs.BoolVar(&c.plain, "plain", false, "plain vcsim: none of the vsr extensions")
 	fs.DurationVar(&c.sessionIdle, "session-timeout", 0, "expire sessions idle this long (e.g. 30s; 0 = never)")
 	fs.StringVar(&c.guests, "guests", "", "guest OS, VMware Tools and guest accounts per VM: a file of `VM-glob key=value...` lines (docs/simulator.md)")
+	fs.Float64Var(&c.rebootSeconds, "reboot-seconds", 2, "seconds a rebooting host stays notResponding (RebootHost_Task)")
 	fs.BoolVar(&c.trace, "trace", false, "write SOAP traffic to stderr")
 	fs.BoolVar(&c.verbose, "v", false, "library logging to stderr")
 	if err := fs.Parse(args); err != nil {
@@ -113,6 +115,9 @@ func parseFlags(args []string) (*config, error) {
 		if n < 0 {
 			return nil, fmt.Errorf("inventory counts must be >= 0")
 		}
+	}
+	if c.rebootSeconds < 0 {
+		return nil, fmt.Errorf("-reboot-seconds must be >= 0")
 	}
 	if c.delay < 0 || c.delayJitter < 0 {
 		return nil, fmt.Errorf("-delay and -delay-jitter must be >= 0 (ms)")

@@ -565,7 +565,13 @@ class HostRemediationSpec(StrictModel):
     """How disruptive host changes are handled."""
 
     reboot: Literal["Never", "Allowed"] = Field(
-        "Never", description="Allowed: write changes that take effect at a reboot (vsr never reboots a host)")
+        "Never", description="Allowed: write changes that take effect at a reboot; with maintenanceMode Allowed, "
+                             "`vsr apply` also reboots the host in a rolling window")
+    maintenance_mode: Literal["Never", "Allowed"] = Field(
+        "Never", alias="maintenanceMode",
+        description="Allowed: `vsr apply` may put the host in maintenance mode (rolling window per cluster)")
+    max_hosts_in_parallel: int = Field(1, ge=1, alias="maxHostsInParallel",
+                                       description="hosts of one cluster in maintenance mode at once")
 
 
 class HostSecurityPolicySpec(PolicySpecBase):

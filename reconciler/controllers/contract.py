@@ -38,7 +38,7 @@ class Skip(str, Enum):
     NEEDS_POWER_OFF = "needsPowerOff"
     PENDING_POWER_CYCLE = "pendingPowerCycle"
     NEEDS_REBOOT = "needsReboot"        # takes effect at a host reboot; the policy does not allow writing it now
-    PENDING_REBOOT = "pendingReboot"    # written; takes effect at the host's next reboot (vsr never reboots)
+    PENDING_REBOOT = "pendingReboot"    # written; takes effect at the host's next reboot (rolling maintenance)
     NEEDS_FIRMWARE_CHANGE = "needsFirmwareChange"
     UNSUPPORTED = "unsupported"
     GUARD = "guard"
@@ -208,7 +208,8 @@ def powered_on(state: ObjectState) -> bool:
 
 def reboot_allowed(desired: Mapping[FieldPath, Any]) -> bool:
     """The host policy's `remediation.reboot` is Allowed: changes that take effect at a reboot may be written
-    (vsr does not reboot the host; they stay `pendingReboot` until someone does)."""
+    (they stay `pendingReboot` until the host reboots: `vsr apply` reboots it in a rolling window when
+    `remediation.maintenanceMode` is Allowed too, `engine.rolling`)."""
     remediation = desired.get(REMEDIATION)
     return isinstance(remediation, Mapping) and remediation.get("reboot") == "Allowed"
 
@@ -219,7 +220,7 @@ def gate_reboot(diff: FieldDiff, desired: Mapping[FieldPath, Any]) -> FieldDiff:
         return diff
     return FieldDiff(diff.path, diff.current, diff.desired, diff.subject, diff.impact, Skip.NEEDS_REBOOT,
                      "takes effect at the host's next reboot and remediation.reboot is Never (Allowed writes it "
-                     "now; vsr never reboots a host)")
+                     "now; with remediation.maintenanceMode Allowed too, `vsr apply` reboots the host in a rolling window)")
 
 
 def power_mode(desired: Mapping[FieldPath, Any]) -> str:

@@ -2,7 +2,8 @@
 
 A new profile takes effect at the host's next reboot: the change is held back (`needsReboot`) unless the policy's
 `remediation.reboot` is Allowed; once written it is `pendingReboot` until the host has rebooted (the host's
-`RebootRequired`). vsr never reboots a host."""
+`RebootRequired`). `vsr apply` reboots the host only in a rolling window (`remediation.maintenanceMode: Allowed`,
+`engine.rolling`); the daemon never does."""
 
 from __future__ import annotations
 

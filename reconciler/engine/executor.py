@@ -22,7 +22,7 @@ import structlog
 
 from reconciler.controllers.base import Controller
 from reconciler.controllers.contract import FieldDiff, Impact, ObjectState, Skip, power_mode, powered_on
-from reconciler.engine import gcpause, guards, planner, sources
+from reconciler.engine import gcpause, guards, planner, rolling, sources
 from reconciler.engine.planner import PlannedObject, VCenterPlan
 from reconciler.engine.types import Change, ObjectProblem, Outcome
 from reconciler.engine.writeahead import NoJournal, WriteJournal
@@ -51,7 +51,8 @@ class _Written:
 
 def apply_plan(conn: Connection, vplan: VCenterPlan, concurrency: int = 8,
                on_object_done: Callable[[PlannedObject], None] | None = None,
-               today: dt.date | None = None, journal: WriteJournal | None = None) -> VCenterPlan:
+               today: dt.date | None = None, journal: WriteJournal | None = None,
+               rolling_windows: bool = False) -> VCenterPlan:
     """Apply every actionable change of `vplan` and read back. Changes are updated in place and `vplan.plan`
     gets the problems of objects that faulted. `journal` records intents and outcomes (write-ahead).
 
@@ -59,7 +60,9 @@ def apply_plan(conn: Connection, vplan: VCenterPlan, concurrency: int = 8,
     then every written object of the batch is read back in one bulk fetch per managed type. A VM that is power
     cycled is applied and read back on its own, while it is off (`apply_object`)."""
     controllers = {c.name: c for c in planner.active_controllers_for(vplan.objects)}
-    work = [po for po in vplan.objects if any(c.actionable for c in po.changes)]
+    windowed = rolling.candidates(vplan) if rolling_windows else []
+    in_window = {id(po) for po in windowed}
+    work = [po for po in vplan.objects if any(c.actionable for c in po.changes) and id(po) not in in_window]
     recorder: WriteJournal = journal if journal is not None else NoJournal()
     day = today or dt.date.today()
 
@@ -104,10 +107,27 @@ def apply_plan(conn: Connection, vplan: VCenterPlan, concurrency: int = 8,
                     problems = [p for p in problems + read.get(w.po.state.ref.moid, [])
                                 if not _all_applied(w.po, p.controller)]
                 results.append(finish(w.po, problems))
+        if windowed:
+            results.append(rolling.run(conn, vplan, windowed, _window(conn, vplan, controllers, recorder, day, finish)))
     for problems in results:
         vplan.plan.problems.extend(problems)
     vplan.collect_changes()
     return vplan
+
+
+def _window(conn: Connection, vplan: VCenterPlan, controllers: dict[str, Controller], journal: WriteJournal,
+            day: dt.date, finish: Callable[[PlannedObject, list[ObjectProblem]], list[ObjectProblem]]) -> rolling.Window:
+    """The executor's steps for a rolling maintenance window (`engine.rolling`)."""
+    def write(po: PlannedObject) -> tuple[list[ObjectProblem], list[Controller]]:
+        return _write_object(conn, vplan, po, controllers, journal)
+
+    return rolling.Window(guard=lambda po: guards.guard_object(po, vplan.facts, Outcome.SKIPPED), write=write, read_back=lambda po, touched: read_back(conn, vplan, po, touched, day),
+                          intent=lambda po, changes: _intent(journal, po, changes), record=journal.record,
+                          finish=finish, unwritten=_mark_unwritten,
+                          controllers_of=lambda names: [c for n, c in controllers.items() if n in names],
+                          remaining=lambda po, names: {(d.path, d.subject) for n in names if n in controllers
+                                                       for d in controllers[n].diff(planner.plain(po.desired[n]),
+                                                                                    po.state)})
 
 
 def _record_outcome(journal: WriteJournal, po: PlannedObject) -> list[ObjectProblem]:

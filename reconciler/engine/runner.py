@@ -18,7 +18,7 @@ from reconciler.api import load_specs
 from reconciler.api.document import Document
 from reconciler.api.issues import SpecIssue
 from reconciler.controllers.contract import ConnectionFacts
-from reconciler.engine import executor, exitcodes, planner, recording, writeahead
+from reconciler.engine import executor, exitcodes, planner, recording, rolling, writeahead
 from reconciler.engine.policies import CompiledSpecs, compile_documents, policies_for
 from reconciler.engine.planner import PlannedObject, VCenterPlan
 from reconciler.events import model as ev
@@ -130,6 +130,7 @@ class Pass:
                 vplan = planner.plan_vcenter(conn, facts_of(conn, setting.name), policies, specs.waivers,
                                              self.today, remediated=remediated)
                 self.events += recording.detection_events(vplan.plan.changes)
+                rolling.annotate(conn, vplan)  # the rolling maintenance pre-check, shown in the plan
             except Exception as exc:  # noqa: BLE001 - one vCenter's failure is reported; the others go on
                 self._failed(setting, exc)
                 conn.close()
@@ -150,7 +151,8 @@ class Pass:
                 continue
             try:
                 executor.apply_plan(conn, vplan, concurrency=concurrency, today=self.today,
-                                    on_object_done=_progress(setting.name, vplan, on_progress), journal=writer)
+                                    on_object_done=_progress(setting.name, vplan, on_progress), journal=writer,
+                                    rolling_windows=True)
                 if writer is None:
                     self.events += recording.outcome_events(vplan.plan.changes)
                 elif writer.error and not self.result.journal_errors:

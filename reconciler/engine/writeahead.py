@@ -26,11 +26,14 @@ Key = tuple[str, str, tuple[str, ...], str]
 
 class WriteJournal(Protocol):
     """What the executor needs: `intent` before a vSphere write (raises when it cannot be recorded; then nothing
-    is written), `outcome` once the object's changes are settled."""
+    is written), `outcome` once the object's changes are settled, `record` for other events (rolling maintenance
+    steps)."""
 
     def intent(self, changes: Sequence[Change]) -> None: ...
 
     def outcome(self, changes: Sequence[Change]) -> None: ...
+
+    def record(self, events: Sequence[ev.Event]) -> None: ...
 
 
 class NoJournal:
@@ -40,6 +43,9 @@ class NoJournal:
         pass
 
     def outcome(self, changes: Sequence[Change]) -> None:
+        pass
+
+    def record(self, events: Sequence[ev.Event]) -> None:
         pass
 
 
