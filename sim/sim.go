@@ -27,8 +27,8 @@ type Sim struct {
 	iscsi    map[string]*iscsiAdapter        // by HostStorageSystem moref value (iscsi.go)
 	accounts map[string]*LocalAccountManager // per-host local accounts and root permissions (accounts.go)
 
-	guests *guestState // guest operations (guestops.go)
-	cli      *esxcliState // esxcli over the API (esxcli.go)
+	guests *guestState  // guest operations (guestops.go)
+	cli    *esxcliState // esxcli over the API (esxcli.go)
 
 	methodDelay map[string]int // -method-delay, also looked up by esxcli method name
 	kms         *CryptoManagerKmip
