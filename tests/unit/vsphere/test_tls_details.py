@@ -133,3 +133,28 @@ def test_server_fingerprint_gives_up_after_its_timeout():
         thread.start()
         thread.join(5)
         assert result == [None] and time.monotonic() - started < 3
+
+
+def test_client_protocols_follow_what_this_openssl_and_its_configuration_allow(monkeypatch):
+    """TLS 1.2 always; TLS 1.3 when OpenSSL has it and the default context's maximum reaches it (a system policy
+    capping at 1.2 is stood in for)."""
+    assert tls.client_protocols() == ({"TLSv1.2", "TLSv1.3"} if ssl.HAS_TLSv1_3 else {"TLSv1.2"})
+    real = ssl.create_default_context
+
+    def capped(*args, **kwargs):
+        ctx = real(*args, **kwargs)
+        ctx.maximum_version = ssl.TLSVersion.TLSv1_2
+        return ctx
+
+    monkeypatch.setattr(ssl, "create_default_context", capped)
+    assert tls.client_protocols() == {"TLSv1.2"}
+
+    def exactly_13(*args, **kwargs):
+        ctx = real(*args, **kwargs)
+        ctx.maximum_version = ssl.TLSVersion.TLSv1_3
+        return ctx
+
+    monkeypatch.setattr(ssl, "create_default_context", exactly_13)
+    assert tls.client_protocols() == ({"TLSv1.2", "TLSv1.3"} if ssl.HAS_TLSv1_3 else {"TLSv1.2"})
+    monkeypatch.setattr(ssl, "HAS_TLSv1_3", False)
+    assert tls.client_protocols() == {"TLSv1.2"}
