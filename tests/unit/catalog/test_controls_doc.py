@@ -51,3 +51,18 @@ def test_controls_doc_has_the_scg9_section_with_framework_ids_and_links():
     assert "record it with an Attestation" in patching  # an unmanaged row carries its reason
     dcui = next(line for line in scg9.splitlines() if line.startswith("| `esx-9.disable-accounts-dcui` |"))
     assert "`shellAccess.dcui`" in dcui  # esxcli over the VIM API (issue 15): managed
+
+
+def test_readme_coverage_figures_are_the_catalogs():
+    import re
+
+    from reconciler import catalog
+
+    text = (ROOT / "README.md").read_text(encoding="utf-8")
+    match = re.search(r"(\d+) of the (\d+) SCG 8 / DISA STIG controls in the catalog are managed, and (\d+) of the "
+                      r"(\d+) VCF 9.1 SCG rows", " ".join(text.split()))
+    assert match, "README: the coverage sentence"
+    scg8 = [c for c in catalog.controls() if c.guide != "scg-9"]
+    scg9 = [c for c in catalog.controls() if c.guide == "scg-9"]
+    assert tuple(int(g) for g in match.groups()) == (sum(1 for c in scg8 if c.fields), len(scg8),
+                                                     sum(1 for c in scg9 if c.fields), len(scg9))
