@@ -63,6 +63,8 @@ MODULES: dict[str, list[str]] = {
     "api/loader.py": ["tests/unit/api/test_api_loader.py", "tests/unit/api/test_api_loader_mutants.py"],
     "vsphere/tls.py": ["tests/unit/vsphere/test_tls.py", "tests/unit/vsphere/test_tls_details.py"],
     "vsphere/settings.py": ["tests/unit/vsphere/test_settings.py",
+                            "tests/unit/vsphere/test_settings_mutants.py",
+                            "tests/unit/vsphere/test_settings_named_files.py",
                             "tests/unit/vsphere/test_call.py",
                             "tests/unit/vsphere/test_tls.py"],
 }
