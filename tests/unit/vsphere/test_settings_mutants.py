@@ -203,8 +203,7 @@ def test_read_secret_file_keeps_carriage_returns_inside_the_secret(tmp_path):
     # bug fixed (issue 21): text mode read "a\rb" as "a\nb", a different password than the file's
     assert read_secret_file(secret(tmp_path, "a\rb\r\nc\r\n"), "w") == "a\rb\r\nc"
     assert read_secret_file(secret(tmp_path, "\npw"), "w") == "\npw"
-    monkey_home = secret(tmp_path, "pw\n", "home-pw")
-    assert read_secret_file(str(monkey_home), "w") == "pw"
+    assert read_secret_file(str(secret(tmp_path, "pw\n", "by-str")), "w") == "pw"
 
 
 def test_read_secret_file_expands_home(tmp_path, monkeypatch):
