@@ -63,6 +63,8 @@ MODULES: dict[str, list[str]] = {
     "api/loader.py": ["tests/unit/api/test_api_loader.py", "tests/unit/api/test_api_loader_mutants.py"],
     "vsphere/tls.py": ["tests/unit/vsphere/test_tls.py", "tests/unit/vsphere/test_tls_details.py"],
     "vsphere/settings.py": ["tests/unit/vsphere/test_settings.py",
+                            "tests/unit/vsphere/test_settings_mutants.py",
+                            "tests/unit/vsphere/test_settings_named_files.py",
                             "tests/unit/vsphere/test_call.py",
                             "tests/unit/vsphere/test_tls.py"],
 }
@@ -101,6 +103,20 @@ EQUIVALENT: dict[str, tuple[str, str]] = {
     "reconciler.vsphere.tls.x_server_fingerprint__mutmut_1": (
         "def server_fingerprint(host: str, port: int, timeout: float = 6.0) -> str | None:",
         "the default timeout only bounds a hung handshake: 5 or 6 s cannot be told apart without waiting 5 s"),
+    "reconciler.vsphere.settings.x_parse_server__mutmut_10": (
+        'text = re.sub(r"^https?://", "", text, flags=re.IGNORECASE).split("/", )[0]',
+        "only the text before the first / is kept ([0]); how often the rest is split does not matter"),
+    "reconciler.vsphere.settings.x_parse_server__mutmut_24": (
+        'text = re.sub(r"^https?://", "", text, flags=re.IGNORECASE).split("/", 2)[0]',
+        "only the text before the first / is kept ([0]); how often the rest is split does not matter"),
+    "reconciler.vsphere.settings.x_parse_server__mutmut_21": (
+        'text = re.sub(r"^HTTPS?://", "", text, flags=re.IGNORECASE).split("/", 1)[0]',
+        "the pattern is matched with re.IGNORECASE: its letter case does not matter"),
+    "reconciler.vsphere.settings.x_read_secret_file__mutmut_10": (
+        'text = Path(path).expanduser().read_bytes().decode("UTF-8")', "Python codec names are case-insensitive"),
+    "reconciler.vsphere.settings.x_settings_from_spec__mutmut_54": (
+        'password, _ = _credential(creds, "password", environ, ENV_PASSWORD, allow_inline=None)',
+        "allow_inline is only tested for truth (`if not allow_inline`): None is False"),
     "reconciler.engine.merge.x_merge__mutmut_33": ("winners.pop(conflict.path, )", _TIED),
     "reconciler.engine.waivers.xǁWaiverRuleǁcovers__mutmut_28": (
         'return selection.matches({"hosts": ["*"], **self.selector}, None, name,', _DVPG),

@@ -138,7 +138,8 @@ def read_secret_file(path: str | os.PathLike[str], what: str, *, one_line: bool 
     content. ``one_line``: the value must be a single line without control characters (a user name)."""
     check_allowed_file(path, what)
     try:
-        text = Path(path).expanduser().read_text(encoding="utf-8")
+        # bytes, then decode: text mode would turn a \r inside the secret into \n (universal newlines)
+        text = Path(path).expanduser().read_bytes().decode("utf-8")
     except FileNotFoundError:
         raise SettingsError(f"{what} {path}: file not found") from None
     except PermissionError:

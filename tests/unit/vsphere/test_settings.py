@@ -180,7 +180,7 @@ def test_unreadable_file_even_as_root(tmp_path, monkeypatch):
 
     def deny(self, *a, **k):
         raise PermissionError(13, "Permission denied")
-    monkeypatch.setattr(pathlib.Path, "read_text", deny)
+    monkeypatch.setattr(pathlib.Path, "read_bytes", deny)
     with pytest.raises(SettingsError) as err:
         settings_from_spec("lab", {"server": "h", "credentials": {"username": "u", "passwordFile": str(pw)}},
                            environ={})
