@@ -175,6 +175,8 @@ def measure(size: int, trials: int, timeout: float) -> dict[str, float]:
             out["drift_p90"] = pct(latency, 0.9)
             out["fixed"] = float(len(latency))
             out["trials"] = float(min(trials, len(targets)))
+            print(f"[{size}] drift fixed {len(latency)}/{out['trials']:.0f}, median {out['drift_median']:.2f} s, "
+                  f"p90 {out['drift_p90']:.2f} s", flush=True)
             out["hwm_after"] = status_mb(daemon.pid, "VmHWM")
             out["rss_after"] = status_mb(daemon.pid, "VmRSS")
         finally:
