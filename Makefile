@@ -85,6 +85,7 @@ bench-large: venv sim
 	$(BENCH_ENV) $(BIN)/python bench/plan.py --vms 250 --repeat 1
 	$(BENCH_ENV) $(BIN)/python bench/sim_start.py --cluster 50 --host 50 --vm-per-host 16
 	$(BENCH_ENV) $(BIN)/python bench/apply.py --clusters 16 --hosts 16 --delay 5
+	$(BENCH_ENV) $(BIN)/python bench/daemon_scale.py --sizes 64,1000,2500
 
 ## mutation: mutation score of the safety-critical modules (mutmut, one module at a time; not part of `test`)
 MUTATION_ARGS ?=
