@@ -55,6 +55,7 @@ class LoopOptions:
     mirror_events: bool = False  # also post each object's events into vCenter's event history (PostEvent)
     poll_concurrency: int = 4  # polled sources read at the same time, per vCenter
     poll_interval: float | None = None  # every polled source's interval (None: each source's own, 10 min)
+    watch_page: int = 1000  # object updates per WaitForUpdatesEx reply (maxObjectUpdates): the first sync is paged
 
 
 class VCenterLoop:
@@ -244,7 +245,8 @@ class VCenterLoop:
             self.stale.clear()
             self.related_owner = {}
             self.sources.related.clear()
-        main = PropertyWatch(conn, specs, refs=sources.singleton_refs(conn, specs)).start()
+        main = PropertyWatch(conn, specs, refs=sources.singleton_refs(conn, specs),
+                             max_object_updates=self.options.watch_page).start()
         self._watch = main
         self._handle(main.poll(max_wait=0), initial=True)
         watches = [main]
@@ -270,7 +272,7 @@ class VCenterLoop:
                     paths.extend(p for p in r.properties if p not in paths)
         if not refs:
             return None
-        return PropertyWatch(conn, specs, refs=list(refs.values())).start()
+        return PropertyWatch(conn, specs, refs=list(refs.values()), max_object_updates=self.options.watch_page).start()
 
     def _handle(self, updates: list[Update], initial: bool = False) -> None:
         structural = False

@@ -31,6 +31,7 @@ class Collector:
 
     def WaitForUpdatesEx(self, version, options):  # noqa: N802
         self.versions.append(version)
+        self.options = options
         item = self.script.pop(0) if self.script else None
         if isinstance(item, Exception):
             raise item
@@ -77,6 +78,14 @@ def test_truncated_sets_are_followed_in_one_poll():
                                                               ("enter", "vm-2", {"name": "b"})]
     assert c.versions == ["", "1"] and w.version == "2"
     assert set(w.known) == {"vm-1", "vm-2"}
+
+
+def test_the_page_size_is_asked_for_in_every_wait():
+    c = Collector([update_set("1", [obj(VM1, "enter", name="a")], truncated=True),
+                   update_set("2", [obj(VM2, "enter", name="b")])])
+    w = PropertyWatch(Conn([c]), {vim.VirtualMachine: ["name"]}, max_object_updates=1000).start()
+    w.poll(max_wait=0)
+    assert (c.options.maxObjectUpdates, c.options.maxWaitSeconds) == (1000, 0)
 
 
 def test_modify_remove_and_leave():
