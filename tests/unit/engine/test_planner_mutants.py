@@ -8,6 +8,7 @@ import datetime as dt
 from types import SimpleNamespace
 from typing import Any
 
+import pytest
 from pyVmomi import vim, vmodl
 
 from reconciler import catalog, progress
@@ -172,6 +173,9 @@ def test_an_unsupported_api_is_skipped_as_unsupported_for_every_desired_setting_
     desired = {("lockdown", "mode"): "normal", ("lockdown", "exceptionUsers"): ["a"]}
     po = planned("lockdown", desired, vmodl.fault.NotSupported(msg="no"))
     changes = planner.diff_object(po, [ctl("services"), ctl("lockdown")], [], TODAY)
+    po.desired["services"] = {SSH: DesiredValue(False, "s", "s.yaml:1", True, 0)}
+    after = planner.diff_object(po, [ctl("lockdown"), ctl("services")], [], TODAY)
+    assert [c.controller for c in after] == ["lockdown", "lockdown", "services"], "the next controller is diffed"
     assert [(c.path, c.current, c.desired, c.reason, c.error, c.policy) for c in changes] == [
         (("lockdown", "exceptionUsers"), None, ["a"], Skip.UNSUPPORTED, "", "p"),
         (("lockdown", "mode"), None, "normal", Skip.UNSUPPORTED, "", "p")]
@@ -266,3 +270,24 @@ def test_plan_helpers():
     st = po.state
     planner.record_controller_fault(st, "services", KeyError("x"))
     assert list(st.faults) == ["services"] and isinstance(st.faults["services"], KeyError)
+
+
+def test_a_dv_portgroup_is_planned_only_when_the_policy_names_it():
+    security = vim.dvs.VmwareDistributedVirtualSwitch.SecurityPolicy(allowPromiscuous=vim.BoolPolicy(value=True))
+    port = vim.dvs.VmwareDistributedVirtualSwitch.VmwarePortConfigPolicy(securityPolicy=security)
+    pgs = [ObservedObject("DistributedVirtualPortgroup", f"dvpg-{n}", n,
+                          {"config.defaultPortConfig": port, "config.uplink": False, "tag": []}) for n in ("b", "a")]
+    p = policy("net", {("networkSecurity", "allowPromiscuous"): False, ("networkSecurity", "distributedPortgroups"): ["a"]},
+               "dvPortgroupSecurity")
+    vplan = plan([p], pgs)
+    assert [(c.object.name, c.path, c.current, c.desired) for c in vplan.plan.changes] == [
+        ("a", ("networkSecurity", "allowPromiscuous"), True, False)]
+
+
+@pytest.mark.parametrize("fault", [vmodl.fault.ManagedObjectNotFound(), vmodl.fault.MethodNotFound(),
+                                   vmodl.fault.NotSupported(), vmodl.fault.NotImplemented(),
+                                   EsxcliUnsupported("gone")], ids=lambda f: type(f).__name__)
+def test_each_missing_api_fault_is_unsupported(fault):
+    (change,) = planner.diff_object(planned("services", {SSH: False}, fault), [ctl("services")], [], TODAY)
+    assert (change.reason, change.error) == (Skip.UNSUPPORTED, "")
+    assert change.message.startswith("this target does not offer the API for services (")
