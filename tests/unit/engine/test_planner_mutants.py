@@ -291,3 +291,18 @@ def test_each_missing_api_fault_is_unsupported(fault):
     (change,) = planner.diff_object(planned("services", {SSH: False}, fault), [ctl("services")], [], TODAY)
     assert (change.reason, change.error) == (Skip.UNSUPPORTED, "")
     assert change.message.startswith("this target does not offer the API for services (")
+
+
+def test_a_polled_reader_is_handed_the_objects_desired_values(monkeypatch):
+    """The guest-tools reader needs the policy's guest credentials: with them it goes on to read the guest (here
+    there is no connection, so that read fails); without them it would report missing credentials instead."""
+    monkeypatch.setenv("VSR_TEST_GUEST_PASSWORD", "pw")
+    vm = ObservedObject("VirtualMachine", "vm-1", "web", {"runtime.powerState": "poweredOn", "config.template": False,
+                                                          "guest.toolsRunningStatus": "guestToolsRunning",
+                                                          "guest.guestFamily": "linuxGuest", "config.guestId": "x"})
+    creds = {"username": "root", "passwordEnv": "VSR_TEST_GUEST_PASSWORD"}
+    p = policy("g", {("guestTools", "credentials"): creds, ("guestTools", "guestOperationsDisabled"): True},
+               "vmGuestTools", "VMSecurityPolicy", {"vms": ["*"]})
+    (change,) = plan([p], [vm]).plan.changes
+    assert change.path == ("guestTools", "guestOperationsDisabled")
+    assert change.error.startswith("could not read vmGuestTools: "), change
