@@ -306,3 +306,25 @@ def test_a_polled_reader_is_handed_the_objects_desired_values(monkeypatch):
     (change,) = plan([p], [vm]).plan.changes
     assert change.path == ("guestTools", "guestOperationsDisabled")
     assert change.error.startswith("could not read vmGuestTools: "), change
+
+
+def test_a_vcenter_policy_selects_switches_by_its_own_rules():
+    dvs = ObservedObject("DistributedVirtualSwitch", "dvs-1", "DVS-b", {"config": None})
+    field = {("distributedSwitch", "linkDiscoveryOperation"): "none"}
+    named = policy("vc", field, "vcenterSwitches", "VCenterSecurityPolicy", {"switches": ["DVS-*"]})
+    other = policy("vc", field, "vcenterSwitches", "VCenterSecurityPolicy", {"switches": ["DVS-a"]})
+    assert [po.state.ref.name for po in plan([named], [dvs]).objects] == ["DVS-b"]
+    assert plan([other], [dvs]).objects == [], "a switch not named in `switches` is not selected"
+
+
+def test_collect_changes_sorts_the_objects_changes_and_the_conflicts_together():
+    a, b = planned("services", {SSH: False}), planned("services", {SSH: False})
+    b.state.ref = ObjectRef("HostSystem", "host-2", "esx-02", "lab")
+    ca = Change(a.state.ref, "services", SSH, True, False)
+    cb = Change(b.state.ref, "services", SSH, True, False)
+    conflict = Change(a.state.ref, "lockdown", ("lockdown", "mode"), None, None, reason=Skip.CONFLICT)
+    stale = Change(b.state.ref, "services", ("services", "x", "running"), True, False)
+    b.changes, a.changes = [cb], [ca]
+    vplan = planner.VCenterPlan("lab", FACTS, [b, a], planner.Plan(changes=[stale, conflict]))
+    vplan.collect_changes()
+    assert vplan.plan.changes == [conflict, ca, cb], "relabelled changes replace the old ones; conflicts stay"
