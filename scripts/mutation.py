@@ -53,7 +53,10 @@ MODULES: dict[str, list[str]] = {
                           "tests/unit/engine/test_engine_mutants.py"],
     "engine/policies.py": ["tests/unit/engine/test_planner_policies.py", "tests/unit/engine/test_policies_mutants.py"],
     "engine/planner.py": ["tests/unit/engine/test_planner_policies.py",
-                          "tests/unit/engine/test_guards.py"],
+                          "tests/unit/engine/test_guards.py",
+                          "tests/unit/engine/test_planner_table.py",
+                          "tests/unit/engine/test_planner_mutants.py",
+                          "tests/integration/test_planner_snapshot.py"],
     "engine/guards.py": ["tests/unit/engine/test_guards.py", "tests/unit/engine/test_guard_mutants.py"],
     "engine/executor.py": ["tests/integration/test_executor_outcomes.py"],
     "daemon/workqueue.py": ["tests/unit/daemon/test_daemon_workqueue.py", "tests/unit/daemon/test_workqueue_mutants.py",
@@ -90,6 +93,16 @@ _DUMP_NONE = ("the only None-valued keys kept are unset selector dimensions, and
 _POLICY_MODE = "policy models hold only str/int/bool/list/dict values (Literal, not Enum; no dates): both dumps are equal"
 _MODEL_DEFAULT = "the model defaults the field (Enforce, 0) and exclude_none keeps it, so the key is always present"
 _READ_MORE = "any read longer than max_bytes gives the same verdict (more than max_bytes: too large)"
+_OUTSIDE_TREE = ("the view holds only the tree's types and the controllers' types; the others (DV switches and "
+                 "portgroups) then get their placement from their own entity instead of their folder's: the same "
+                 "datacenter and no cluster or host either way, and their selection and waivers read only the datacenter")
+_READ_AT_NONE = "a change of a controller that polls nothing already has read_at None: with_(read_at=None) is equal"
+_EMPTY_PREFETCH = ("with no targets every prefetch returns without reading (each checks its states or desired values "
+                   "first), and the base prefetch does nothing, so calling it or not changes nothing")
+_NO_FIELDS = "a policy without the controller's fields gives None instead of {}: both falsy, dropped by `if c`"
+_NO_SINGLES = "fetch_singletons with no types finds no references and returns {} without a round trip"
+_SINGLE_NAME = ("no controller of a singleton type declares `name` (property_specs adds it only to managed entities), "
+                "so the filter removes nothing either way")
 EQUIVALENT: dict[str, tuple[str, str]] = {
     "reconciler.vsphere.tls.x_build_context__mutmut_28": ("ctx.check_hostname = None", _TRUTHY),
     "reconciler.vsphere.tls.x_build_context__mutmut_32": ("ctx.check_hostname = None", _TRUTHY),
@@ -211,6 +224,24 @@ EQUIVALENT: dict[str, tuple[str, str]] = {
     "reconciler.engine.policies.x_compile_policy__mutmut_56": ('priority=int(spec.get("priority", None)), source=f"{start.file}:{start.line}",', _MODEL_DEFAULT),
     "reconciler.engine.policies.x_compile_policy__mutmut_58": ('priority=int(spec.get("priority", )), source=f"{start.file}:{start.line}",', _MODEL_DEFAULT),
     "reconciler.engine.policies.x_compile_policy__mutmut_61": ('priority=int(spec.get("priority", 1)), source=f"{start.file}:{start.line}",', _MODEL_DEFAULT),
+    "reconciler.engine.planner.x__in_tree__mutmut_1": (
+        "return obj.ref is not None or isinstance(obj.ref, tuple(tree))", _OUTSIDE_TREE),
+    "reconciler.engine.planner.x_diff_object__mutmut_49": (
+        "changes.append(change.with_(read_at=read_at) if (read_at) or True else change)", _READ_AT_NONE),
+    "reconciler.engine.planner.x_plan_objects__mutmut_200": (
+        "if not targets and type(controller).prefetch is Controller.prefetch:", _EMPTY_PREFETCH),
+    "reconciler.engine.planner.x_plan_objects__mutmut_90": (
+        "contributions = [c for c in (p.fields.get(controller.name, None) for p in matching", _NO_FIELDS),
+    "reconciler.engine.planner.x_plan_objects__mutmut_92": (
+        "contributions = [c for c in (p.fields.get(controller.name, ) for p in matching", _NO_FIELDS),
+    "reconciler.engine.planner.x_snapshot__mutmut_49": (
+        "objects.update(sources.fetch_singletons(conn, singles) if (singles) or True else {})", _NO_SINGLES),
+    "reconciler.engine.planner.x_snapshot__mutmut_5": (
+        'singles = {t: [p for p in paths if p != "XXnameXX"] for t, paths in specs.items() if not issubclass(t, '
+        'vim.ManagedEntity)}', _SINGLE_NAME),
+    "reconciler.engine.planner.x_snapshot__mutmut_6": (
+        'singles = {t: [p for p in paths if p != "NAME"] for t, paths in specs.items() if not issubclass(t, '
+        'vim.ManagedEntity)}', _SINGLE_NAME),
     "reconciler.api.loader.x_discover__mutmut_6": ("key = None", "add() is given only paths that exist (path.exists() or is_file(follow_symlinks=True)), and those resolve"),
     "reconciler.api.loader.x_read_text__mutmut_17": ("data = fh.read(None)", _READ_MORE),
     "reconciler.api.loader.x_read_text__mutmut_19": ("data = fh.read(max_bytes + 2)", _READ_MORE),
