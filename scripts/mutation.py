@@ -55,7 +55,7 @@ MODULES: dict[str, list[str]] = {
     "engine/planner.py": ["tests/unit/engine/test_planner_policies.py",
                           "tests/unit/engine/test_guards.py"],
     "engine/guards.py": ["tests/unit/engine/test_guards.py", "tests/unit/engine/test_guard_mutants.py"],
-    "engine/executor.py": ["tests/integration/test_executor_outcomes.py"],
+    "engine/executor.py": ["tests/unit/engine/test_executor_mutants.py", "tests/integration/test_executor_outcomes.py"],
     "daemon/workqueue.py": ["tests/unit/daemon/test_daemon_workqueue.py", "tests/unit/daemon/test_workqueue_mutants.py",
                             "tests/unit/daemon/test_daemon_metrics.py"],
     "events/journal.py": ["tests/unit/events/test_journal.py", "tests/unit/events/test_journal_mutants.py",
