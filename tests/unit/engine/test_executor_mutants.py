@@ -13,12 +13,13 @@ from typing import Any, ClassVar
 
 import pytest
 from pyVmomi import vim, vmodl
+from structlog.testing import capture_logs
 
 from reconciler import controllers as registry
 from reconciler.controllers.base import Controller
-from reconciler.controllers.contract import (POWER_CYCLE, ConnectionFacts, FieldDiff, FieldPath, Impact, ObjectState,
-                                             Skip)
-from reconciler.engine import executor
+from reconciler.controllers.contract import (POWER_CYCLE, REMEDIATION, ConnectionFacts, FieldDiff, FieldPath, Impact,
+                                             ObjectState, Placement, Skip)
+from reconciler.engine import executor, rolling
 from reconciler.engine.planner import PlannedObject, VCenterPlan
 from reconciler.engine.types import Change, DesiredValue, ObjectProblem, Outcome, Plan
 from reconciler.events.model import ObjectRef
@@ -106,6 +107,8 @@ class Flags(Controller):
     def diff(self, desired: Mapping[FieldPath, Any], state: ObjectState) -> list[FieldDiff]:
         out = []
         for path, value in desired.items():
+            if path[0] != self.spec_key:  # policy parameters (remediation)
+                continue
             now = state.props.get(prop(path))
             if now == "pending":
                 out.append(FieldDiff(path, now, value, skip=Skip.PENDING_REBOOT, message="at the next reboot"))
@@ -147,6 +150,11 @@ class Gamma(Flags):
     prefetch_fault: ClassVar[BaseException | None] = None
     prefetched: ClassVar[list[tuple[list[str], dict[str, Any]]]] = []
 
+    observed: ClassVar[list[str]] = []
+
+    def observe(self, state: ObjectState) -> None:
+        Gamma.observed.append(state.ref.moid)
+
     def prefetch(self, conn: Any, states: list[ObjectState], desired: Mapping[str, Mapping[FieldPath, Any]]) -> None:
         Gamma.prefetched.append(([s.ref.moid for s in states], dict(desired)))
         if Gamma.prefetch_fault is not None:
@@ -178,6 +186,7 @@ def controllers(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(registry, "ALL", (Alpha(), Beta(), Gamma()))
     Gamma.prefetch_fault = None
     Gamma.prefetched = []
+    Gamma.observed = []
 
 
 def dv(value: Any) -> DesiredValue:
@@ -241,12 +250,14 @@ def test_only_actionable_changes_are_written_and_objects_without_any_are_left_al
     assert outcomes(b) == {"alpha.x": ("planned", "", "")} and done == ["host-1"]
 
 
-def test_the_props_not_read_back_are_kept():
+def test_the_props_not_read_back_and_the_placement_are_kept():
     s = Server()
     a = host(s, "host-1", {"beta.z": 3}, extra={"config.name": "kept"})
+    a.state.placement, a.state.template = Placement("dc", "c1", None), True
     run(s, a)
     assert a.state.props["config.name"] == "kept" and a.state.props["beta.z"] == 3
     assert a.state.mo is not None and a.state.mo._moId == "host-1"
+    assert a.state.placement == Placement("dc", "c1", None) and a.state.template is True
 
 
 def test_the_guard_runs_again_at_apply_time_and_a_refused_change_is_skipped_not_written():
@@ -473,3 +484,116 @@ def vm(power: str, mode: str | None, impact: Impact, reason: Skip | None = None,
 ])
 def test_a_power_cycle_is_needed_only_for_a_running_vm_allowed_to_cycle_with_actionable_cycling_changes(po, expected):
     assert executor.needs_power_cycle(po) is expected
+
+
+WINDOWED = {"reboot": "Allowed", "maintenanceMode": "Allowed"}
+
+
+def windowed(server: Server, moid: str) -> PlannedObject:
+    """A host whose policy allows rolling maintenance, with a reboot-impact change (beta) and a plain one (alpha)."""
+    po = host(server, moid, {"alpha.x": 1, "beta.z": 3})
+    po.desired["beta"][REMEDIATION] = dv(WINDOWED)
+    po.changes = [c.with_(impact=Impact.REBOOT) if c.controller == "beta" else c for c in po.changes]
+    return po
+
+
+def test_hosts_for_a_rolling_window_go_through_it_and_the_others_are_written_as_usual(monkeypatch):
+    s = Server()
+    w, plain_host = windowed(s, "host-1"), host(s, "host-2", {"beta.z": 3})
+    seen: list[Any] = []
+
+    def window(conn: Any, vplan: VCenterPlan, hosts: list[PlannedObject], win: rolling.Window) -> list[ObjectProblem]:
+        seen.append([po.state.ref.moid for po in hosts])
+        return win.finish(hosts[0], [ObjectProblem(hosts[0].state.ref, "window stopped")])
+
+    monkeypatch.setattr(rolling, "run", window)
+    done: list[str] = []
+    vplan = run(s, w, plain_host, rolling_windows=True, on_object_done=lambda po: done.append(po.state.ref.moid))
+    assert seen == [["host-1"]] and [e for e in s.log if e[0] == "write"] == [("write", "host-2", "beta.z")]
+    assert done == ["host-2", "host-1"] and vplan.plan.problems == [ObjectProblem(w.state.ref, "window stopped")]
+    assert ("outcome", ("alpha.x", "planned"), ("beta.z", "planned")) in s.log  # finish records the outcome
+
+
+def test_without_rolling_windows_such_a_host_is_written_directly(monkeypatch):
+    monkeypatch.setattr(rolling, "run", lambda *a: pytest.fail("no window without rolling_windows"))
+    s = Server()
+    w = windowed(s, "host-1")
+    run(s, w)
+    assert [e for e in s.log if e[0] == "write"] == [("write", "host-1", "alpha.x"), ("write", "host-1", "beta.z")]
+
+
+def window_steps(server: Server, journal: Journal, finished: list[Any]) -> tuple[rolling.Window, VCenterPlan]:
+    po = windowed(server, "host-1")
+    vplan = plan(po)
+    controllers = {"alpha": Alpha(), "beta": Beta()}
+    today = __import__("datetime").date.today()
+    return executor._window(Conn(server), vplan, controllers, journal, today,
+                            lambda p, problems: finished.append((p, problems)) or problems), vplan
+
+
+def test_a_windows_steps_are_the_executors_guard_write_and_read_back():
+    s = Server()
+    finished: list[Any] = []
+    win, vplan = window_steps(s, Journal(s), finished)
+    (po,) = vplan.objects
+    po.changes.append(Change(po.state.ref, "alpha", ("alpha", "y"), "old", "forbidden"))
+    po.desired["alpha"][("alpha", "y")] = dv("forbidden")
+    win.guard(po)
+    refused = po.changes[-1]
+    assert (refused.reason, refused.outcome) == (Skip.GUARD, Outcome.SKIPPED)
+    assert win.remaining(po, {"alpha", "beta", "nope"}) == {(("alpha", "x"), ""), (("alpha", "y"), ""),
+                                                           (("beta", "z"), "")}
+    assert win.remaining(po, {"beta"}) == {(("beta", "z"), "")}
+    problems, touched = win.write(po)
+    assert problems == [] and [c.name for c in touched] == ["alpha", "beta"]
+    assert win.read_back(po, touched) == []
+    assert {prop(c.path): c.outcome for c in po.changes} == {
+        "alpha.x": Outcome.APPLIED, "beta.z": Outcome.APPLIED, "alpha.y": Outcome.SKIPPED}
+    assert [c.name for c in win.controllers_of({"beta", "gamma"})] == ["beta"]
+    assert win.finish(po, []) == [] and finished == [(po, [])]
+
+
+def test_a_windows_intent_and_events_go_to_the_journal():
+    s = Server()
+    win, vplan = window_steps(s, Journal(s, fail_intent="beta"), [])
+    (po,) = vplan.objects
+    alpha = [c for c in po.changes if c.controller == "alpha"]
+    assert win.intent(po, alpha) is None and s.log == [("intent", "alpha.x")]
+    problem = win.intent(po, po.changes)
+    assert problem == ObjectProblem(po.state.ref, "journal: disk full; nothing written to vSphere for this object",
+                                    "journal")
+    win.record([object(), object()])
+    assert s.log[-1] == ("record", 2)
+    win.unwritten(po)
+    assert {c.outcome for c in po.changes} == {Outcome.SKIPPED} and {c.message for c in po.changes} == {
+        executor.NOT_WRITTEN}
+
+
+def test_controllers_observe_and_prefetch_only_objects_read_back_well():
+    s = Server()
+    a, b = host(s, "host-1", {"gamma.w": 4}), host(s, "host-2", {"gamma.w": 5})
+    run(s, a, b, concurrency=1)
+    assert sorted(Gamma.observed) == ["host-1", "host-2"]
+    assert Gamma.prefetched == [(["host-1", "host-2"], {"host-1": {("gamma", "w"): 4}, "host-2": {("gamma", "w"): 5}})]
+    Gamma.observed, Gamma.prefetched = [], []
+    s.fetch_fault = RuntimeError("gone")
+    run(s, host(s, "host-3", {"gamma.w": 4}))
+    assert Gamma.observed == [] and Gamma.prefetched == []
+
+
+def test_what_the_operator_is_told_in_the_log():
+    s = Server()
+    s.fail_before = {"alpha.x": vim.fault.InvalidName(msg="bad"), "gamma.w": vim.fault.RestrictedVersion()}
+    with capture_logs() as logs:
+        run(s, host(s, "host-1", {"alpha.x": 1}), journal=Journal(s, fail_outcome=True))
+        run(s, host(s, "host-2", {"beta.z": 1}), journal=Journal(s, fail_intent="beta"))
+        run(s, host(s, "host-3", {"gamma.w": 1}))
+    got = [{k: v for k, v in e.items() if k != "timestamp"} for e in logs]
+    assert got == [
+        {"event": "apply failed", "log_level": "warning", "object": "esx-host-1", "controller": "alpha",
+         "error": "InvalidName: bad"},
+        {"event": "cannot record the outcome", "log_level": "error", "object": "esx-host-1", "error": "disk gone"},
+        {"event": "journal cannot record the intent; nothing written", "log_level": "error", "object": "esx-host-2",
+         "error": "disk full"},
+        {"event": "host is read-only for the API; audit only", "log_level": "warning", "object": "esx-host-3",
+         "fault": "RestrictedVersion"}]
