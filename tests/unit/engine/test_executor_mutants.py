@@ -597,3 +597,125 @@ def test_what_the_operator_is_told_in_the_log():
          "error": "disk full"},
         {"event": "host is read-only for the API; audit only", "log_level": "warning", "object": "esx-host-3",
          "fault": "RestrictedVersion"}]
+
+
+class Vmc(Flags):
+    """A VM controller: `vm.cold` takes effect only while the VM is off (vSphere refuses it on a running VM)."""
+
+    name: ClassVar[str] = "vmc"
+    order = 4
+    spec_key = "vm"
+    managed_type = "VirtualMachine"
+    policy_kind = "VMSecurityPolicy"
+    properties = ("vm.cold", "vm.hot")
+    policy_parameters = None
+
+    def apply(self, conn: Any, state: ObjectState, diffs: list[FieldDiff], desired: Mapping[FieldPath, Any]) -> None:
+        conn.server.log.append(("apply", str(state.props.get("runtime.powerState"))))
+        for d in diffs:
+            if d.path == ("vm", "cold") and conn.server.props[state.ref.moid]["runtime.powerState"] == "poweredOn":
+                raise vim.fault.InvalidPowerState(msg="the VM is on")
+            conn.call(conn.server.write, state.ref.moid, prop(d.path), d.desired)
+
+
+class Power:
+    """Stands for reconciler.vsphere.power's guest shutdown and power-on (the simulator suites run the real ones)."""
+
+    def __init__(self, server: Server, refuse: bool = False, fail_on: bool = False) -> None:
+        self.server, self.refuse, self.fail_on = server, refuse, fail_on
+
+    def shutdown_guest(self, conn: Any, vm: Any) -> None:
+        self.server.log.append(("shutdown", vm._moId))
+        if self.refuse:
+            raise executor.power.PowerCycleError("guest shutdown refused (ToolsUnavailable)")
+        self.server.props[vm._moId]["runtime.powerState"] = "poweredOff"
+
+    def power_on(self, conn: Any, vm: Any) -> None:
+        self.server.log.append(("power on", vm._moId))
+        if self.fail_on:
+            raise RuntimeError("no host can run it")
+        self.server.props[vm._moId]["runtime.powerState"] = "poweredOn"
+
+
+def cycled_vm(server: Server, monkeypatch: pytest.MonkeyPatch, **power: bool) -> PlannedObject:
+    monkeypatch.setattr(registry, "ALL", (Alpha(), Beta(), Gamma(), Vmc()))
+    p = Power(server, **power)
+    monkeypatch.setattr(executor.power, "shutdown_guest", p.shutdown_guest)
+    monkeypatch.setattr(executor.power, "power_on", p.power_on)
+    ref = ObjectRef("VirtualMachine", "vm-1", "web-1", "lab")
+    server.props["vm-1"] = {"vm.cold": "old", "vm.hot": "old", "runtime.powerState": "poweredOn",
+                            "config.template": False}
+    desired = {("vm", "cold"): dv(1), ("vm", "hot"): dv(2), POWER_CYCLE: dv("Allowed")}
+    changes = [Change(ref, "vmc", ("vm", "cold"), "old", 1, impact=Impact.POWER_CYCLE),
+               Change(ref, "vmc", ("vm", "hot"), "old", 2)]
+    return PlannedObject(ObjectState(ref, {"vm.cold": "old", "vm.hot": "old", "runtime.powerState": "poweredOn"},
+                                     mo=vim.VirtualMachine("vm-1")), {"vmc": desired}, changes)
+
+
+def test_a_vm_is_shut_down_after_the_intent_written_while_off_read_back_alone_then_powered_on(monkeypatch):
+    s = Server()
+    v, h = cycled_vm(s, monkeypatch), host(s, "host-1", {"beta.z": 3})
+    done: list[str] = []
+    vplan = run(s, v, h, concurrency=1, on_object_done=lambda po: done.append(po.state.ref.moid))
+    assert s.log[:8] == [("intent", "vm.cold"), ("shutdown", "vm-1"), ("intent", "vm.cold", "vm.hot"),
+                         ("apply", "poweredOff"), ("write", "vm-1", "vm.cold"), ("write", "vm-1", "vm.hot"),
+                         ("read", "vm-1"), ("power on", "vm-1")]
+    assert s.log[8] == ("outcome", ("vm.cold", "applied"), ("vm.hot", "applied"))
+    assert s.log[9:] == [("intent", "beta.z"), ("write", "host-1", "beta.z"), ("read", "host-1"),
+                         ("outcome", ("beta.z", "applied"))]
+    assert done == ["vm-1", "host-1"] and vplan.plan.problems == []
+    assert v.state.props["runtime.powerState"] == "poweredOff"  # as read back while off
+
+
+def test_a_vm_that_cannot_shut_down_fails_its_cold_changes_and_still_gets_the_others(monkeypatch):
+    s = Server()
+    v = cycled_vm(s, monkeypatch, refuse=True)
+    vplan = run(s, v)
+    assert ("power on", "vm-1") not in s.log and ("write", "vm-1", "vm.cold") not in s.log
+    assert outcomes(v)["vm.cold"][:2] == ("failed", "InvalidPowerState: the VM is on")
+    assert vplan.plan.problems == [ObjectProblem(v.state.ref, "guest shutdown refused (ToolsUnavailable)"),
+                                   ObjectProblem(v.state.ref, "InvalidPowerState: the VM is on", "vmc")]
+
+
+def test_a_refused_shutdown_marks_only_the_actionable_cold_changes_failed(monkeypatch):
+    s = Server()
+    v = cycled_vm(s, monkeypatch, refuse=True)
+    v.changes.append(Change(v.state.ref, "vmc", ("vm", "other"), "old", 5, impact=Impact.POWER_CYCLE,
+                            reason=Skip.AUDIT))
+    seen: list[Any] = []
+    monkeypatch.setattr(executor, "_apply_object", lambda conn, vplan, po, *a: seen.append(outcomes(po)) or [])
+    problems = executor._apply_with_power(Conn(s), plan(v), v, {"vmc": Vmc()}, None, Journal(s))  # type: ignore[arg-type]
+    assert seen == [{"vm.cold": ("failed", "guest shutdown refused (ToolsUnavailable)", ""),
+                     "vm.hot": ("planned", "", ""), "vm.other": ("planned", "", "")}]
+    assert problems == [ObjectProblem(v.state.ref, "guest shutdown refused (ToolsUnavailable)")]
+
+
+def test_no_shutdown_without_its_intent(monkeypatch):
+    s = Server()
+    v = cycled_vm(s, monkeypatch)
+    vplan = run(s, v, journal=Journal(s, fail_intent="vmc"))
+    assert [e for e in s.log if e[0] != "outcome"] == []
+    assert {(c.outcome, c.message) for c in v.changes} == {(Outcome.SKIPPED, executor.NOT_WRITTEN)}
+    assert vplan.plan.problems == [ObjectProblem(
+        v.state.ref, "journal: disk full; nothing written to vSphere for this object", "journal")]
+
+
+def test_a_vm_that_does_not_power_on_again_is_logged_and_its_changes_still_settled(monkeypatch):
+    s = Server()
+    v = cycled_vm(s, monkeypatch, fail_on=True)
+    with capture_logs() as logs:
+        vplan = run(s, v)
+    assert outcomes(v)["vm.cold"][0] == "applied" and vplan.plan.problems == []
+    assert {k: e[k] for e in logs for k in ("event", "object", "error") if e["log_level"] == "error"} == {
+        "event": "could not power the VM on again", "object": "web-1", "error": "no host can run it"}
+    assert [e["event"] for e in logs if e["log_level"] == "info"] == ["guest shut down for changes that need power-off"]
+    assert [e["object"] for e in logs if e["log_level"] == "info"] == ["web-1"]
+
+
+def test_apply_object_power_cycles_a_vm_too(monkeypatch):
+    s = Server()
+    v = cycled_vm(s, monkeypatch)
+    today = __import__("datetime").date.today()
+    problems = executor.apply_object(Conn(s), plan(v), v, {"vmc": Vmc()}, today, journal=Journal(s))
+    assert problems == [] and ("shutdown", "vm-1") in s.log and s.log[-1] == (
+        "outcome", ("vm.cold", "applied"), ("vm.hot", "applied"))
