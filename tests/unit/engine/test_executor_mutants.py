@@ -33,7 +33,9 @@ class Server:
     def __init__(self) -> None:
         self.props: dict[str, dict[str, Any]] = {}
         self.log: list[tuple[Any, ...]] = []
-        self.ignore: set[str] = set()            # property paths whose writes have no effect
+        self.ignore: set[str] = set()            # property paths the server clamps to "clamped" when written
+        self.fetch_fail_for: set[str] = set()     # a read-back of these moids fails
+        self.diffs: list[tuple[Any, ...]] = []    # what each apply was given
         self.fail: dict[str, BaseException] = {}  # property path -> fault raised when written (after the write)
         self.fail_before: dict[str, BaseException] = {}  # property path -> fault raised instead of the write
         self.fetch_fault: BaseException | None = None
@@ -45,8 +47,7 @@ class Server:
         if path in self.fail_before:
             raise self.fail_before[path]
         self.log.append(("write", moid, path))
-        if path not in self.ignore:
-            self.props[moid][path] = value
+        self.props[moid][path] = "clamped" if path in self.ignore else value
         if path in self.fail:
             raise self.fail[path]
 
@@ -61,7 +62,8 @@ class Collector:
         moids = [o.obj._moId for o in spec.objectSet]
         self.server.fetches.append((moids, paths))
         self.server.log.append(("read", *moids))
-        if self.server.fetch_fault is not None:
+        if self.server.fetch_fault is not None and (not self.server.fetch_fail_for
+                                                    or self.server.fetch_fail_for & set(moids)):
             raise self.server.fetch_fault
         objects = [SimpleNamespace(obj=o.obj, missingSet=[],
                                    propSet=[SimpleNamespace(name=p, val=self.server.props[o.obj._moId].get(p))
@@ -117,7 +119,8 @@ class Flags(Controller):
         return out
 
     def apply(self, conn: Any, state: ObjectState, diffs: list[FieldDiff], desired: Mapping[FieldPath, Any]) -> None:
-        assert dict(desired) == {p: d for p, d in desired.items()}
+        conn.server.diffs.extend((prop(d.path), d.current, d.desired, d.subject, d.impact, type(conn).__name__)
+                                 for d in diffs)
         for d in diffs:
             conn.call(conn.server.write, state.ref.moid, prop(d.path), d.desired)
 
@@ -130,7 +133,7 @@ class Alpha(Flags):
 
     def guard(self, diff: FieldDiff, desired: Mapping[FieldPath, Any], state: ObjectState,
               facts: ConnectionFacts) -> str | None:
-        return "refusing: forbidden" if diff.desired == "forbidden" else None
+        return f"refusing: forbidden for {facts.username}" if diff.desired == "forbidden" else None
 
 
 class Beta(Flags):
@@ -151,12 +154,14 @@ class Gamma(Flags):
     prefetched: ClassVar[list[tuple[list[str], dict[str, Any]]]] = []
 
     observed: ClassVar[list[str]] = []
+    callers: ClassVar[list[tuple[str, str]]] = []
 
     def observe(self, state: ObjectState) -> None:
         Gamma.observed.append(state.ref.moid)
 
     def prefetch(self, conn: Any, states: list[ObjectState], desired: Mapping[str, Mapping[FieldPath, Any]]) -> None:
         Gamma.prefetched.append(([s.ref.moid for s in states], dict(desired)))
+        Gamma.callers.append((self.name, type(conn).__name__))
         if Gamma.prefetch_fault is not None:
             raise Gamma.prefetch_fault
 
@@ -187,6 +192,7 @@ def controllers(monkeypatch: pytest.MonkeyPatch) -> None:
     Gamma.prefetch_fault = None
     Gamma.prefetched = []
     Gamma.observed = []
+    Gamma.callers = []
 
 
 def dv(value: Any) -> DesiredValue:
@@ -232,6 +238,8 @@ def test_each_controller_writes_after_its_intent_then_one_read_back_then_the_out
                      ("read", "host-1"),
                      ("outcome", ("alpha.x", "applied"), ("alpha.y", "applied"), ("beta.z", "applied"))]
     assert s.fetches == [(["host-1"], ["alpha.x", "alpha.y", "beta.z", "runtime.connectionState"])]
+    assert s.diffs == [("alpha.x", "old", 1, "", Impact.NONE, "Conn"), ("alpha.y", "old", 2, "", Impact.NONE, "Conn"),
+                       ("beta.z", "old", 3, "", Impact.NONE, "Conn")]
     assert outcomes(a) == {p: ("applied", "", "") for p in ("alpha.x", "alpha.y", "beta.z")}
     assert done == ["host-1"] and vplan.plan.problems == [] and vplan.plan.notes == []
     assert [c.outcome for c in vplan.plan.changes] == [Outcome.APPLIED] * 3  # collected back into the plan
@@ -266,7 +274,7 @@ def test_the_guard_runs_again_at_apply_time_and_a_refused_change_is_skipped_not_
     vplan = run(s, a)
     assert [e for e in s.log if e[0] == "write"] == [("write", "host-1", "alpha.y")]
     refused = next(c for c in a.changes if c.path == ("alpha", "x"))
-    assert (refused.reason, refused.outcome, refused.message) == (Skip.GUARD, Outcome.SKIPPED, "refusing: forbidden")
+    assert (refused.reason, refused.outcome, refused.message) == (Skip.GUARD, Outcome.SKIPPED, "refusing: forbidden for root")
     assert outcomes(a)["alpha.y"][0] == "applied" and vplan.plan.problems == []
 
 
@@ -276,16 +284,17 @@ def test_a_write_without_effect_is_not_effective_with_the_value_read_back():
     a = host(s, "host-1", {"alpha.x": 1, "alpha.y": 2})
     vplan = run(s, a)
     (x,) = [c for c in a.changes if c.path == ("alpha", "x")]
-    assert (x.outcome, x.current, x.error) == (Outcome.NOT_EFFECTIVE, "old", "")
+    assert (x.outcome, x.current, x.error) == (Outcome.NOT_EFFECTIVE, "clamped", "")
     assert x.message == "applied but not effective: the read-back still differs"
     assert outcomes(a)["alpha.y"] == ("applied", "", "") and vplan.plan.problems == []
 
 
 def test_a_field_pending_a_reboot_after_its_write_is_applied_with_the_controllers_message():
     s = Server()
+    s.fail = {"beta.z": RuntimeError("lost the answer")}
     a = host(s, "host-1", {"beta.z": "pending"}, have={"beta.z": "old"})
-    run(s, a)
-    assert outcomes(a) == {"beta.z": ("applied", "", "at the next reboot")}
+    vplan = run(s, a)
+    assert outcomes(a) == {"beta.z": ("applied", "", "at the next reboot")} and vplan.plan.problems == []
 
 
 def test_a_call_that_raised_fails_the_fields_still_differing_and_the_next_controller_still_writes():
@@ -304,9 +313,12 @@ def test_a_call_that_raised_fails_the_fields_still_differing_and_the_next_contro
 def test_a_call_that_raised_after_every_field_took_effect_is_applied_without_a_problem():
     s = Server()
     s.fail = {"alpha.y": RuntimeError("timed out reading the answer")}
-    a = host(s, "host-1", {"alpha.x": 1, "alpha.y": 2})
+    s.ignore = {"beta.z"}
+    a = host(s, "host-1", {"alpha.x": 1, "alpha.y": 2, "beta.z": 3, "gamma.w": 4}, reasons={"gamma.w": Skip.AUDIT})
     vplan = run(s, a)
-    assert outcomes(a) == {"alpha.x": ("applied", "", ""), "alpha.y": ("applied", "", "")}
+    assert outcomes(a) == {"alpha.x": ("applied", "", ""), "alpha.y": ("applied", "", ""),
+                           "beta.z": ("notEffective", "", "applied but not effective: the read-back still differs"),
+                           "gamma.w": ("planned", "", "")}
     assert vplan.plan.problems == []
 
 
@@ -391,7 +403,7 @@ def test_a_skipped_field_stays_skipped_through_a_failed_read_back():
     s.fetch_fault = RuntimeError("gone")
     a = host(s, "host-1", {"alpha.x": "forbidden", "alpha.y": 2})
     run(s, a)
-    assert outcomes(a)["alpha.x"] == ("skipped", "", "refusing: forbidden")
+    assert outcomes(a)["alpha.x"] == ("skipped", "", "refusing: forbidden for root")
     assert outcomes(a)["alpha.y"][0] == "unknown"
 
 
@@ -449,7 +461,7 @@ def test_apply_object_guards_writes_reads_back_and_records_the_outcome():
     journal = Journal(s)
     problems = executor.apply_object(Conn(s), vplan, a, {"alpha": Alpha()}, today=__import__("datetime").date.today(),
                                      journal=journal)
-    assert problems == []
+    assert problems == [] and outcomes(a)["alpha.x"] == ("skipped", "", "refusing: forbidden for root")
     assert s.log == [("intent", "alpha.y"), ("write", "host-1", "alpha.y"), ("read", "host-1"),
                      ("outcome", ("alpha.y", "applied"))]
 
@@ -708,8 +720,6 @@ def test_a_vm_that_does_not_power_on_again_is_logged_and_its_changes_still_settl
     assert outcomes(v)["vm.cold"][0] == "applied" and vplan.plan.problems == []
     assert {k: e[k] for e in logs for k in ("event", "object", "error") if e["log_level"] == "error"} == {
         "event": "could not power the VM on again", "object": "web-1", "error": "no host can run it"}
-    assert [e["event"] for e in logs if e["log_level"] == "info"] == ["guest shut down for changes that need power-off"]
-    assert [e["object"] for e in logs if e["log_level"] == "info"] == ["web-1"]
 
 
 def test_apply_object_power_cycles_a_vm_too(monkeypatch):
@@ -719,3 +729,61 @@ def test_apply_object_power_cycles_a_vm_too(monkeypatch):
     problems = executor.apply_object(Conn(s), plan(v), v, {"vmc": Vmc()}, today, journal=Journal(s))
     assert problems == [] and ("shutdown", "vm-1") in s.log and s.log[-1] == (
         "outcome", ("vm.cold", "applied"), ("vm.hot", "applied"))
+
+
+def test_apply_object_reports_a_failed_read_back():
+    s = Server()
+    s.fetch_fault = RuntimeError("gone")
+    a = host(s, "host-1", {"alpha.y": 2})
+    problems = executor.apply_object(Conn(s), plan(a), a, {"alpha": Alpha()},
+                                     today=__import__("datetime").date.today())
+    assert problems == [ObjectProblem(a.state.ref, "read-back failed: RuntimeError: gone")]
+
+
+def test_without_a_journal_the_changes_are_still_written():
+    s = Server()
+    a = host(s, "host-1", {"beta.z": 3})
+    executor.apply_plan(Conn(s), plan(a))
+    assert s.log == [("write", "host-1", "beta.z"), ("read", "host-1")] and outcomes(a)["beta.z"][0] == "applied"
+
+
+def test_a_failed_read_back_of_one_type_leaves_the_other_types_settled(monkeypatch):
+    monkeypatch.setattr(registry, "ALL", (Alpha(), Beta(), Gamma(), Vmc()))
+    s = Server()
+    s.fetch_fault, s.fetch_fail_for = RuntimeError("gone"), {"host-1"}
+    a = host(s, "host-1", {"beta.z": 3})
+    ref = ObjectRef("VirtualMachine", "vm-1", "web-1", "lab")
+    s.props["vm-1"] = {"vm.hot": "old", "runtime.powerState": "poweredOff", "config.template": False}
+    v = PlannedObject(ObjectState(ref, {"vm.hot": "old"}, mo=vim.VirtualMachine("vm-1")),
+                      {"vmc": {("vm", "hot"): dv(2)}}, [Change(ref, "vmc", ("vm", "hot"), "old", 2)])
+    vplan = run(s, a, v, concurrency=1)
+    assert outcomes(a)["beta.z"][0] == "unknown" and outcomes(v)["vm.hot"] == ("applied", "", "")
+    assert [p.object.moid for p in vplan.plan.problems] == ["host-1"]
+
+
+def test_an_unexpected_failure_of_the_source_reads_leaves_every_object_unknown(monkeypatch):
+    def broken(*args: Any, **kw: Any) -> Any:
+        raise RuntimeError("source reader broke")
+
+    monkeypatch.setattr(executor.sources, "read", broken)
+    s = Server()
+    a, b = host(s, "host-1", {"beta.z": 3}), host(s, "host-2", {"gamma.w": 3})
+    vplan = run(s, a, b)
+    assert outcomes(a)["beta.z"][0] == "unknown" and outcomes(b)["gamma.w"][0] == "unknown"
+    assert Gamma.prefetched == [] and Gamma.observed == []
+    assert sorted(p.object.moid for p in vplan.plan.problems) == ["host-1", "host-2"]
+
+
+class Delta(Gamma):
+    name: ClassVar[str] = "delta"
+    order = 5
+    spec_key = "delta"
+    properties = ("delta.v",)
+
+
+def test_each_prefetching_controller_reads_once_for_its_objects(monkeypatch):
+    monkeypatch.setattr(registry, "ALL", (Alpha(), Beta(), Gamma(), Delta()))
+    s = Server()
+    run(s, host(s, "host-1", {"gamma.w": 4, "delta.v": 5}), host(s, "host-2", {"delta.v": 5}), concurrency=1)
+    assert Gamma.callers == [("gamma", "Conn"), ("delta", "Conn")]
+    assert [sorted(moids) for moids, _ in Gamma.prefetched] == [["host-1"], ["host-1", "host-2"]]
