@@ -41,9 +41,15 @@ class Server:
         self.fetch_fault: BaseException | None = None
         self.fetches: list[tuple[list[str], list[str]]] = []  # (moids, paths) per RetrievePropertiesEx
         self.threads: list[str] = []
+        self.barrier: threading.Barrier | None = None
 
     def write(self, moid: str, path: str, value: Any) -> None:
         self.threads.append(threading.current_thread().name)
+        if self.barrier is not None:
+            try:
+                self.barrier.wait()
+            except threading.BrokenBarrierError:
+                self.log.append(("barrier broken",))
         if path in self.fail_before:
             raise self.fail_before[path]
         self.log.append(("write", moid, path))
@@ -787,3 +793,12 @@ def test_each_prefetching_controller_reads_once_for_its_objects(monkeypatch):
     run(s, host(s, "host-1", {"gamma.w": 4, "delta.v": 5}), host(s, "host-2", {"delta.v": 5}), concurrency=1)
     assert Gamma.callers == [("gamma", "Conn"), ("delta", "Conn")]
     assert [sorted(moids) for moids, _ in Gamma.prefetched] == [["host-1"], ["host-1", "host-2"]]
+
+
+def test_at_most_concurrency_objects_are_written_at_once():
+    """Three writers would meet at a barrier of three within its timeout; with two at once they never can."""
+    s = Server()
+    s.barrier = threading.Barrier(3, timeout=0.3)
+    objects = [host(s, f"host-{i}", {"beta.z": 1}) for i in range(3)]
+    run(s, *objects, concurrency=2)
+    assert ("barrier broken",) in s.log and all(outcomes(po)["beta.z"][0] == "applied" for po in objects)
