@@ -36,6 +36,7 @@ class Server:
         self.ignore: set[str] = set()            # property paths the server clamps to "clamped" when written
         self.fetch_fail_for: set[str] = set()     # a read-back of these moids fails
         self.diffs: list[tuple[Any, ...]] = []    # what each apply was given
+        self.desired: list[dict[FieldPath, Any]] = []
         self.fail: dict[str, BaseException] = {}  # property path -> fault raised when written (after the write)
         self.fail_before: dict[str, BaseException] = {}  # property path -> fault raised instead of the write
         self.fetch_fault: BaseException | None = None
@@ -125,6 +126,7 @@ class Flags(Controller):
         return out
 
     def apply(self, conn: Any, state: ObjectState, diffs: list[FieldDiff], desired: Mapping[FieldPath, Any]) -> None:
+        conn.server.desired.append(dict(desired))
         conn.server.diffs.extend((prop(d.path), d.current, d.desired, d.subject, d.impact, type(conn).__name__)
                                  for d in diffs)
         for d in diffs:
@@ -246,6 +248,7 @@ def test_each_controller_writes_after_its_intent_then_one_read_back_then_the_out
     assert s.fetches == [(["host-1"], ["alpha.x", "alpha.y", "beta.z", "runtime.connectionState"])]
     assert s.diffs == [("alpha.x", "old", 1, "", Impact.NONE, "Conn"), ("alpha.y", "old", 2, "", Impact.NONE, "Conn"),
                        ("beta.z", "old", 3, "", Impact.NONE, "Conn")]
+    assert s.desired == [{("alpha", "x"): 1, ("alpha", "y"): 2}, {("beta", "z"): 3}]
     assert outcomes(a) == {p: ("applied", "", "") for p in ("alpha.x", "alpha.y", "beta.z")}
     assert done == ["host-1"] and vplan.plan.problems == [] and vplan.plan.notes == []
     assert [c.outcome for c in vplan.plan.changes] == [Outcome.APPLIED] * 3  # collected back into the plan
@@ -522,6 +525,10 @@ def test_hosts_for_a_rolling_window_go_through_it_and_the_others_are_written_as_
 
     def window(conn: Any, vplan: VCenterPlan, hosts: list[PlannedObject], win: rolling.Window) -> list[ObjectProblem]:
         seen.append([po.state.ref.moid for po in hosts])
+        assert isinstance(conn, Conn) and vplan.objects[0] is hosts[0]
+        s.fail_before = {"alpha.x": vim.fault.RestrictedVersion()}
+        assert win.write(hosts[0]) == ([], [])  # the executor's own write step, with its plan and controllers
+        assert vplan.plan.notes == [f"HostSystem esx-host-1: audit only: {executor.RESTRICTED_MESSAGE}"]
         return win.finish(hosts[0], [ObjectProblem(hosts[0].state.ref, "window stopped")])
 
     monkeypatch.setattr(rolling, "run", window)
@@ -529,7 +536,7 @@ def test_hosts_for_a_rolling_window_go_through_it_and_the_others_are_written_as_
     vplan = run(s, w, plain_host, rolling_windows=True, on_object_done=lambda po: done.append(po.state.ref.moid))
     assert seen == [["host-1"]] and [e for e in s.log if e[0] == "write"] == [("write", "host-2", "beta.z")]
     assert done == ["host-2", "host-1"] and vplan.plan.problems == [ObjectProblem(w.state.ref, "window stopped")]
-    assert ("outcome", ("alpha.x", "planned"), ("beta.z", "planned")) in s.log  # finish records the outcome
+    assert s.log[-2:] == [("intent", "alpha.x"), ("outcome",)]  # the window's write, then finish records the outcome
 
 
 def test_without_rolling_windows_such_a_host_is_written_directly(monkeypatch):
@@ -558,7 +565,8 @@ def test_a_windows_steps_are_the_executors_guard_write_and_read_back():
     po.desired["alpha"][("alpha", "y")] = dv("forbidden")
     win.guard(po)
     refused = po.changes[-1]
-    assert (refused.reason, refused.outcome) == (Skip.GUARD, Outcome.SKIPPED)
+    assert (refused.reason, refused.outcome, refused.message) == (Skip.GUARD, Outcome.SKIPPED,
+                                                                  "refusing: forbidden for root")
     assert win.remaining(po, {"alpha", "beta", "nope"}) == {(("alpha", "x"), ""), (("alpha", "y"), ""),
                                                            (("beta", "z"), "")}
     assert win.remaining(po, {"beta"}) == {(("beta", "z"), "")}
@@ -630,6 +638,7 @@ class Vmc(Flags):
 
     def apply(self, conn: Any, state: ObjectState, diffs: list[FieldDiff], desired: Mapping[FieldPath, Any]) -> None:
         conn.server.log.append(("apply", str(state.props.get("runtime.powerState"))))
+        conn.server.diffs.extend((prop(d.path), d.current, d.desired, d.subject, d.impact) for d in diffs)
         for d in diffs:
             if d.path == ("vm", "cold") and conn.server.props[state.ref.moid]["runtime.powerState"] == "poweredOn":
                 raise vim.fault.InvalidPowerState(msg="the VM is on")
@@ -643,13 +652,13 @@ class Power:
         self.server, self.refuse, self.fail_on = server, refuse, fail_on
 
     def shutdown_guest(self, conn: Any, vm: Any) -> None:
-        self.server.log.append(("shutdown", vm._moId))
+        self.server.log.append(("shutdown", vm._moId) if isinstance(conn, Conn) else ("shutdown without a connection",))
         if self.refuse:
             raise executor.power.PowerCycleError("guest shutdown refused (ToolsUnavailable)")
         self.server.props[vm._moId]["runtime.powerState"] = "poweredOff"
 
     def power_on(self, conn: Any, vm: Any) -> None:
-        self.server.log.append(("power on", vm._moId))
+        self.server.log.append(("power on", vm._moId) if isinstance(conn, Conn) else ("power on without a connection",))
         if self.fail_on:
             raise RuntimeError("no host can run it")
         self.server.props[vm._moId]["runtime.powerState"] = "poweredOn"
@@ -682,6 +691,7 @@ def test_a_vm_is_shut_down_after_the_intent_written_while_off_read_back_alone_th
     assert s.log[9:] == [("intent", "beta.z"), ("write", "host-1", "beta.z"), ("read", "host-1"),
                          ("outcome", ("beta.z", "applied"))]
     assert done == ["vm-1", "host-1"] and vplan.plan.problems == []
+    assert [d[:5] for d in s.diffs[:2]] == [("vm.cold", "old", 1, "", Impact.POWER_CYCLE), ("vm.hot", "old", 2, "", Impact.NONE)]
     assert v.state.props["runtime.powerState"] == "poweredOff"  # as read back while off
 
 
@@ -690,6 +700,8 @@ def test_a_vm_that_cannot_shut_down_fails_its_cold_changes_and_still_gets_the_ot
     v = cycled_vm(s, monkeypatch, refuse=True)
     vplan = run(s, v)
     assert ("power on", "vm-1") not in s.log and ("write", "vm-1", "vm.cold") not in s.log
+    assert s.log[:4] == [("intent", "vm.cold"), ("shutdown", "vm-1"), ("intent", "vm.cold", "vm.hot"),
+                         ("apply", "poweredOn")]
     assert outcomes(v)["vm.cold"][:2] == ("failed", "InvalidPowerState: the VM is on")
     assert vplan.plan.problems == [ObjectProblem(v.state.ref, "guest shutdown refused (ToolsUnavailable)"),
                                    ObjectProblem(v.state.ref, "InvalidPowerState: the VM is on", "vmc")]
@@ -778,6 +790,7 @@ def test_an_unexpected_failure_of_the_source_reads_leaves_every_object_unknown(m
     assert outcomes(a)["beta.z"][0] == "unknown" and outcomes(b)["gamma.w"][0] == "unknown"
     assert Gamma.prefetched == [] and Gamma.observed == []
     assert sorted(p.object.moid for p in vplan.plan.problems) == ["host-1", "host-2"]
+    assert {p.message for p in vplan.plan.problems} == {"read-back failed: RuntimeError: source reader broke"}
 
 
 class Delta(Gamma):
@@ -802,3 +815,36 @@ def test_at_most_concurrency_objects_are_written_at_once():
     objects = [host(s, f"host-{i}", {"beta.z": 1}) for i in range(3)]
     run(s, *objects, concurrency=2)
     assert ("barrier broken",) in s.log and all(outcomes(po)["beta.z"][0] == "applied" for po in objects)
+
+
+def test_apply_object_drops_the_problem_of_a_call_whose_fields_all_took_effect():
+    s = Server()
+    s.fail = {"alpha.y": RuntimeError("lost the answer")}
+    a = host(s, "host-1", {"alpha.y": 2})
+    assert executor.apply_object(Conn(s), plan(a), a, {"alpha": Alpha()},
+                                 today=__import__("datetime").date.today()) == []
+
+
+def test_apply_object_on_a_read_only_host_notes_audit_only():
+    s = Server()
+    s.fail_before = {"alpha.y": vim.fault.RestrictedVersion()}
+    a = host(s, "host-1", {"alpha.y": 2})
+    vplan = plan(a)
+    assert executor.apply_object(Conn(s), vplan, a, {"alpha": Alpha()}, today=__import__("datetime").date.today()) == []
+    assert vplan.plan.notes == [f"HostSystem esx-host-1: audit only: {executor.RESTRICTED_MESSAGE}"]
+
+
+def test_the_read_back_rereads_the_sources_fresh_with_the_desired_values(monkeypatch):
+    calls: list[tuple[Any, ...]] = []
+    real = executor.sources.read
+
+    def spy(conn: Any, targets: Any, cache: Any, **kw: Any) -> Any:
+        calls.append((cache, kw.get("fresh"), kw.get("desired")))
+        return real(conn, targets, cache, **kw)
+
+    monkeypatch.setattr(executor.sources, "read", spy)
+    s = Server()
+    a = host(s, "host-1", {"beta.z": 3})
+    vplan = plan(a)
+    executor.apply_plan(Conn(s), vplan, journal=Journal(s))
+    assert calls == [(vplan.cache, True, {"host-1": {"beta": {("beta", "z"): 3}}})]
