@@ -6,12 +6,14 @@ prove the same round trip over SOAP; these run in milliseconds, so mutation test
 
 from __future__ import annotations
 
+import logging
 import threading
 from collections.abc import Mapping
 from types import SimpleNamespace
 from typing import Any, ClassVar
 
 import pytest
+import structlog
 from pyVmomi import vim, vmodl
 from structlog.testing import capture_logs
 
@@ -733,11 +735,18 @@ def test_no_shutdown_without_its_intent(monkeypatch):
 def test_a_vm_that_does_not_power_on_again_is_logged_and_its_changes_still_settled(monkeypatch):
     s = Server()
     v = cycled_vm(s, monkeypatch, fail_on=True)
-    with capture_logs() as logs:
-        vplan = run(s, v)
+    saved = structlog.get_config()
+    structlog.configure(wrapper_class=structlog.make_filtering_bound_logger(logging.DEBUG))  # other tests may set WARNING
+    try:
+        with capture_logs() as logs:
+            vplan = run(s, v)
+    finally:
+        structlog.configure(**saved)
     assert outcomes(v)["vm.cold"][0] == "applied" and vplan.plan.problems == []
     assert {k: e[k] for e in logs for k in ("event", "object", "error") if e["log_level"] == "error"} == {
         "event": "could not power the VM on again", "object": "web-1", "error": "no host can run it"}
+    assert [(e["event"], e["object"]) for e in logs if e["log_level"] == "info"] == [
+        ("guest shut down for changes that need power-off", "web-1")]
 
 
 def test_apply_object_power_cycles_a_vm_too(monkeypatch):
