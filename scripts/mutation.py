@@ -58,7 +58,7 @@ MODULES: dict[str, list[str]] = {
                           "tests/unit/engine/test_planner_mutants.py",
                           "tests/integration/test_planner_snapshot.py"],
     "engine/guards.py": ["tests/unit/engine/test_guards.py", "tests/unit/engine/test_guard_mutants.py"],
-    "engine/executor.py": ["tests/integration/test_executor_outcomes.py"],
+    "engine/executor.py": ["tests/unit/engine/test_executor_mutants.py", "tests/integration/test_executor_outcomes.py"],
     "daemon/workqueue.py": ["tests/unit/daemon/test_daemon_workqueue.py", "tests/unit/daemon/test_workqueue_mutants.py",
                             "tests/unit/daemon/test_daemon_metrics.py"],
     "events/journal.py": ["tests/unit/events/test_journal.py", "tests/unit/events/test_journal_mutants.py",
@@ -103,6 +103,15 @@ _NO_FIELDS = "a policy without the controller's fields gives None instead of {}:
 _NO_SINGLES = "fetch_singletons with no types finds no references and returns {} without a round trip"
 _SINGLE_NAME = ("no controller of a singleton type declares `name` (property_specs adds it only to managed entities), "
                 "so the filter removes nothing either way")
+_TODAY = ("`today` is handed down to read_back_many, which reads nothing from it (the read-back settles by the "
+          "re-read state alone)")
+_JOURNAL_GIVEN = "_apply_object's only caller (_apply_with_power) always passes a journal"
+_DEFAULT_CONCURRENCY = ("the default only bounds how many objects are written at once; the outcomes are the same, "
+                        "so only timing tells 8 from 9 (the bound itself is tested with concurrency=2)")
+_WAITER = ("the shared task waiter changes only how a task is waited for (tasks.run falls back to wait_one), never "
+           "its outcome; the executor itself waits for no task")
+_SHUTDOWN = "pool.map's results are all listed before the pool is shut down, so there is nothing left to wait for"
+_EVERY_OBJECT = "fetch_objects returns an entry for every requested object (a missing one with errors['*'])"
 EQUIVALENT: dict[str, tuple[str, str]] = {
     "reconciler.vsphere.tls.x_build_context__mutmut_28": ("ctx.check_hostname = None", _TRUTHY),
     "reconciler.vsphere.tls.x_build_context__mutmut_32": ("ctx.check_hostname = None", _TRUTHY),
@@ -264,6 +273,26 @@ EQUIVALENT: dict[str, tuple[str, str]] = {
     "reconciler.events.journal.x__dump__mutmut_1": (
         "return None if (value is None) and False else json.dumps(value, default=str, sort_keys=True)",
         'None is then stored as the JSON text "null", which _load reads back as None'),
+    "reconciler.engine.executor.x__apply_object__mutmut_13": ('problems, touched = _write_object(conn, vplan, po, controllers, journal if (journal is not None) or True else NoJournal())', _JOURNAL_GIVEN),
+    "reconciler.engine.executor.x__apply_object__mutmut_20": ('problems.extend(read_back(conn, vplan, po, touched, None))', _TODAY),
+    "reconciler.engine.executor.x__apply_with_power__mutmut_7": ('return _apply_object(conn, vplan, po, controllers, None, journal)', _TODAY),
+    "reconciler.engine.executor.x__apply_with_power__mutmut_76": ('return _apply_object(conn, vplan, po, controllers, None, journal)', _TODAY),
+    "reconciler.engine.executor.x__apply_with_power__mutmut_51": ('return [ObjectProblem(po.state.ref, str(exc))] + _apply_object(conn, vplan, po, controllers, None,', _TODAY),
+    "reconciler.engine.executor.x_apply_object__mutmut_16": ('problems = _apply_with_power(conn, vplan, po, controllers, None, journal)', _TODAY),
+    "reconciler.engine.executor.x_apply_plan__mutmut_20": ('day = None', _TODAY),
+    "reconciler.engine.executor.x_apply_plan__mutmut_21": ('day = today and dt.date.today()', _TODAY),
+    "reconciler.engine.executor.x_apply_plan__mutmut_42": ('problems = _apply_with_power(conn, vplan, po, controllers, None, recorder)', _TODAY),
+    "reconciler.engine.executor.x_apply_plan__mutmut_121": ('read = read_back_many(conn, vplan, [(w.po, w.touched) for w in pending if w.touched], None)', _TODAY),
+    "reconciler.engine.executor.x_apply_plan__mutmut_159": ('results.append(rolling.run(conn, vplan, windowed, _window(conn, vplan, controllers, recorder, None, finish)))', _TODAY),
+    "reconciler.engine.executor.x_read_back__mutmut_8": ('return read_back_many(conn, vplan, [(po, touched)], None).get(po.state.ref.moid, [])', _TODAY),
+    "reconciler.engine.executor.x__window__mutmut_41": ('return rolling.Window(guard=lambda po: guards.guard_object(po, vplan.facts, Outcome.SKIPPED), write=write, read_back=lambda po, touched: read_back(conn, vplan, po, touched, None),', _TODAY),
+    "reconciler.engine.executor.x_apply_plan__mutmut_1": ('def apply_plan(conn: Connection, vplan: VCenterPlan, concurrency: int = 9,', _DEFAULT_CONCURRENCY),
+    "reconciler.engine.executor.x_apply_plan__mutmut_90": ('with tasks.shared_waiter(None), contextlib.ExitStack() as stack:', _WAITER),
+    "reconciler.engine.executor.x_apply_plan__mutmut_93": ('stack.callback(pool.shutdown, wait=None)', _SHUTDOWN),
+    "reconciler.engine.executor.x_apply_plan__mutmut_95": ('stack.callback(pool.shutdown, )', _SHUTDOWN),
+    "reconciler.engine.executor.x_apply_plan__mutmut_96": ('stack.callback(pool.shutdown, wait=False)', _SHUTDOWN),
+    "reconciler.engine.executor.x__read_back_many__mutmut_24": ('fresh: dict[str, Any] = fetched.get(po.state.ref.moid, None)', _EVERY_OBJECT),
+    "reconciler.engine.executor.x__read_back_many__mutmut_26": ('fresh: dict[str, Any] = fetched.get(po.state.ref.moid, )', _EVERY_OBJECT),
 }
 
 #: Modules whose SQL text (SQLite) and sqlite3.Row keys are read case-insensitively: a mutant that only changes the
