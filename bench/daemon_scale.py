@@ -37,30 +37,15 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "tests"))
+sys.path.insert(0, str(ROOT / "bench"))
 
 from pyVmomi import vim  # noqa: E402
 
+from drift_latency import POLICIES  # noqa: E402 - the same host and VM policies as the latency bench
 from simulator import start_simulator  # noqa: E402
 
 VSR = str(Path(sys.executable).with_name("vsr"))
 SIZES = {64: (4, 16, 30), 1000: (20, 50, 16), 2500: (50, 50, 16)}  # hosts: (clusters, hosts per cluster, VMs/host)
-POLICIES = """
-apiVersion: vsr.dev/v1alpha1
-kind: HostSecurityPolicy
-metadata: {name: hosts}
-spec:
-  selector: {hosts: ["*"]}
-  services: {TSM-SSH: {running: false, policy: "off"}, TSM: {running: false}}
-  firewall: {sshServer: {allowedIPs: ["192.168.10.0/24"]}}
-  advancedSettings: {Mem.ShareForceSalting: 2}
----
-apiVersion: vsr.dev/v1alpha1
-kind: VMSecurityPolicy
-metadata: {name: vms}
-spec:
-  selector: {vms: ["*"]}
-  advancedSettings: {isolation.tools.copy.disable: true, isolation.tools.paste.disable: true}
-"""
 
 
 def status_mb(pid: int, key: str) -> float:

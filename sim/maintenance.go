@@ -94,31 +94,23 @@ func (p *hostProxy) EnterMaintenanceModeTask(ctx *simulator.Context, req *types.
 	if f != nil {
 		return &methods.EnterMaintenanceMode_TaskBody{Fault_: f}
 	}
-	var msg string
-	task := simulator.CreateTask(h, "enterMaintenanceMode", func(*simulator.Task) (types.AnyType, types.BaseMethodFault) {
-		if h.Runtime.ConnectionState != types.HostSystemConnectionStateConnected {
-			flt, m := notConnected(h)
-			msg = m
-			return nil, flt
-		}
+	ref := connectedHostTask(h, "enterMaintenanceMode", func() (types.BaseMethodFault, string) {
 		if h.Runtime.InMaintenanceMode {
-			return nil, nil
+			return nil, ""
 		}
 		vms := poweredOnVMs(h)
 		targets := evacuationTargets(h)
 		if len(vms) > 0 && len(targets) == 0 {
-			msg = fmt.Sprintf("The host %s cannot enter maintenance mode: %d powered-on virtual machines and no other "+
-				"connected host in the cluster that is not in maintenance mode", h.Name, len(vms))
-			return nil, &types.InvalidState{}
+			return &types.InvalidState{}, fmt.Sprintf("The host %s cannot enter maintenance mode: %d powered-on "+
+				"virtual machines and no other connected host in the cluster that is not in maintenance mode",
+				h.Name, len(vms))
 		}
 		for i, vm := range vms {
 			migrate(ctx, vm, h, targets[i%len(targets)])
 		}
 		publish(ctx, h, change("runtime.inMaintenanceMode", true))
-		return nil, nil
+		return nil, ""
 	})
-	ref := task.Run()
-	setTaskMessage(task, msg)
 	return &methods.EnterMaintenanceMode_TaskBody{Res: &types.EnterMaintenanceMode_TaskResponse{Returnval: ref}}
 }
 
@@ -127,20 +119,12 @@ func (p *hostProxy) ExitMaintenanceModeTask(ctx *simulator.Context, req *types.E
 	if f != nil {
 		return &methods.ExitMaintenanceMode_TaskBody{Fault_: f}
 	}
-	var msg string
-	task := simulator.CreateTask(h, "exitMaintenanceMode", func(*simulator.Task) (types.AnyType, types.BaseMethodFault) {
-		if h.Runtime.ConnectionState != types.HostSystemConnectionStateConnected {
-			flt, m := notConnected(h)
-			msg = m
-			return nil, flt
-		}
+	ref := connectedHostTask(h, "exitMaintenanceMode", func() (types.BaseMethodFault, string) {
 		if h.Runtime.InMaintenanceMode {
 			publish(ctx, h, change("runtime.inMaintenanceMode", false))
 		}
-		return nil, nil
+		return nil, ""
 	})
-	ref := task.Run()
-	setTaskMessage(task, msg)
 	return &methods.ExitMaintenanceMode_TaskBody{Res: &types.ExitMaintenanceMode_TaskResponse{Returnval: ref}}
 }
 
@@ -149,24 +133,34 @@ func (p *hostProxy) RebootHostTask(ctx *simulator.Context, req *types.RebootHost
 	if f != nil {
 		return &methods.RebootHost_TaskBody{Fault_: f}
 	}
-	var msg string
-	task := simulator.CreateTask(h, "rebootHost", func(*simulator.Task) (types.AnyType, types.BaseMethodFault) {
-		if h.Runtime.ConnectionState != types.HostSystemConnectionStateConnected {
-			flt, m := notConnected(h)
-			msg = m
-			return nil, flt
-		}
+	ref := connectedHostTask(h, "rebootHost", func() (types.BaseMethodFault, string) {
 		if !req.Force && !h.Runtime.InMaintenanceMode {
-			msg = fmt.Sprintf("The host %s is not in maintenance mode; reboot it with force or enter maintenance mode first", h.Name)
-			return nil, &types.InvalidState{}
+			return &types.InvalidState{}, fmt.Sprintf("The host %s is not in maintenance mode; reboot it with "+
+				"force or enter maintenance mode first", h.Name)
 		}
 		publish(ctx, h, change("runtime.connectionState", types.HostSystemConnectionStateNotResponding))
 		go p.sim.finishReboot(h)
-		return nil, nil
+		return nil, ""
+	})
+	return &methods.RebootHost_TaskBody{Res: &types.RebootHost_TaskResponse{Returnval: ref}}
+}
+
+// connectedHostTask runs step as a task of host h, refused with HostNotConnected while h is not connected; a
+// fault step returns carries the message it returns with it.
+func connectedHostTask(h *simulator.HostSystem, name string, step func() (types.BaseMethodFault, string)) types.ManagedObjectReference {
+	var msg string
+	task := simulator.CreateTask(h, name, func(*simulator.Task) (types.AnyType, types.BaseMethodFault) {
+		var fault types.BaseMethodFault
+		if h.Runtime.ConnectionState != types.HostSystemConnectionStateConnected {
+			fault, msg = notConnected(h)
+		} else {
+			fault, msg = step()
+		}
+		return nil, fault
 	})
 	ref := task.Run()
 	setTaskMessage(task, msg)
-	return &methods.RebootHost_TaskBody{Res: &types.RebootHost_TaskResponse{Returnval: ref}}
+	return ref
 }
 
 // finishReboot brings the host back after -reboot-seconds with its pending settings in effect.

@@ -170,7 +170,7 @@ class HostLocalAccounts(Controller):
             if role.desired == NO_ROLE:
                 conn.call(authz.RemoveEntityPermission, entity=content.rootFolder, user=name, isGroup=False)
             else:
-                role_id = {r.name: r.roleId for r in authz.roleList or []}[role.desired]
+                role_id = state.own(self.name)["seen"]["roles"][role.desired]  # read by prefetch
                 permission = vim.AuthorizationManager.Permission(principal=name, group=False, roleId=role_id,
                                                                  propagate=True)
                 conn.call(authz.SetEntityPermissions, entity=content.rootFolder, permission=[permission])

@@ -113,6 +113,24 @@ def wire_value(value: Any, t: OptionType) -> Any:
 OPTION_MANAGER = "configManager.advancedOption"
 
 
+def option_diff(path: FieldPath, want: Any, current: Any, t: OptionType, *, label: str, invalid_on: str = "",
+                readonly_on: str = "") -> FieldDiff | None:
+    """One typed option (a host's or the vCenter's): the desired value coerced to the option's type (`invalid`
+    when it cannot be) against the current one; a read-only option that differs is `unsupported`."""
+    try:
+        target = coerce(want, t)
+    except ValueError as exc:
+        return FieldDiff(path, current, want, skip=Skip.INVALID, message=f"{label}{invalid_on}: {exc}")
+    try:
+        have = coerce(current, t)
+    except ValueError:
+        have = current
+    if have == target:
+        return None
+    return FieldDiff(path, have, target, skip=Skip.UNSUPPORTED if t.readonly else None,
+                     message=f"{label} is read-only{readonly_on}" if t.readonly else "")
+
+
 def _option_types(static: Mapping[str, Any]) -> dict[str, OptionType]:
     return {d.key: option_type(d) for d in static.get("supportedOption") or []}
 
@@ -160,21 +178,11 @@ class HostAdvancedSettings(Controller):
                                        message=f"advanced setting {key!r} does not exist on host {state.ref.name}"
                                                f"{suggest(key, [*types, *options])}"))
                 continue
-            t = t or OptionType("string")
-            try:
-                target = coerce(want, t)
-            except ValueError as exc:
-                diffs.append(FieldDiff(path, options.get(key), want, skip=Skip.INVALID,
-                                       message=f"advanced setting {key!r} on host {state.ref.name}: {exc}"))
-                continue
-            try:
-                current = coerce(options.get(key), t)
-            except ValueError:
-                current = options.get(key)
-            if current != target:
-                skip = Skip.UNSUPPORTED if t.readonly else None
-                message = f"advanced setting {key!r} is read-only on this host" if t.readonly else ""
-                diffs.append(FieldDiff(path, current, target, skip=skip, message=message))
+            found = option_diff(path, want, options.get(key), t or OptionType("string"),
+                                label=f"advanced setting {key!r}", invalid_on=f" on host {state.ref.name}",
+                                readonly_on=" on this host")
+            if found is not None:
+                diffs.append(found)
         return diffs
 
     def apply(self, conn: Connection, state: ObjectState, diffs: list[FieldDiff],

@@ -15,7 +15,7 @@ from pyVmomi import vim
 
 from reconciler.controllers.base import Controller
 from reconciler.controllers.contract import FieldDiff, FieldPath, ObjectState, Skip
-from reconciler.controllers.host_advanced import OptionType, coerce, option_type, type_of_value, wire_value
+from reconciler.controllers.host_advanced import OptionType, option_diff, option_type, type_of_value, wire_value
 from reconciler.didyoumean import suggest
 from reconciler.vsphere.protocol import Connection
 
@@ -51,19 +51,9 @@ class VCenterAdvancedSettings(Controller):
                                        message=f"vCenter advanced setting {key!r} does not exist"
                                                f"{suggest(key, list(types))}"))
                 continue
-            try:
-                target = coerce(want, t)
-            except ValueError as exc:
-                diffs.append(FieldDiff(path, options.get(key), want, skip=Skip.INVALID,
-                                       message=f"vCenter advanced setting {key!r}: {exc}"))
-                continue
-            try:
-                current = coerce(options.get(key), t)
-            except ValueError:
-                current = options.get(key)
-            if current != target:
-                diffs.append(FieldDiff(path, current, target, skip=Skip.UNSUPPORTED if t.readonly else None,
-                                       message=f"vCenter advanced setting {key!r} is read-only" if t.readonly else ""))
+            found = option_diff(path, want, options.get(key), t, label=f"vCenter advanced setting {key!r}")
+            if found is not None:
+                diffs.append(found)
         return diffs
 
     def apply(self, conn: Connection, state: ObjectState, diffs: list[FieldDiff],
