@@ -13,7 +13,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from reconciler.controllers.base import Controller
-from reconciler.controllers.contract import FieldDiff, FieldPath, Impact, ObjectState, Skip
+from reconciler.controllers.contract import ConnectionFacts, FieldDiff, FieldPath, Impact, ObjectState, Skip
 from reconciler.vsphere.protocol import Connection
 
 VGT_VLAN = 4095
@@ -28,7 +28,7 @@ class HostVgt(Controller):
     spec_key = "vgt"
     managed_type = "HostSystem"
     policy_kind = "HostSecurityPolicy"
-    properties = ("config.network.portgroup", "configManager.networkSystem")
+    properties = ("config.network.portgroup", "config.network.vnic", "configManager.networkSystem")
 
     def diff(self, desired: Mapping[FieldPath, Any], state: ObjectState) -> list[FieldDiff]:
         if ALLOWED not in desired or desired[ALLOWED]:
@@ -49,6 +49,18 @@ class HostVgt(Controller):
                 diffs.append(FieldDiff(ALLOWED, True, False, subject=subject, impact=Impact.DISRUPTIVE,
                                        message=f"VLAN 4095 -> {replacement}"))
         return diffs
+
+    def guard(self, diff: FieldDiff, desired: Mapping[FieldPath, Any], state: ObjectState,
+              facts: ConnectionFacts) -> str | None:
+        """Never move a port group that carries a VMkernel NIC to another VLAN: the host's own traffic (maybe the
+        path vsr or vCenter reaches it by) would be cut."""
+        name = diff.subject.partition(" ")[2]
+        vmks = sorted(v.device for v in state.props.get("config.network.vnic") or [] if v.portgroup == name)
+        if not vmks:
+            return None
+        return (f"refusing to move port group {name!r} to VLAN {desired.get(REPLACEMENT)}: VMkernel NIC(s) "
+                f"{', '.join(vmks)} use it (the host's own traffic, maybe how vsr or vCenter reaches it); "
+                "change its VLAN by hand or list it in vgt.exceptPortgroups")
 
     def apply(self, conn: Connection, state: ObjectState, diffs: list[FieldDiff],
               desired: Mapping[FieldPath, Any]) -> None:

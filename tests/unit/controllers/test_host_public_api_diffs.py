@@ -14,7 +14,7 @@ from reconciler.controllers.host_certificate import issuer_allowed
 from reconciler.controllers.host_firewall_policy import INCOMING, OUTGOING, HostFirewallDefaultPolicy
 from reconciler.controllers.host_ntp import SERVERS, HostNtp
 from reconciler.controllers.host_snmp import COMMUNITIES, SNMP, HostSnmp
-from reconciler.controllers.host_vgt import ALLOWED, EXCEPT, HostVgt
+from reconciler.controllers.host_vgt import ALLOWED, EXCEPT, REPLACEMENT, HostVgt
 from reconciler.events.model import ObjectRef
 
 REF = ObjectRef("HostSystem", "host-1", "esx-01", "lab")
@@ -115,6 +115,18 @@ def test_vgt_portgroups_are_audited_unless_excepted():
     assert (d.subject, d.skip) == ("portgroup Trunk", Skip.AUDIT)
     assert HostVgt().diff({ALLOWED: False, EXCEPT: ["Tr*"]}, s) == []
     assert HostVgt().diff({ALLOWED: True}, s) == []
+
+
+def test_vgt_never_moves_a_portgroup_that_carries_a_vmkernel_nic():
+    pgs = [vim.host.PortGroup(spec=vim.host.PortGroup.Specification(name=n, vlanId=4095, vswitchName="vSwitch0"))
+           for n in ("Trunk", "Mgmt Trunk")]
+    vnics = [vim.host.VirtualNic(device="vmk0", portgroup="Mgmt Trunk")]
+    s = ObjectState(REF, {"config.network.portgroup": pgs, "config.network.vnic": vnics})
+    desired = {ALLOWED: False, REPLACEMENT: 20}
+    trunk, mgmt = sorted(HostVgt().diff(desired, s), key=lambda d: d.subject, reverse=True)
+    assert HostVgt().guard(trunk, desired, s, VIA_VC) is None
+    reason = HostVgt().guard(mgmt, desired, s, VIA_VC)
+    assert reason is not None and "refusing to move port group 'Mgmt Trunk' to VLAN 20" in reason and "vmk0" in reason
 
 
 def test_snmp_communities_never_appear_in_the_diff(tmp_path):
