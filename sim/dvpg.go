@@ -21,6 +21,24 @@ type dvpgProxy struct {
 }
 
 func (s *Sim) installDVPGs() {
+	normalizeNetwork(nil)
+	s.override("DistributedVirtualPortgroup", func(ref types.ManagedObjectReference) mo.Reference {
+		p := &dvpgProxy{}
+		p.Self = ref
+		return p
+	}, "ReconfigureDVPortgroup_Task")
+	s.override("Folder", func(ref types.ManagedObjectReference) mo.Reference {
+		p := &folderProxy{}
+		p.Self = ref
+		return p
+	}, "CreateDVS_Task")
+}
+
+// normalizeNetwork gives every distributed switch and DV portgroup what vCenter reports and vcsim leaves out
+// (uplink marks, configVersion, the vCenter 8 defaults of the port settings). It runs at start-up and after
+// each CreateDVS_Task / AddDVPortgroup_Task, so switches made at run time look like real ones; objects it
+// changes after start-up are published (ctx non-nil).
+func normalizeNetwork(ctx *simulator.Context) {
 	// vCenter lists each switch's uplink portgroups in config.uplinkPortgroup and marks them config.uplink
 	// (6.5+); vcsim creates one ("<switch>-DVUplinks<n>") but records neither.
 	uplinks := map[types.ManagedObjectReference]bool{}
@@ -40,20 +58,53 @@ func (s *Sim) installDVPGs() {
 	}
 	for _, e := range simulator.Map.All("DistributedVirtualPortgroup") {
 		pg := e.(*simulator.DistributedVirtualPortgroup)
+		if pg.Config.Uplink != nil && pg.Config.ConfigVersion != "" {
+			continue // already normalized
+		}
 		if pg.Config.ConfigVersion == "" {
 			pg.Config.ConfigVersion = "1"
 		}
 		pg.Config.Uplink = boolPtr(uplinks[pg.Self])
-		if ps, ok := pg.Config.DefaultPortConfig.(*types.VMwareDVSPortSetting); ok && ps.SecurityPolicy == nil {
-			no := func() *types.BoolPolicy { return &types.BoolPolicy{Value: boolPtr(false)} }
-			ps.SecurityPolicy = &types.DVSSecurityPolicy{AllowPromiscuous: no(), MacChanges: no(), ForgedTransmits: no()}
+		if ps, ok := pg.Config.DefaultPortConfig.(*types.VMwareDVSPortSetting); ok {
+			if ps.SecurityPolicy == nil {
+				no := func() *types.BoolPolicy { return &types.BoolPolicy{Value: boolPtr(false)} }
+				ps.SecurityPolicy = &types.DVSSecurityPolicy{AllowPromiscuous: no(), MacChanges: no(), ForgedTransmits: no()}
+			}
+			defaultPortSetting(ps)
+		}
+		if pol, ok := pg.Config.Policy.(*types.VMwareDVSPortgroupPolicy); ok && pol.MacManagementOverrideAllowed == nil {
+			pol.MacManagementOverrideAllowed = boolPtr(false)
+		}
+		if ctx != nil {
+			publish(ctx, pg, change("config", pg.Config))
 		}
 	}
-	s.override("DistributedVirtualPortgroup", func(ref types.ManagedObjectReference) mo.Reference {
-		p := &dvpgProxy{}
-		p.Self = ref
-		return p
-	}, "ReconfigureDVPortgroup_Task")
+	// vcsim types its switches DistributedVirtualSwitch (vCenter: VmwareDistributedVirtualSwitch)
+	for _, e := range simulator.Map.All("DistributedVirtualSwitch") {
+		dvs := e.(*simulator.DistributedVirtualSwitch)
+		if info, ok := dvs.Config.(*types.VMwareDVSConfigInfo); ok && defaultSwitchConfig(info) && ctx != nil {
+			publish(ctx, dvs, change("config", dvs.Config))
+		}
+	}
+}
+
+// folderProxy serves CreateDVS_Task: the library creates the switch and its uplink portgroup, then the
+// new objects are normalized as vCenter would report them.
+type folderProxy struct {
+	mo.ExtensibleManagedObject
+}
+
+func (p *folderProxy) CreateDVSTask(ctx *simulator.Context, req *types.CreateDVS_Task) soap.HasFault {
+	ref := realRef(req.This)
+	f, ok := simulator.Map.Get(ref).(*simulator.Folder)
+	if !ok {
+		return &methods.CreateDVS_TaskBody{Fault_: fault("", &types.ManagedObjectNotFound{Obj: ref})}
+	}
+	req.This = ref
+	var body soap.HasFault
+	onObject(ctx, f, func() { body = f.CreateDVSTask(ctx, req) })
+	normalizeNetwork(ctx)
+	return body
 }
 
 // mergeStruct copies every set field of src (non-nil pointer/interface/slice, non-empty string, non-zero

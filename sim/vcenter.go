@@ -59,43 +59,48 @@ func (s *Sim) installVCenter() {
 		return p
 	}, "UpdateOptions")
 
-	for _, e := range simulator.Map.All("DistributedVirtualPortgroup") {
-		pg := e.(*simulator.DistributedVirtualPortgroup)
-		if ps, ok := pg.Config.DefaultPortConfig.(*types.VMwareDVSPortSetting); ok {
-			defaultPortSetting(ps)
-		}
-		if pol, ok := pg.Config.Policy.(*types.VMwareDVSPortgroupPolicy); ok && pol.MacManagementOverrideAllowed == nil {
-			pol.MacManagementOverrideAllowed = boolPtr(false)
-		}
-	}
-	// vcsim types its switches DistributedVirtualSwitch (vCenter: VmwareDistributedVirtualSwitch)
-	for _, e := range simulator.Map.All("DistributedVirtualSwitch") {
-		dvs := e.(*simulator.DistributedVirtualSwitch)
-		info, ok := dvs.Config.(*types.VMwareDVSConfigInfo)
-		if !ok {
-			continue
-		}
-		if info.ConfigVersion == "" {
-			info.ConfigVersion = "1"
-		}
-		if info.LinkDiscoveryProtocolConfig == nil { // vCenter's default for a new switch
-			info.LinkDiscoveryProtocolConfig = &types.LinkDiscoveryProtocolConfig{Protocol: "cdp", Operation: "listen"}
-		}
-		if info.IpfixConfig == nil {
-			info.IpfixConfig = &types.VMwareIpfixConfig{ActiveFlowTimeout: 60, IdleFlowTimeout: 15, SamplingRate: 4096}
-		}
-		if info.MaxMtu == 0 {
-			info.MaxMtu = 1500
-		}
-		if ps, ok := info.DefaultPortConfig.(*types.VMwareDVSPortSetting); ok {
-			defaultPortSetting(ps)
-		}
-	}
 	s.override("DistributedVirtualSwitch", func(ref types.ManagedObjectReference) mo.Reference {
 		p := &dvsProxy{}
 		p.Self = ref
 		return p
-	}, "ReconfigureDvs_Task")
+	}, "ReconfigureDvs_Task", "AddDVPortgroup_Task")
+}
+
+// defaultSwitchConfig fills what vCenter 8 reports for a new switch and says whether anything was missing.
+func defaultSwitchConfig(info *types.VMwareDVSConfigInfo) bool {
+	missing := info.ConfigVersion == "" || info.LinkDiscoveryProtocolConfig == nil || info.IpfixConfig == nil ||
+		info.MaxMtu == 0
+	if info.ConfigVersion == "" {
+		info.ConfigVersion = "1"
+	}
+	if info.LinkDiscoveryProtocolConfig == nil { // vCenter's default for a new switch
+		info.LinkDiscoveryProtocolConfig = &types.LinkDiscoveryProtocolConfig{Protocol: "cdp", Operation: "listen"}
+	}
+	if info.IpfixConfig == nil {
+		info.IpfixConfig = &types.VMwareIpfixConfig{ActiveFlowTimeout: 60, IdleFlowTimeout: 15, SamplingRate: 4096}
+	}
+	if info.MaxMtu == 0 {
+		info.MaxMtu = 1500
+	}
+	if ps, ok := info.DefaultPortConfig.(*types.VMwareDVSPortSetting); ok {
+		missing = missing || ps.MacManagementPolicy == nil || ps.IpfixEnabled == nil || ps.Vlan == nil
+		defaultPortSetting(ps)
+	}
+	return missing
+}
+
+// AddDVPortgroupTask: the library adds the portgroups, then they are normalized as vCenter reports them.
+func (p *dvsProxy) AddDVPortgroupTask(ctx *simulator.Context, req *types.AddDVPortgroup_Task) soap.HasFault {
+	ref := realRef(req.This)
+	dvs, ok := simulator.Map.Get(ref).(*simulator.DistributedVirtualSwitch)
+	if !ok {
+		return &methods.AddDVPortgroup_TaskBody{Fault_: fault("", &types.ManagedObjectNotFound{Obj: ref})}
+	}
+	req.This = ref
+	var body soap.HasFault
+	onObject(ctx, dvs, func() { body = dvs.AddDVPortgroupTask(ctx, req) })
+	normalizeNetwork(ctx)
+	return body
 }
 
 // defaultPortSetting fills what vCenter 8 reports for a new switch or portgroup: MAC management as the

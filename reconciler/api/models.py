@@ -261,7 +261,8 @@ class WaiverSelector(StrictModel):
 class VCenterSelector(StrictModel):
     """What a VCenterSecurityPolicy manages besides the vCenter-wide sections: distributed switches named in
     `switches` and DV portgroups named in `portgroups` (globs; omitted or [] = none), within `datacenters`
-    (omitted = any); `exclude` removes switches and portgroups by name."""
+    (omitted = any); `exclude` removes switches and portgroups by name. A non-empty `switches` also narrows
+    portgroups to those of the matching switches."""
 
     datacenters: GlobList | None = None
     switches: GlobList | None = None

@@ -157,6 +157,7 @@ class Placement:
     cluster: str | None = None
     host: str | None = None
     folder: str = ""  # VM folder path below the datacenter's VM root: "" at the root, "Prod/Web" nested
+    switch: str | None = None  # DV portgroups: the name of their distributed switch
 
 
 @dataclass

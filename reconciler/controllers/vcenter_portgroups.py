@@ -97,7 +97,8 @@ class VCenterPortgroups(Controller):
     spec_key = PORTGROUP
     managed_type = "DistributedVirtualPortgroup"
     policy_kind = KIND
-    properties = ("config.defaultPortConfig", "config.policy", "config.configVersion", "config.uplink", "tag")
+    properties = ("config.defaultPortConfig", "config.policy", "config.configVersion", "config.uplink", "tag",
+                  "config.distributedVirtualSwitch")  # its switch, for `selector.switches`
 
     def diff(self, desired: Mapping[FieldPath, Any], state: ObjectState) -> list[FieldDiff]:
         if is_uplink(state.props):

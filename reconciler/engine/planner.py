@@ -107,7 +107,9 @@ def _placement(obj: inventory.ObservedObject, entities: Mapping[str, Any]) -> Pl
         return from_entity(entities[obj.moid])
     parent = obj.props.get("parent")
     if parent is not None and parent._moId in entities:  # a DV portgroup below a network folder
-        return Placement(datacenter=entities[parent._moId].datacenter)
+        switch_ref = obj.props.get("config.distributedVirtualSwitch")
+        switch = entities.get(switch_ref._moId) if switch_ref is not None else None
+        return Placement(datacenter=entities[parent._moId].datacenter, switch=switch.name if switch else None)
     return Placement()
 
 

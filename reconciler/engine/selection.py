@@ -33,12 +33,15 @@ VCENTER_TYPES: dict[str, str | None] = {"DistributedVirtualSwitch": "switches",
 
 def matches_vcenter(selector: Mapping[str, Any] | None, object_type: str, name: str, place: Placement) -> bool:
     """A VCenterSecurityPolicy's selector: the vCenter's own objects always; switches and portgroups when named in
-    `switches` / `portgroups` (explicit opt-in), within `datacenters` (omitted: any), minus `exclude`."""
+    `switches` / `portgroups` (explicit opt-in), within `datacenters` (omitted: any), minus `exclude`. A non-empty
+    `switches` also narrows portgroups to those of the matching switches (`place.switch`)."""
     selector = selector or {}
     dim = VCENTER_TYPES.get(object_type)
     if dim is None:
         return object_type in VCENTER_TYPES
     if not _any(name, selector.get(dim) or []) or _any(name, selector.get("exclude") or []):
+        return False
+    if dim == "portgroups" and selector.get("switches") and not _any(place.switch, selector["switches"]):
         return False
     return not (selector.get("datacenters") and not _any(place.datacenter, selector["datacenters"]))
 

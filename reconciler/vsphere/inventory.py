@@ -240,7 +240,7 @@ def fetch_objects(conn: Connection, refs: Iterable[Any], paths: Sequence[str], *
 # -- inventory paths -----------------------------------------------------------------------------------------
 
 ENTITY_TYPES: tuple[type, ...] = (vim.Datacenter, vim.Folder, vim.ComputeResource, vim.HostSystem,
-                                  vim.VirtualMachine, vim.ResourcePool)
+                                  vim.VirtualMachine, vim.ResourcePool, vim.DistributedVirtualSwitch)
 
 
 @dataclass(frozen=True)
@@ -262,9 +262,10 @@ class EntityPath:
 
 
 def entity_paths(conn: Connection, root: Any = None, *, vms: bool = True) -> dict[str, EntityPath]:
-    """Name and parent chain of every Datacenter, Folder, cluster/ComputeResource, HostSystem, ResourcePool and
-    VirtualMachine, from one RetrievePropertiesEx: enough to match datacenter/cluster/folder/host globs without
-    touching objects one by one. `vms=False` leaves VMs and resource pools out (most of a large inventory)."""
+    """Name and parent chain of every Datacenter, Folder, cluster/ComputeResource, HostSystem, ResourcePool,
+    DistributedVirtualSwitch and VirtualMachine, from one RetrievePropertiesEx: enough to match
+    datacenter/cluster/folder/host/switch globs without touching objects one by one. `vms=False` leaves VMs and
+    resource pools out (most of a large inventory)."""
     raw = fetch_many(conn, entity_specs(vms=vms), root)
     return build_entity_paths(raw)
 

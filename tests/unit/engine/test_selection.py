@@ -1,5 +1,5 @@
 from reconciler.engine.placement import Placement, from_entity
-from reconciler.engine.selection import matches
+from reconciler.engine.selection import matches, matches_vcenter
 
 HOST1 = Placement("DC0", "Prod-A", "esx-01", "")
 HOST9 = Placement("DC0", None, "esx-09", "")
@@ -51,3 +51,22 @@ def test_dv_portgroups_are_narrowed_by_datacenter_only():
     assert matches({"hosts": ["esx-01"]}, "DistributedVirtualPortgroup", "DVPG-1", place)
     assert matches({"datacenters": ["DC0"]}, "DistributedVirtualPortgroup", "DVPG-1", place)
     assert not matches({"datacenters": ["DC1"]}, "DistributedVirtualPortgroup", "DVPG-1", place)
+
+
+def test_vcenter_switches_narrow_portgroups_to_their_switch():
+    pg = Placement("DC0", switch="lab-dvs")
+    assert matches_vcenter({"portgroups": ["*"]}, "DistributedVirtualPortgroup", "lab-pg", pg)
+    assert matches_vcenter({"portgroups": ["*"], "switches": ["lab-*"]}, "DistributedVirtualPortgroup", "lab-pg", pg)
+    assert not matches_vcenter({"portgroups": ["*"], "switches": ["DVS0"]}, "DistributedVirtualPortgroup", "lab-pg", pg)
+    assert matches_vcenter({"portgroups": ["*"], "switches": []}, "DistributedVirtualPortgroup", "lab-pg", pg)
+    # a portgroup whose switch is unknown is not matched by a non-empty `switches`
+    assert not matches_vcenter({"portgroups": ["*"], "switches": ["*"]}, "DistributedVirtualPortgroup", "pg",
+                               Placement("DC0"))
+
+
+def test_vcenter_switch_selection_is_unaffected_by_portgroups():
+    sw = Placement("DC0")
+    assert matches_vcenter({"switches": ["lab-*"]}, "DistributedVirtualSwitch", "lab-dvs", sw)
+    assert not matches_vcenter({"switches": ["lab-*"], "exclude": ["lab-dvs"]}, "DistributedVirtualSwitch", "lab-dvs", sw)
+    assert not matches_vcenter({"switches": ["lab-*"], "datacenters": ["DC1"]}, "DistributedVirtualSwitch", "lab-dvs", sw)
+    assert matches_vcenter({}, "OptionManager", "vpxd", sw)  # the vCenter's own objects always
