@@ -8,6 +8,7 @@ func (s *Sim) install() error {
 	s.installIscsi()
 	s.installEsxcli()
 	s.installMaintenance()
+	s.installClusters() // cluster.go
 	s.installVMs()
 	s.installDVPGs()
 	s.installKMS()

@@ -15,7 +15,10 @@ import (
 //     that are connected and not in maintenance mode (as DRS in fully automated mode does), then sets
 //     runtime.inMaintenanceMode. When no such host exists it fails with InvalidState (real vCenter without DRS
 //     waits until the VMs are moved or the timeout expires; failing is what a caller sees with a timeout).
-//     A standalone host (no cluster) with powered-on VMs fails the same way.
+//     A standalone host (no cluster) with powered-on VMs fails the same way, and so does a host with powered-on
+//     VMs in a cluster whose DRS is disabled or not fully automated. HA admission control (failover-level
+//     policy) refuses with InsufficientFailoverResourcesFault when the hosts left would not exceed the failover
+//     level while the cluster runs powered-on VMs (cluster.go).
 //   - ExitMaintenanceMode_Task clears runtime.inMaintenanceMode.
 //   - RebootHost_Task needs maintenance mode unless force; the host is notResponding for -reboot-seconds, then
 //     connected again with a new runtime.bootTime; esxcli settings pending until reboot (TLS profile, kernel
@@ -104,6 +107,14 @@ func (p *hostProxy) EnterMaintenanceModeTask(ctx *simulator.Context, req *types.
 			return &types.InvalidState{}, fmt.Sprintf("The host %s cannot enter maintenance mode: %d powered-on "+
 				"virtual machines and no other connected host in the cluster that is not in maintenance mode",
 				h.Name, len(vms))
+		}
+		if cl, cfg := clusterOf(h); cl != nil { // cluster.go
+			if msg := drsRefusal(cl, cfg, len(vms)); msg != "" {
+				return &types.InvalidState{}, fmt.Sprintf("The host %s cannot enter maintenance mode: %s", h.Name, msg)
+			}
+			if msg := haRefusal(cl, cfg, len(targets), clusterPoweredOn(cl)); msg != "" {
+				return &types.InsufficientFailoverResourcesFault{}, msg
+			}
 		}
 		for i, vm := range vms {
 			migrate(ctx, vm, h, targets[i%len(targets)])

@@ -12,7 +12,7 @@ from reconciler.engine import rolling
 from reconciler.engine.planner import PlannedObject
 from reconciler.engine.types import Change, DesiredValue
 from reconciler.events.model import ObjectRef
-from reconciler.vsphere.maintenance import HostFacts, precheck
+from reconciler.vsphere.maintenance import ClusterFacts, HostFacts, cluster_facts, precheck
 
 REF = ObjectRef("HostSystem", "host-1", "esx-01", "lab")
 TLS = ("tls", "profile")
@@ -64,3 +64,50 @@ def test_precheck_needs_another_available_host_of_the_cluster_for_running_vms():
     assert not standalone.ok and "standalone" in standalone.reason
     assert not precheck("a", facts(h("a", connected=False))).ok
     assert not precheck("x", facts(h("a"))).ok
+
+
+def in_cluster(moid: str, cf: ClusterFacts, vms: int = 0, mm: bool = False) -> HostFacts:
+    return HostFacts(moid, moid, "c1", True, mm, vms, cf)
+
+
+@pytest.mark.parametrize("mode, ok", [("fullyAutomated", True), ("partiallyAutomated", False), ("manual", False),
+                                      ("off", False)])
+def test_precheck_needs_fully_automated_drs_to_evacuate(mode, ok):
+    cf = ClusterFacts("Prod", mode)
+    got = precheck("a", facts(in_cluster("a", cf, vms=2), in_cluster("b", cf)))
+    assert got.ok is ok, got
+    if not ok:
+        assert f"DRS on cluster Prod is {mode}" in got.reason
+    assert precheck("a", facts(in_cluster("a", cf), in_cluster("b", cf))).ok  # nothing to move: DRS irrelevant
+
+
+def test_precheck_keeps_more_hosts_than_the_ha_failover_level_while_the_cluster_runs_vms():
+    def cluster(level: int, vms_elsewhere: int = 2, b_in_mm: bool = False) -> dict[str, HostFacts]:
+        cf = ClusterFacts("Prod", "fullyAutomated", ha_failover_level=level)
+        return facts(in_cluster("a", cf), in_cluster("b", cf, vms_elsewhere, mm=b_in_mm), in_cluster("c", cf),
+                     in_cluster("d", cf))
+    assert precheck("a", cluster(2)).ok                       # 3 left > 2
+    refused = precheck("a", cluster(3))
+    assert not refused.ok and "tolerates 3 host failure(s): 3 other host(s) would be left" in refused.reason
+    assert not precheck("a", cluster(2, b_in_mm=True)).ok     # b already away: 2 left
+    assert precheck("a", cluster(3, vms_elsewhere=0)).ok       # no VM to protect
+    other = ClusterFacts("Prod", "fullyAutomated", ha_other_policy="FailoverResourcesAdmissionControlPolicy")
+    got = precheck("a", facts(in_cluster("a", other), in_cluster("b", other)))
+    assert got.ok and "FailoverResourcesAdmissionControlPolicy is not judged" in got.reason
+
+
+def test_cluster_facts_read_drs_and_ha_from_the_cluster_configuration():
+    from pyVmomi import vim
+    cfg = vim.cluster.ConfigInfoEx(drsConfig=vim.cluster.DrsConfigInfo(enabled=True),
+                                   dasConfig=vim.cluster.DasConfigInfo(
+                                       enabled=True, admissionControlEnabled=True,
+                                       admissionControlPolicy=vim.cluster.FailoverLevelAdmissionControlPolicy(failoverLevel=1)))
+    assert cluster_facts("Prod", cfg) == ClusterFacts("Prod", "fullyAutomated", 1, None)
+    cfg.drsConfig = vim.cluster.DrsConfigInfo(enabled=True, defaultVmBehavior="manual")
+    cfg.dasConfig.admissionControlEnabled = False
+    assert cluster_facts("Prod", cfg) == ClusterFacts("Prod", "manual", None, None)
+    cfg.drsConfig.enabled = False
+    cfg.dasConfig = vim.cluster.DasConfigInfo(enabled=True, admissionControlEnabled=True,
+                                              admissionControlPolicy=vim.cluster.FailoverResourcesAdmissionControlPolicy())
+    assert cluster_facts("Prod", cfg) == ClusterFacts("Prod", "off", None, "FailoverResourcesAdmissionControlPolicy")
+    assert cluster_facts("Prod", None).drs == "off"
