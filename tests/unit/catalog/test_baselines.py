@@ -64,9 +64,10 @@ def test_baseline_sets_only_catalogued_settings_that_vsr_manages(name):
         assert control.default_enabled, f"{control.id} is off by default in the catalog"
 
 
-def _values(name: str) -> dict[str, object]:
+def _values(name: str, document: str = "host") -> dict[str, object]:
+    """The advanced settings of the baseline's document `<name>-<document>` (host, vcenter, vcenter-audit)."""
     result = load_texts(texts(name, fill=True))
-    doc = next(d for d in result.documents if d.name == f"{name}-host")
+    doc = next(d for d in result.documents if d.name == f"{name}-{document}")
     return doc.model.spec.advanced_settings
 
 
@@ -186,3 +187,60 @@ def test_stig_vcf9_overrides_scg9_where_the_stig_differs():
     assert both[("HostSystem", ("services", "TSM-SSH", "running"))] == (False, True)  # SCG 9 audits, STIG enforces
     assert both[("DistributedVirtualPortgroup", ("networkSecurity", "macChanges"))] == (False, True)
     assert both[("HostSystem", ("advancedSettings", "UserVars.HostClientCEIPOptIn"))] == (2, True)  # SCG 9's own
+
+
+def _vcf9_vcenter_rules():
+    """The SCG 9 vCenter rows with a VCF 9 STIG (VCFA-9X) ID whose fields vsr manages."""
+    return [c for c in catalog.controls() if c.guide == "scg-9" and c.component == "vCenter" and c.fields
+            and c.default_enabled and any(s.startswith("VCFA-9X-") for s in c.stig)]
+
+
+def test_stig_vcf9_enforces_every_vcenter_rule_vsr_manages():
+    """Every VCFA-9X rule vsr can manage is enforced once stig-vcf9 is loaded with scg-9: by the vCenter
+    overlay (its line names the VCFA ID), by scg-9's own Enforce policy (CDP/LLDP), or by host.yaml's
+    `networkSecurity` (the DV portgroup security policy)."""
+    overlay = (BASELINES / "stig-vcf9" / "vcenter.yaml").read_text()
+    scg, both = _winners("scg-9"), _winners("scg-9", "stig-vcf9")
+    rules = _vcf9_vcenter_rules()
+    assert {s for c in rules for s in c.stig} >= {
+        "VCFA-9X-000028", "VCFA-9X-000323", "VCFA-9X-000324", "VCFA-9X-000325", "VCFA-9X-000326",
+        "VCFA-9X-000327", "VCFA-9X-000328", "VCFA-9X-000329", "VCFA-9X-000339", "VCFA-9X-000340",
+        "VCFA-9X-000341", "VCFA-9X-000342", "VCFA-9X-000344", "VCFA-9X-000345"}
+    by_overlay = set()
+    for control in rules:
+        for ref in control.fields:
+            key = (ref.object_type, ref.pattern)
+            assert key in both and both[key][1], (control.id, ref.text)  # set and enforced
+            if scg.get(key, (None, False))[1]:
+                continue  # scg-9 enforces it already (its Modify row)
+            if ref.pattern[0] == "networkSecurity":
+                continue  # HostSecurityPolicy networkSecurity.distributedPortgroups (stig-vcf9/host.yaml)
+            by_overlay.add(control.id)
+            assert all(s in overlay for s in control.stig if s.startswith("VCFA-9X-")), control.id
+    assert {"vcenter-9.vpxuser-rotation", "vcenter-9.network-vgt", "vcenter-9.network-mac-learning"} <= by_overlay
+    assert "vcenter-9.network-restrict-discovery-protocol" not in by_overlay  # scg-9-vcenter enforces it
+
+
+def test_stig_vcf9_vcenter_values_win_over_scg9():
+    scg, stig = _values("scg-9", "vcenter-audit"), _values("stig-vcf9", "vcenter")
+    assert (scg["VirtualCenter.VimPasswordExpirationInDays"], stig["VirtualCenter.VimPasswordExpirationInDays"]) \
+        == (30, 10)  # VCFA-9X-000328: the STIG's fix value (its check accepts 1..30)
+    assert {k: v for k, v in stig.items() if k != "VirtualCenter.VimPasswordExpirationInDays"} == \
+        {k: v for k, v in scg.items() if k != "VirtualCenter.VimPasswordExpirationInDays"}  # the others are equal
+    alone, both = _winners("scg-9"), _winners("scg-9", "stig-vcf9")
+    rotation = ("OptionManager", ("advancedSettings", "VirtualCenter.VimPasswordExpirationInDays"))
+    assert (alone[rotation], both[rotation]) == ((30, False), (10, True))
+    result = load_texts(texts("stig-vcf9", fill=True))
+    doc = next(d for d in result.documents if d.name == "stig-vcf9-vcenter")
+    assert (doc.kind, doc.model.spec.priority, doc.model.spec.enforcement) == ("VCenterSecurityPolicy", 10, "Enforce")
+    from reconciler.api import fields as shape
+
+    raw = doc.model.model_dump(by_alias=True, exclude_none=True)["spec"]
+    for path in shape.settings_of(doc.kind, raw):
+        object_type = baselines.VCENTER_SECTION_TYPES[path[0]]
+        value: object = raw
+        for part in path:
+            value = value[part]
+        assert both[(object_type, path)] == (value, True), path  # the overlay wins each field it names
+        if path[0] == "advancedSettings":  # a key the scg-9 baseline already manages
+            assert (object_type, path) in alone, path
