@@ -176,16 +176,14 @@ type esxcliState struct {
 }
 
 func (s *Sim) installEsxcli() {
-	noTPM := map[string]bool{}
-	for _, n := range strings.Split(s.cfg.noTPM, ",") {
-		if n = strings.TrimSpace(n); n != "" {
-			noTPM[n] = true
-		}
-	}
+	noTPM, noSB, noTXT := hostSet(s.cfg.noTPM), hostSet(s.cfg.noSecureBoot), hostSet(s.cfg.noTXT)
 	s.cli = &esxcliState{byName: map[string]*esxHost{}, byRef: map[string]*esxHost{}, filters: map[string][]string{}}
 	for _, name := range sortedHostNames(s.hosts) {
 		x := s.hosts[name]
-		h := newEsxHost(x, !s.cfg.esx, !(noTPM[name] || noTPM["all"] || noTPM[x.host.Self.Value]))
+		moid := x.host.Self.Value
+		h := newEsxHost(x, !s.cfg.esx, !noTPM(name, moid))
+		h.secureBoot, h.txt = !noSB(name, moid), !noTXT(name, moid)
+		setHardwareCapability(x.host, h)
 		h.mme, h.dtm = esxcliRefs(x.host.Self, s.cfg.esx)
 		mme := &methodExecuter{sim: s, h: h}
 		mme.Self = h.mme
@@ -198,6 +196,32 @@ func (s *Sim) installEsxcli() {
 	}
 	// HostSystem must not be wrapped: its new methods are served by the existing host proxy (proxy.go).
 	s.override("HostSystem", s.proxies["HostSystem"], "RetrieveManagedMethodExecuter", "RetrieveDynamicTypeManager")
+}
+
+// hostSet parses a -no-tpm style list (names or moids, comma-separated, or all) into a membership test.
+func hostSet(list string) func(name, moid string) bool {
+	set := map[string]bool{}
+	for _, n := range strings.Split(list, ",") {
+		if n = strings.TrimSpace(n); n != "" {
+			set[n] = true
+		}
+	}
+	return func(name, moid string) bool { return set["all"] || set[name] || set[moid] }
+}
+
+// setHardwareCapability fills the firmware facts of host.capability (HostCapability): tpmSupported and
+// tpmVersion ("2.0", or unset without a TPM) and txtEnabled. uefiSecureBoot (vSphere 7.0.2+) is missing
+// from govmomi 0.24's HostCapability: the launcher adds it to collector responses (stateenc.go).
+func setHardwareCapability(host *simulator.HostSystem, h *esxHost) {
+	if host.Capability == nil {
+		host.Capability = &types.HostCapability{}
+	}
+	host.Capability.TpmSupported = boolPtr(h.hasTPM)
+	host.Capability.TpmVersion = ""
+	if h.hasTPM {
+		host.Capability.TpmVersion = "2.0"
+	}
+	host.Capability.TxtEnabled = boolPtr(h.txt)
 }
 
 func sortedHostNames(m map[string]*hostExt) []string {

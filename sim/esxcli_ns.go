@@ -120,6 +120,8 @@ type esxHost struct {
 	mme, dtm    types.ManagedObjectReference
 	managedByVC bool
 	hasTPM      bool
+	secureBoot  bool // booted with UEFI Secure Boot (capability.uefiSecureBoot)
+	txt         bool // Intel TXT on in firmware (capability.txtEnabled)
 
 	ssh            []cliKV
 	fips           map[string]bool // ssh, rhttpproxy
@@ -471,6 +473,8 @@ func encSet(c *cliCall) (*cliResultValue, *cliFault) {
 	switch {
 	case newMode == "TPM" && !h.hasTPM: // no TPM 2.0 on this host
 		return nil, &cliFault{errMsg: []string{encFailed, "A TPM 2.0 device is required for mode TPM"}}
+	case newSB && !h.encSecureBoot && !h.secureBoot: // enforcement needs a host booted with Secure Boot
+		return nil, &cliFault{errMsg: []string{encFailed, "UEFI Secure Boot is not enabled on this host"}}
 	case h.encMode == "TPM" && newMode == "NONE": // TPM mode cannot be undone
 		return nil, &cliFault{errMsg: []string{encFailed, "The encryption mode cannot be changed from TPM to NONE"}}
 	case (newExec || newSB) && newMode != "TPM":

@@ -140,7 +140,7 @@ func TestRewriteSegmentAddsStateEncryption(t *testing.T) {
 		`XMLSchema-instance:type="HostRuntimeInfo"><powerState>poweredOn</powerState></val></propSet>` +
 		`<missingSet><path>runtime.stateEncryption.protectionMode</path><fault><fault xsi:type="InvalidProperty">` +
 		`<name>runtime.stateEncryption.protectionMode</name></fault></fault></missingSet>`
-	got := rewriteSegment(seg, se, false)
+	got := rewriteSegment(seg, hostExtras{se: se}, false)
 	want := `<powerState>poweredOn</powerState><stateEncryption><protectionMode>tpm</protectionMode>` +
 		`<requireSecureBoot>true</requireSecureBoot><requireExecInstalledOnly>false</requireExecInstalledOnly>` +
 		`</stateEncryption></val>`
@@ -151,7 +151,7 @@ func TestRewriteSegmentAddsStateEncryption(t *testing.T) {
 		`<propSet><name>runtime.stateEncryption.protectionMode</name><val xsi:type="xsd:string">tpm</val></propSet>`) {
 		t.Errorf("missing path not substituted: %s", got)
 	}
-	if n := len(regexp.MustCompile(`<stateEncryption>`).FindAllString(rewriteSegment(got, se, false), -1)); n != 2 {
+	if n := len(regexp.MustCompile(`<stateEncryption>`).FindAllString(rewriteSegment(got, hostExtras{se: se}, false), -1)); n != 2 {
 		// a second pass adds another copy to the runtime value only (never applied twice in the launcher)
 		t.Errorf("second pass: %d copies", n)
 	}

@@ -44,6 +44,8 @@ type config struct {
 	fail          string
 	drift         bool
 	noTPM         string
+	noSecureBoot  string
+	noTXT         string
 	restricted    bool
 	plain         bool
 	trace         bool
@@ -90,6 +92,8 @@ func parseFlags(args []string) (*config, error) {
 	fs.StringVar(&c.fail, "fail", "", "fault injection: Method[@object]:rate|/N[:Fault],...")
 	fs.BoolVar(&c.drift, "drift", false, "start part of the estate insecure (see docs/simulator.md)")
 	fs.StringVar(&c.noTPM, "no-tpm", "", "hosts without a TPM 2.0 device: names or moids, comma-separated, or all")
+	fs.StringVar(&c.noSecureBoot, "no-secure-boot", "", "hosts booted without UEFI Secure Boot: names or moids, comma-separated, or all")
+	fs.StringVar(&c.noTXT, "no-txt", "", "hosts with Intel TXT off in firmware: names or moids, comma-separated, or all")
 	fs.BoolVar(&c.restricted, "restricted", false, "free-ESXi licensing: every write faults with RestrictedVersion")
 	fs.BoolVar(&c.plain, "plain", false, "plain vcsim: none of the vsr extensions")
 	fs.DurationVar(&c.sessionIdle, "session-timeout", 0, "expire sessions idle this long (e.g. 30s; 0 = never)")

@@ -21,6 +21,22 @@ import (
 // (system settings encryption set) is published as "runtime.stateEncryption" (esxcli_ns.go), which a filter on
 // that path receives as is and a filter on "runtime" as the re-read HostRuntimeInfo.
 
+// capability.uefiSecureBoot (HostCapability, vSphere 7.0.2+) is missing from govmomi 0.24.2 as well and is
+// added the same way: inside every HostCapability value ("capability") and for the path
+// capability.uefiSecureBoot. It never changes at run time (firmware), so no change is published.
+
+// hostExtras are the per-host values the launcher adds to collector responses.
+type hostExtras struct {
+	se         HostRuntimeInfoStateEncryptionInfo
+	secureBoot bool
+}
+
+func (h *esxHost) extras() hostExtras {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	return hostExtras{se: h.stateEncryption(), secureBoot: h.secureBoot}
+}
+
 // HostRuntimeInfoStateEncryptionInfo is the vSphere type (the Go type name is the xsi:type on the wire).
 type HostRuntimeInfoStateEncryptionInfo struct {
 	ProtectionMode           string `xml:"protectionMode,omitempty"`
@@ -77,13 +93,15 @@ var (
 	runtimeValRe  = regexp.MustCompile(`<val\b[^>]*:type="HostRuntimeInfo">`)
 	summaryValRe  = regexp.MustCompile(`<val\b[^>]*:type="HostListSummary">`)
 	runtimeElemRe = regexp.MustCompile(`<runtime>`)
-	missingSeRe   = regexp.MustCompile(`<missingSet><path>(runtime\.stateEncryption(?:\.[A-Za-z]+)?)</path>.*?</missingSet>`)
+	capabilityRe  = regexp.MustCompile(`<val\b[^>]*:type="HostCapability">`)
+	missingSeRe   = regexp.MustCompile(`<missingSet><path>(runtime\.stateEncryption(?:\.[A-Za-z]+)?|capability\.uefiSecureBoot)</path>.*?</missingSet>`)
 )
 
 // addStateEncryption rewrites a property-collector response body (see the file comment).
 func (s *Sim) addStateEncryption(body []byte, updates bool) []byte {
 	if !bytes.Contains(body, []byte("HostRuntimeInfo")) && !bytes.Contains(body, []byte("HostListSummary")) &&
-		!bytes.Contains(body, []byte("runtime.stateEncryption")) && !(updates && bytes.Contains(body, []byte("<kind>enter</kind>"))) {
+		!bytes.Contains(body, []byte("runtime.stateEncryption")) && !bytes.Contains(body, []byte("HostCapability")) &&
+		!bytes.Contains(body, []byte("capability.uefiSecureBoot")) && !(updates && bytes.Contains(body, []byte("<kind>enter</kind>"))) {
 		return body
 	}
 	locs := hostObjRe.FindAllSubmatchIndex(body, -1)
@@ -99,9 +117,7 @@ func (s *Sim) addStateEncryption(body []byte, updates bool) []byte {
 		}
 		seg := string(body[loc[0]:end])
 		if h := s.cli.byRef[string(body[loc[2]:loc[3]])]; h != nil {
-			h.mu.Lock()
-			se := h.stateEncryption()
-			h.mu.Unlock()
+			se := h.extras()
 			seg = rewriteSegment(seg, se, updates)
 			if updates && bytes.HasSuffix(body[:loc[0]], []byte("<kind>enter</kind>")) {
 				seg = s.enterChanges(body[:loc[0]], seg, loc[1]-loc[0], se)
@@ -112,12 +128,14 @@ func (s *Sim) addStateEncryption(body []byte, updates bool) []byte {
 	return out.Bytes()
 }
 
-func rewriteSegment(seg string, se HostRuntimeInfoStateEncryptionInfo, updates bool) string {
+func rewriteSegment(seg string, x hostExtras, updates bool) string {
+	se := x.se
 	elem := "<stateEncryption>" + se.inner() + "</stateEncryption>"
 	seg = insertBefore(seg, runtimeValRe, "</val>", elem)
 	if summaryValRe.MatchString(seg) {
 		seg = insertBefore(seg, runtimeElemRe, "</runtime>", elem)
 	}
+	seg = insertBefore(seg, capabilityRe, "</val>", fmt.Sprintf("<uefiSecureBoot>%t</uefiSecureBoot>", x.secureBoot))
 	return missingSeRe.ReplaceAllStringFunc(seg, func(m string) string {
 		path := missingSeRe.FindStringSubmatch(m)[1]
 		var val string
@@ -130,6 +148,8 @@ func rewriteSegment(seg string, se HostRuntimeInfoStateEncryptionInfo, updates b
 			val = fmt.Sprintf(`<val xsi:type="xsd:boolean">%t</val>`, isTrue(se.RequireSecureBoot))
 		case "runtime.stateEncryption.requireExecInstalledOnly":
 			val = fmt.Sprintf(`<val xsi:type="xsd:boolean">%t</val>`, isTrue(se.RequireExecInstalledOnly))
+		case "capability.uefiSecureBoot":
+			val = fmt.Sprintf(`<val xsi:type="xsd:boolean">%t</val>`, x.secureBoot)
 		default:
 			return m
 		}
@@ -170,11 +190,8 @@ func (s *Sim) fetchStateEncryption(bw *bufferedWriter, method *simulator.Method)
 	if !propField.IsValid() || obj.Type != "HostSystem" || s.cli.byRef[obj.Value] == nil {
 		return body
 	}
-	h := s.cli.byRef[obj.Value]
-	h.mu.Lock()
-	se := h.stateEncryption()
-	h.mu.Unlock()
-	elem := "<stateEncryption>" + se.inner() + "</stateEncryption>"
+	x := s.cli.byRef[obj.Value].extras()
+	elem := "<stateEncryption>" + x.se.inner() + "</stateEncryption>"
 	prop := propField.String()
 	switch {
 	case prop == "runtime" || prop == "summary.runtime":
@@ -183,8 +200,13 @@ func (s *Sim) fetchStateEncryption(bw *bufferedWriter, method *simulator.Method)
 		}
 	case prop == "summary":
 		return []byte(insertBefore(string(body), runtimeElemRe, "</runtime>", elem))
-	case strings.HasPrefix(prop, "runtime.stateEncryption"):
-		seg := rewriteSegment("<missingSet><path>"+prop+"</path></missingSet>", se, false)
+	case prop == "capability":
+		if i := bytes.LastIndex(body, []byte("</returnval>")); i >= 0 {
+			sb := fmt.Sprintf("<uefiSecureBoot>%t</uefiSecureBoot>", x.secureBoot)
+			return append(append(append([]byte{}, body[:i]...), sb...), body[i:]...)
+		}
+	case strings.HasPrefix(prop, "runtime.stateEncryption") || prop == "capability.uefiSecureBoot":
+		seg := rewriteSegment("<missingSet><path>"+prop+"</path></missingSet>", x, false)
 		if i := strings.Index(seg, "<val "); i >= 0 {
 			val := strings.TrimSuffix(strings.TrimPrefix(seg[i:], "<val "), "</propSet>")
 			bw.status = http.StatusOK
@@ -216,7 +238,7 @@ func (s *Sim) noteFilter(method *simulator.Method, resp []byte) {
 			continue
 		}
 		for _, p := range ps.PathSet {
-			if strings.HasPrefix(p, "runtime.stateEncryption") {
+			if strings.HasPrefix(p, "runtime.stateEncryption") || p == "capability.uefiSecureBoot" {
 				paths = append(paths, p)
 			}
 		}
@@ -230,7 +252,7 @@ func (s *Sim) noteFilter(method *simulator.Method, resp []byte) {
 
 // enterChanges inserts, after the <obj> element (objLen bytes) of an enter update, the recorded paths of the
 // filter whose filterSet the update belongs to (the last <filter> before it).
-func (s *Sim) enterChanges(before []byte, seg string, objLen int, se HostRuntimeInfoStateEncryptionInfo) string {
+func (s *Sim) enterChanges(before []byte, seg string, objLen int, se hostExtras) string {
 	all := filterMarkerRe.FindAllSubmatch(before, -1)
 	if len(all) == 0 {
 		return seg

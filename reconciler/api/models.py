@@ -494,6 +494,17 @@ class CertificateSpec(StrictModel):
                                         "be in the issuer's distinguished name")
 
 
+class HardwareSpec(StrictModel):
+    """Firmware security the host reports in `capability` (audit only: set in the server's firmware)."""
+
+    tpm2: bool | None = Field(None, description="true: a TPM 2.0 is installed and enabled (capability.tpmSupported, "
+                                                "tpmVersion 2.x)")
+    uefi_secure_boot: bool | None = Field(None, description="true: the host booted with UEFI Secure Boot "
+                                                            "(capability.uefiSecureBoot)")
+    txt: bool | None = Field(None, description="true: Intel TXT is enabled where the CPU has it (capability.txtEnabled; "
+                                               "hosts with a non-Intel CPU are compliant)")
+
+
 class VgtSpec(StrictModel):
     """Virtual Guest Tagging (VLAN 4095) on standard port groups."""
 
@@ -591,6 +602,7 @@ class HostSecurityPolicySpec(PolicySpecBase):
     snmp: SnmpSpec | None = None
     active_directory: ActiveDirectorySpec | None = None
     certificate: CertificateSpec | None = None
+    hardware: HardwareSpec | None = None
     vgt: VgtSpec | None = None
     vmk_services: VmkServicesSpec | None = None
     iscsi: IscsiSpec | None = None

@@ -9,7 +9,7 @@ hardening guides:
                                dvPortgroupSecurity 50, iscsi 55, ntp 60, acceptanceLevel 65, snmp 70,
                                esxcli-backed 71-79 (sshServer 71, fips140 72, tls 73, hostEncryption 74,
                                keyPersistence 76, logFiltering 77, shellAccess 78, kernel 79), activeDirectory 75,
-                               certificate 80, localAccounts 82, sshAuthorizedKeys 85, lockdown 90
+                               certificate 80, hardware 81 (audit only), localAccounts 82, sshAuthorizedKeys 85, lockdown 90
                                (last: applied after every other host setting, as the STIG scripts do)
     VM (VMSecurityPolicy):     vmAdvancedSettings 110, vmLogging 112, vmMigrateEncryption 114, vmDevices 120 (before
                                the hardware upgrade and encryption,

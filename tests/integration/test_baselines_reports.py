@@ -299,8 +299,8 @@ kind: Attestation
 metadata: {name: firmware}
 spec:
   selector: {clusters: ["DC0_C0"], hosts: ["*"]}
-  controls: [esx-9.hardware-tpm, VCFE-9X-000091, esx-9.hardware-management-config-lock]
-  statement: "TPM 2.0, UEFI Secure Boot and BMC configuration lock verified in firmware"
+  controls: [esx-9.hardware-boot-order, VCFE-9X-000152, esx-9.hardware-management-config-lock]
+  statement: "boot order, vMotion network isolation and BMC configuration lock verified"
   evidence: https://tickets.example.com/SEC-901
   owner: platform@example.com
   expires: 2099-12-31
@@ -323,7 +323,7 @@ spec:
     in_cluster = [h for h in hosts if h.startswith("DC0_C0_")]
     assert in_cluster and len(hosts) > len(in_cluster)
     for name in hosts:
-        for control in ("esx-9.hardware-tpm", "esx-9.hardware-secureboot", "esx-9.hardware-management-config-lock"):
+        for control in ("esx-9.hardware-boot-order", "esx-9.vmk-vmotion", "esx-9.hardware-management-config-lock"):
             row = rows.get((name, control))
             if name in in_cluster:
                 assert row["status"] == "attested" and row["policy"] == "firmware", row

@@ -51,8 +51,8 @@ def test_registry_discovers_every_controller_in_apply_order():
     assert names == ["services", "firewall", "firewallDefaultPolicy", "advancedSettings", "vswitchSecurity", "vgt",
                      "vmkServices", "dvPortgroupSecurity", "iscsi", "ntp", "acceptanceLevel", "snmp",
                      "sshServer", "fips140", "tls", "hostEncryption", "activeDirectory", "keyPersistence",
-                     "logFiltering", "shellAccess", "kernel", "certificate", "localAccounts", "sshAuthorizedKeys",
-                     "lockdown",
+                     "logFiltering", "shellAccess", "kernel", "certificate", "hardware", "localAccounts",
+                     "sshAuthorizedKeys", "lockdown",
                      "vmAdvancedSettings", "vmLogging", "vmMigrateEncryption", "vmDevices", "vmSecureBoot",
                      "vmHardwareVersion", "vmEncryption", "vmVirtualTPM", "vmGuestTools",
                      "vcenterSwitches", "vcenterPortgroups", "vcenterAdvancedSettings", "vcenterKeyProvider"]

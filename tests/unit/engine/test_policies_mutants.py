@@ -36,8 +36,8 @@ spec:
 metadata: {{name: hardware}}
 spec:
   selector: {{hosts: ["esx-*"]}}
-  controls: ["esx-9.hardware-tpm"]
-  statement: "TPM 2.0 enabled in firmware"
+  controls: ["esx-9.hardware-boot-order"]
+  statement: "boot order restricted in firmware"
   evidence: https://tickets.example.com/SEC-901
   owner: platform@example.com
   expires: 2099-12-31
@@ -80,7 +80,7 @@ def test_attestations_are_compiled_with_their_source():
     _, specs = compiled()
     (rule,) = specs.attestations
     assert (rule.name, rule.controls, rule.statement, rule.owner, rule.expires, rule.source) == (
-        "hardware", ("esx-9.hardware-tpm",), "TPM 2.0 enabled in firmware", "platform@example.com",
+        "hardware", ("esx-9.hardware-boot-order",), "boot order restricted in firmware", "platform@example.com",
         dt.date(2099, 12, 31), "all.yaml:25")
     assert rule.evidence == "https://tickets.example.com/SEC-901" and rule.vcenter is None
     assert rule.selects("HostSystem", "esx-01", Placement("dc")) is True

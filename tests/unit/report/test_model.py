@@ -85,19 +85,19 @@ def test_attestations_count_as_attested_and_expired_ones_are_reported():
     today = dt.date(2026, 11, 22)
     run = build_run()
     run.specs = CompiledSpecs([], [], {}, [], [
-        attestations.AttestationRule("tpm", {"hosts": ["esx-*"]}, ("esx-9.hardware-tpm", "VCFE-9X-000091"),
+        attestations.AttestationRule("tpm", {"hosts": ["esx-*"]}, ("esx-9.hardware-boot-order", "VCFE-9X-000152"),
                                      "TPM 2.0 on", "https://t.example/1", "ops@example.com", today, source="a.yaml:1"),
-        attestations.AttestationRule("old", {"hosts": ["*"]}, ("esx-9.hardware-tpm", "esx-9.updates"),
+        attestations.AttestationRule("old", {"hosts": ["*"]}, ("esx-9.hardware-boot-order", "esx-9.updates"),
                                      "patched", "https://t.example/2", "ops@example.com", dt.date(2026, 11, 21)),
         attestations.AttestationRule("ssh", {"hosts": ["*"]}, ("esx-9.ssh",), "measured instead",
                                      "https://t.example/3", "ops@example.com", today),
     ])
     report = model.build(run, today=today)
     found = rows(report)
-    tpm = found[("esx-01", "esx-9.hardware-tpm")]
+    tpm = found[("esx-01", "esx-9.hardware-boot-order")]
     assert (tpm.status, tpm.lead.policy, tpm.lead.source) == ("attested", "tpm", "a.yaml:1")  # active beats expired
     assert tpm.message == "attested by tpm (ops@example.com) until 2026-11-22: TPM 2.0 on; evidence https://t.example/1"
-    assert found[("esx-01", "esx-9.hardware-secureboot")].status == "attested"  # named by its STIG ID
+    assert found[("esx-01", "esx-9.vmk-vmotion")].status == "attested"  # named by its STIG ID
     updates = found[("esx-01", "esx-9.updates")]
     assert (updates.status, updates.lead.reason) == ("fail", "attestationExpired")
     assert "EXPIRED on 2026-11-21" in updates.message
@@ -105,4 +105,4 @@ def test_attestations_count_as_attested_and_expired_ones_are_reported():
     assert ("esx-01", "esx-9.ssh") not in found
     assert not any(name == "web-01" and cid.startswith("esx-9.") for name, cid in found)  # selects hosts only
     assert report.counts["attested"] == 2 and report.exit_code == 2
-    assert tpm.as_dict()["status"] == "attested" and tpm.as_dict()["controls"] == ["esx-9.hardware-tpm"]
+    assert tpm.as_dict()["status"] == "attested" and tpm.as_dict()["controls"] == ["esx-9.hardware-boot-order"]
