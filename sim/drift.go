@@ -15,7 +15,11 @@ import (
 //     enabled with community "public", the firewall accepting incoming traffic by default, acceptance level
 //     CommunitySupported (hostapi.go);
 //   - every host's first VM (<host>_VM0): no isolation.* extraConfig settings;
-//   - each datacenter's first DV portgroup: promiscuous mode and forged transmits accepted.
+//   - each datacenter's first DV portgroup: promiscuous mode and forged transmits accepted;
+//   - vCenter level (not with -esx, vcenter.go): on that portgroup MAC learning and IPFIX on, no port reset at
+//     disconnect, VLAN and security policy overridable per port; on the first distributed switch by name CDP
+//     "both", a port mirroring session and an IPFIX collector; vCenter settings config.log.level=verbose and
+//     vpxd.event.syslog.enabled=false.
 func (s *Sim) applyDrift() {
 	s.applyVnicDrift()    // vnicmgr.go
 	s.applySSHKeysDrift() // sshkeys.go
@@ -76,6 +80,31 @@ func (s *Sim) applyDrift() {
 				ps.SecurityPolicy.AllowPromiscuous = &types.BoolPolicy{Value: boolPtr(true)}
 				ps.SecurityPolicy.ForgedTransmits = &types.BoolPolicy{Value: boolPtr(true)}
 			}
+			if !s.cfg.esx {
+				driftPortgroup(&pg.Config)
+			}
 		}
 	}
+	if !s.cfg.esx {
+		s.applyVCenterDrift()
+	}
+}
+
+// applyVCenterDrift: the first distributed switch by name (DVS0) and the vCenter's advanced settings (run after
+// install, so normalizeNetwork and installVCenter have filled them already).
+func (s *Sim) applyVCenterDrift() {
+	var switches []*simulator.DistributedVirtualSwitch
+	for _, e := range simulator.Map.All("DistributedVirtualSwitch") {
+		switches = append(switches, e.(*simulator.DistributedVirtualSwitch))
+	}
+	sort.Slice(switches, func(i, j int) bool {
+		a, b := switches[i], switches[j]
+		return a.Name < b.Name || a.Name == b.Name && a.Self.Value < b.Self.Value
+	})
+	if len(switches) > 0 {
+		if info, ok := switches[0].Config.(*types.VMwareDVSConfigInfo); ok {
+			driftSwitch(info)
+		}
+	}
+	driftVCOptions(simulator.Map.OptionManager().Setting)
 }

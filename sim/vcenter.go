@@ -364,3 +364,63 @@ func dvsConfigChanges(before, after *types.VMwareDVSConfigInfo) []types.Property
 	walk(reflect.ValueOf(before).Elem(), reflect.ValueOf(after).Elem())
 	return append(changes, change("config", after))
 }
+
+// -drift at vCenter level (drift.go, documented in docs/simulator.md): what a neglected vCenter shows. Each
+// helper changes an object that start-up normalization has already filled (normalizeNetwork,
+// installVCenter), so nothing overwrites it later; each changed switch or portgroup gets the next
+// configVersion, as the edits that left it so would have.
+
+// driftSpanKey is the key of the port mirroring session -drift leaves on the first switch.
+const driftSpanKey = "1000"
+
+// driftSwitch: CDP listening and advertising, a port mirroring session left over from troubleshooting (the
+// inventory's portgroups have no ports, so it names none) and NetFlow/IPFIX export to an old collector.
+func driftSwitch(info *types.VMwareDVSConfigInfo) {
+	defaultSwitchConfig(info)
+	info.LinkDiscoveryProtocolConfig = &types.LinkDiscoveryProtocolConfig{Protocol: "cdp", Operation: "both"}
+	ipfix := *info.IpfixConfig
+	ipfix.CollectorIpAddress, ipfix.CollectorPort = "192.0.2.10", 4739
+	info.IpfixConfig = &ipfix
+	info.VspanSession = append(info.VspanSession, types.VMwareVspanSession{Key: driftSpanKey, Name: "legacy-span",
+		Description: "troubleshooting capture", Enabled: true, SessionType: "dvPortMirror", SamplingRate: 1})
+	info.ConfigVersion = nextConfigVersion(info.ConfigVersion)
+}
+
+// driftPortgroup: MAC learning and IPFIX on, ports keeping their per-port settings at disconnect, VLAN and
+// security policy overridable per port.
+func driftPortgroup(cfg *types.DVPortgroupConfigInfo) {
+	if ps, ok := cfg.DefaultPortConfig.(*types.VMwareDVSPortSetting); ok {
+		defaultPortSetting(ps)
+		mac := *ps.MacManagementPolicy
+		limit := int32(4096)
+		mac.MacLearningPolicy = &types.DVSMacLearningPolicy{Enabled: true, AllowUnicastFlooding: boolPtr(true),
+			Limit: &limit, LimitPolicy: "DROP"}
+		ps.MacManagementPolicy = &mac
+		ps.IpfixEnabled = &types.BoolPolicy{Value: boolPtr(true)}
+	}
+	if pol, ok := cfg.Policy.(*types.VMwareDVSPortgroupPolicy); ok {
+		p := *pol
+		p.PortConfigResetAtDisconnect = false
+		p.VlanOverrideAllowed = true
+		p.SecurityPolicyOverrideAllowed = true
+		cfg.Policy = &p
+	}
+	cfg.ConfigVersion = nextConfigVersion(cfg.ConfigVersion)
+}
+
+// driftVCOptions: vpxd logging at verbose, vCenter events not sent to syslog (typed values, as UpdateOptions
+// would store them).
+func driftVCOptions(setting []types.BaseOptionValue) {
+	want := map[string]interface{}{"config.log.level": "verbose", "vpxd.event.syslog.enabled": false}
+	for i, o := range setting {
+		key := o.GetOptionValue().Key
+		if v, ok := want[key]; ok {
+			setting[i] = &types.OptionValue{Key: key, Value: v}
+		}
+	}
+}
+
+func nextConfigVersion(v string) string {
+	n, _ := strconv.Atoi(v)
+	return strconv.Itoa(n + 1)
+}
