@@ -6,8 +6,9 @@ Only the accounts a policy lists are managed; every other account and permission
 Where the state comes from: a host's local accounts are listed by its own `UserDirectory.RetrieveUserGroups`
 (`PosixUserSearchResult`: name, description, shell access) and its permissions by its own
 `AuthorizationManager.RetrieveEntityPermissions(rootFolder)`. Both are services of the host's own API, so they are
-read only over a direct connection (one call each per plan: `prefetch`). Through vCenter those services are
-vCenter's (SSO users, vCenter permissions), so the fields are reported `unsupported` with that reason.
+read only over a direct connection (one call each: a polled source, read by every plan, right after vsr's writes
+and by the daemon on the poll interval). Through vCenter those services are vCenter's (SSO users, vCenter
+permissions), so the fields are reported `unsupported` with that reason.
 
 Passwords: a password cannot be read back, so it is never compared. vsr sets it from `passwordFile` when it
 creates the account and never afterwards (creating an account without `passwordFile` is `invalid`). The file's
@@ -25,12 +26,13 @@ from pyVmomi import vim
 
 from reconciler.controllers import esx_users
 from reconciler.controllers.base import Controller
-from reconciler.controllers.contract import ConnectionFacts, FieldDiff, FieldPath, ObjectState, Skip
+from reconciler.controllers.contract import ConnectionFacts, FieldDiff, FieldPath, ObjectState, Polled, Skip
 from reconciler.vsphere.protocol import Connection
 from reconciler.vsphere.settings import read_secret_file
 
 SECTION = "localAccounts"
 ACCOUNT_MANAGER = "configManager.accountManager"
+SOURCE = "localAccounts"  # the polled read: accounts, root permissions, roles
 NO_ROLE = "none"
 ADMIN = "Admin"
 ATTRS = ("present", "description", "shellAccess", "role")
@@ -89,6 +91,19 @@ def account_diffs(name: str, want: Mapping[str, Any], seen: Mapping[str, Any]) -
     return diffs
 
 
+def read_accounts(conn: Connection, state: ObjectState, desired: Mapping[FieldPath, Any]) -> dict[str, Any] | None:
+    """Over a direct connection (one host): its accounts, root permissions and roles, one call each; None through
+    vCenter (whose user directory and permissions are vCenter's own)."""
+    if conn.is_vcenter:
+        return None
+    content = conn.content
+    users = conn.call(content.userDirectory.RetrieveUserGroups, searchStr="", exactMatch=False,
+                      findUsers=True, findGroups=False) or []
+    authz = content.authorizationManager
+    permissions = conn.call(authz.RetrieveEntityPermissions, entity=content.rootFolder, inherited=False) or []
+    return observed(list(users), list(permissions), list(authz.roleList or []))
+
+
 class HostLocalAccounts(Controller):
     name = "localAccounts"
     order = 82  # after the other host settings (certificate 80), before lockdown (90)
@@ -97,20 +112,16 @@ class HostLocalAccounts(Controller):
     policy_kind = "HostSecurityPolicy"
     properties = (ACCOUNT_MANAGER,)
 
-    def prefetch(self, conn: Connection, states: list[ObjectState], desired: Mapping[str, Mapping[FieldPath, Any]]) -> None:
-        """Over a direct connection (one host): its accounts, root permissions and roles, one call each."""
-        if conn.is_vcenter or not states:
-            for state in states:
-                state.own(self.name)["unsupported"] = THROUGH_VCENTER
+    polled = (Polled(SOURCE, via=ACCOUNT_MANAGER, method="RetrieveUserGroups", reader=read_accounts),)
+
+    def observe(self, state: ObjectState) -> None:
+        read = state.polled.get(SOURCE)
+        if read is None:
             return
-        content = conn.content
-        users = conn.call(content.userDirectory.RetrieveUserGroups, searchStr="", exactMatch=False,
-                          findUsers=True, findGroups=False) or []
-        authz = content.authorizationManager
-        permissions = conn.call(authz.RetrieveEntityPermissions, entity=content.rootFolder, inherited=False) or []
-        seen = observed(list(users), list(permissions), list(authz.roleList or []))
-        for state in states:
-            state.own(self.name)["seen"] = seen
+        if read.value is None:
+            state.own(self.name)["unsupported"] = THROUGH_VCENTER
+        else:
+            state.own(self.name)["seen"] = read.value
 
     def diff(self, desired: Mapping[FieldPath, Any], state: ObjectState) -> list[FieldDiff]:
         own = state.own(self.name)

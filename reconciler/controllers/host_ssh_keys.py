@@ -2,8 +2,9 @@
 material; comments ignored). Plans, events and reports show SHA-256 fingerprints, never the keys.
 
 There is no vSphere API property or method for the file: a directly connected host serves it over HTTPS at
-`/host/ssh_root_authorized_keys` (GET, PUT with the API session), so it is read per plan and right after vsr's
-writes (`prefetch`; no property updates to watch). Through vCenter the endpoint does not exist: `unsupported`."""
+`/host/ssh_root_authorized_keys` (GET, PUT with the API session). It is a polled source (no property updates to
+watch): read by every plan, right after vsr's writes, and by the daemon on the poll interval. Through vCenter the
+endpoint does not exist: `unsupported`."""
 
 from __future__ import annotations
 
@@ -15,12 +16,14 @@ from collections.abc import Mapping
 from typing import Any
 
 from reconciler.controllers.base import Controller
-from reconciler.controllers.contract import FieldDiff, FieldPath, ObjectState, Skip
+from reconciler.controllers.contract import FieldDiff, FieldPath, ObjectState, Polled, Skip
 from reconciler.vsphere import hostfiles
 from reconciler.vsphere.protocol import Connection
 
 ROOT = ("sshAuthorizedKeys", "root")
 ENDPOINT = "ssh_root_authorized_keys"
+SOURCE = "rootAuthorizedKeys"
+CONNECTION_STATE = "runtime.connectionState"
 THROUGH_VCENTER = ("root's authorized_keys are served only by the host's own HTTPS endpoint "
                    "(/host/ssh_root_authorized_keys) with a host session, which vCenter does not offer; connect "
                    "to the host directly to manage them")
@@ -66,24 +69,33 @@ def shown(keys: Mapping[Key, str]) -> list[str]:
                   for k, line in keys.items())
 
 
+def read_authorized_keys(conn: Connection, state: ObjectState, desired: Mapping[FieldPath, Any]) -> str | None:
+    """The file's text over a direct connection (one host: one GET); None through vCenter (no endpoint)."""
+    if conn.is_vcenter:
+        return None
+    if str(state.props.get(CONNECTION_STATE, "connected")) != "connected":
+        raise RuntimeError(f"the host is {state.props.get(CONNECTION_STATE)}: its authorized_keys cannot be read")
+    return hostfiles.get(conn, ENDPOINT)
+
+
 class HostSshAuthorizedKeys(Controller):
     name = "sshAuthorizedKeys"
     order = 85  # after local accounts (82), before lockdown (90)
     spec_key = "sshAuthorizedKeys"
     managed_type = "HostSystem"
     policy_kind = "HostSecurityPolicy"
-    properties = ("runtime.connectionState",)  # the endpoint is read only from a connected host
+    properties = (CONNECTION_STATE,)  # the endpoint is read only from a connected host
+    polled = (Polled(SOURCE, via=CONNECTION_STATE, method="GET /host/ssh_root_authorized_keys",
+                     reader=read_authorized_keys),)
 
-    def prefetch(self, conn: Connection, states: list[ObjectState], desired: Mapping[str, Mapping[FieldPath, Any]]) -> None:
-        if conn.is_vcenter:
-            for state in states:
-                state.own(self.name)["unsupported"] = THROUGH_VCENTER
+    def observe(self, state: ObjectState) -> None:
+        read = state.polled.get(SOURCE)
+        if read is None:
             return
-        connected = [s for s in states if str(s.props.get("runtime.connectionState", "connected")) == "connected"]
-        if connected:  # a direct connection reaches one host: one GET
-            text = hostfiles.get(conn, ENDPOINT)
-            for state in connected:
-                state.own(self.name)["keys"] = keys_of(text)
+        if read.value is None:
+            state.own(self.name)["unsupported"] = THROUGH_VCENTER
+        else:
+            state.own(self.name)["keys"] = keys_of(str(read.value))
 
     def display(self, path: FieldPath, value: Any) -> Any:
         return shown(keys_of("\n".join(value))) if path == ROOT and isinstance(value, list) else value
