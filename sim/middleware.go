@@ -84,6 +84,13 @@ func (s *Sim) middleware(next http.Handler) http.Handler {
 		}
 		// only a live session reaches a proxy; otherwise the library answers NotAuthenticated about the real
 		// object (a fault naming the proxy's internal type would be unreadable to clients)
+		var ft *ftRequest // config.ftEncryptionMode (ftenc.go)
+		if authed && method.Name == "ReconfigVM_Task" && method.This.Type == "VirtualMachine" {
+			var answered bool
+			if body, ft, answered = s.takeFTMode(w, method, body); answered {
+				return
+			}
+		}
 		if authed {
 			body = s.routeToProxy(method, body)
 		}
@@ -92,6 +99,12 @@ func (s *Sim) middleware(next http.Handler) http.Handler {
 		r.ContentLength = int64(len(body))
 		out, flush := s.responseFilter(w, method) // runtime.stateEncryption (stateenc.go)
 		defer flush()
+		if ft != nil { // the mode is set before the client learns the task succeeded
+			final := out
+			ft.buf = &bufferedWriter{w: final, status: http.StatusOK}
+			out = ft.buf
+			defer s.finishFT(ft, final)
+		}
 		rec := &recorder{ResponseWriter: out, status: http.StatusOK}
 		defer func() {
 			// A bug must not look like a network failure: log it and answer SystemError.

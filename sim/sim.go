@@ -29,6 +29,7 @@ type Sim struct {
 
 	guests *guestState  // guest operations (guestops.go)
 	cli    *esxcliState // esxcli over the API (esxcli.go)
+	ft     *ftState     // config.ftEncryptionMode per VM (ftenc.go)
 
 	methodDelay map[string]int // -method-delay, also looked up by esxcli method name
 	kms         *CryptoManagerKmip

@@ -77,9 +77,10 @@ func (s *Sim) responseFilter(w http.ResponseWriter, method *simulator.Method) (h
 			out = bw.buf.Bytes()
 			s.noteFilter(method, out)
 		} else if method.Name == "Fetch" {
-			out = s.fetchStateEncryption(bw, method)
+			out = s.fetchFTMode(bw, method, s.fetchStateEncryption(bw, method)) // ftenc.go
 		} else {
-			out = s.addStateEncryption(bw.buf.Bytes(), strings.Contains(method.Name, "Updates"))
+			updates := strings.Contains(method.Name, "Updates")
+			out = s.addFTMode(s.addStateEncryption(bw.buf.Bytes(), updates), updates)
 		}
 		w.Header().Del("Content-Length")
 		w.WriteHeader(bw.status)
@@ -232,6 +233,7 @@ func (s *Sim) noteFilter(method *simulator.Method, resp []byte) {
 	if !ok || m == nil {
 		return
 	}
+	s.noteFTFilter(req, string(m[1])) // ftenc.go
 	var paths []string
 	for _, ps := range req.Spec.PropSet {
 		if ps.Type != "HostSystem" {

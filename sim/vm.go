@@ -33,6 +33,7 @@ var isolationDefaults = []types.OptionValue{
 }
 
 func (s *Sim) installVMs() {
+	s.ft = &ftState{mode: map[string]string{}, filters: map[string][]string{}}
 	for _, e := range simulator.Map.All("VirtualMachine") {
 		vm := e.(*simulator.VirtualMachine)
 		vmOptionDefaults(vm) // vmoptions.go

@@ -724,6 +724,8 @@ class VMSecurityPolicySpec(PolicySpecBase):
     enable_logging: bool | None = Field(None, description="config.flags.enableLogging: the VM writes vmware.log")
     migrate_encryption: Literal["disabled", "opportunistic", "required"] | None = Field(
         None, description="encrypted vMotion mode (config.migrateEncryption)")
+    ft_encryption_mode: Literal["ftEncryptionDisabled", "ftEncryptionOpportunistic", "ftEncryptionRequired"] | None = \
+        Field(None, description="encryption of Fault Tolerance logging traffic (config.ftEncryptionMode, vSphere 7.0.2+)")
     vtpm: Literal["required", "absent"] | None = Field(
         None, description="virtual TPM: required (needs EFI firmware and a key provider) or absent")
     guest_tools: GuestToolsSpec | None = None

@@ -11,7 +11,7 @@ hardening guides:
                                keyPersistence 76, logFiltering 77, shellAccess 78, kernel 79), activeDirectory 75,
                                certificate 80, hardware 81 (audit only), localAccounts 82, sshAuthorizedKeys 85, lockdown 90
                                (last: applied after every other host setting, as the STIG scripts do)
-    VM (VMSecurityPolicy):     vmAdvancedSettings 110, vmLogging 112, vmMigrateEncryption 114, vmDevices 120 (before
+    VM (VMSecurityPolicy):     vmAdvancedSettings 110, vmLogging 112, vmMigrateEncryption 114, vmFtEncryption 116, vmDevices 120 (before
                                the hardware upgrade and encryption,
                                as the SCG scripts order them), vmSecureBoot 130, vmHardwareVersion 140,
                                vmEncryption 150, vmVirtualTPM 160, vmGuestTools 170 (inside the guest: tools.conf)

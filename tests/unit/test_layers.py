@@ -53,7 +53,7 @@ def test_registry_discovers_every_controller_in_apply_order():
                      "sshServer", "fips140", "tls", "hostEncryption", "activeDirectory", "keyPersistence",
                      "logFiltering", "shellAccess", "kernel", "certificate", "hardware", "localAccounts",
                      "sshAuthorizedKeys", "lockdown",
-                     "vmAdvancedSettings", "vmLogging", "vmMigrateEncryption", "vmDevices", "vmSecureBoot",
+                     "vmAdvancedSettings", "vmLogging", "vmMigrateEncryption", "vmFtEncryption", "vmDevices", "vmSecureBoot",
                      "vmHardwareVersion", "vmEncryption", "vmVirtualTPM", "vmGuestTools",
                      "vcenterSwitches", "vcenterPortgroups", "vcenterAdvancedSettings", "vcenterKeyProvider"]
     host = [c for c in registry.ALL if c.policy_kind == "HostSecurityPolicy"]

@@ -4,6 +4,7 @@ from pyVmomi import vim
 
 from reconciler.controllers.contract import Impact, ObjectState, Skip
 from reconciler.controllers.vm_devices import VMDevices
+from reconciler.controllers.vm_ft_encryption import VMFtEncryption
 from reconciler.controllers.vm_logging import VMLogging
 from reconciler.controllers.vm_vmotion import VMMigrateEncryption
 from reconciler.controllers.vm_vtpm import VTPM, VMVirtualTPM
@@ -25,6 +26,12 @@ def test_options_compare_as_read_and_never_need_a_power_cycle():
                                       vm("poweredOn", **{"config.migrateEncryption": "opportunistic"}))
     assert (m.current, m.desired, m.skip) == ("opportunistic", "required", None)
     assert VMMigrateEncryption().diff({}, vm(**{"config.migrateEncryption": "disabled"})) == []
+    (f,) = VMFtEncryption().diff({("ftEncryptionMode",): "ftEncryptionRequired"},
+                                 vm("poweredOn", **{"config.ftEncryptionMode": "ftEncryptionOpportunistic"}))
+    assert (f.current, f.desired, f.skip) == ("ftEncryptionOpportunistic", "ftEncryptionRequired", None)
+    assert VMFtEncryption().diff({("ftEncryptionMode",): "ftEncryptionRequired"},
+                                 vm(**{"config.ftEncryptionMode": "ftEncryptionRequired"})) == []
+    assert VMFtEncryption().spec("ftEncryptionRequired").ftEncryptionMode == "ftEncryptionRequired"
 
 
 def devices(*devs):
