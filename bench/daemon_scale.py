@@ -109,7 +109,9 @@ def measure(size: int, trials: int, timeout: float) -> dict[str, float]:
         print(f"[{size}] simulator {' '.join(flags)} ready in {out['sim_start']:.1f} s", flush=True)
         specs = Path(tmp, "specs")
         specs.mkdir()
-        (specs / "vc.yaml").write_text(sim.vcenter_yaml("bench"))
+        # the simulator answers the first WaitForUpdatesEx in one reply (it ignores maxObjectUpdates): at 2,500
+        # hosts that reply takes minutes to compute, more than the default request timeout of 120 s
+        (specs / "vc.yaml").write_text(sim.vcenter_yaml("bench") + "  requestTimeoutSeconds: 1200\n")
         (specs / "policies.yaml").write_text(POLICIES)
         journal = Path(tmp, "journal.db")
 

@@ -172,3 +172,14 @@ func TestEsxcliRefs(t *testing.T) {
 func hostRef(v string) types.ManagedObjectReference {
 	return types.ManagedObjectReference{Type: "HostSystem", Value: v}
 }
+
+func TestLastFilterFindsTheNearestFilterSet(t *testing.T) {
+	body := []byte(`<filterSet><filter type="PropertyFilter">session[1]f-1</filter><objectSet>a</objectSet></filterSet>` +
+		`<filterSet><filter type="PropertyFilter">session[1]f-2</filter><objectSet><kind>enter</kind>`)
+	if got, ok := lastFilter(body); !ok || got != "session[1]f-2" {
+		t.Errorf("lastFilter = %q, %v", got, ok)
+	}
+	if _, ok := lastFilter([]byte("<objectSet>")); ok {
+		t.Error("no filter element: found one")
+	}
+}

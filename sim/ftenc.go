@@ -135,10 +135,11 @@ func (s *Sim) rewriteVMSegment(before []byte, seg string, objLen int, moid strin
 		return open + "<ftEncryptionMode>" + mode + "</ftEncryptionMode>"
 	})
 	seg = ftMissingRe.ReplaceAllString(seg, ftProp(mode, updates))
-	if updates && bytes.HasSuffix(before, []byte("<kind>enter</kind>")) && !strings.Contains(seg, "<name>config.ftEncryptionMode</name>") {
-		if all := filterMarkerRe.FindAllSubmatch(before, -1); len(all) > 0 {
+	if updates && s.ftFiltersKnown() && bytes.HasSuffix(before, []byte("<kind>enter</kind>")) &&
+		!strings.Contains(seg, "<name>config.ftEncryptionMode</name>") {
+		if filter, ok := lastFilter(before); ok { // stateenc.go
 			s.ft.mu.Lock()
-			wanted := len(s.ft.filters[string(all[len(all)-1][1])]) > 0
+			wanted := len(s.ft.filters[filter]) > 0
 			s.ft.mu.Unlock()
 			if wanted {
 				seg = seg[:objLen] + ftProp(mode, true) + seg[objLen:]
@@ -146,6 +147,12 @@ func (s *Sim) rewriteVMSegment(before []byte, seg string, objLen int, moid strin
 		}
 	}
 	return seg
+}
+
+func (s *Sim) ftFiltersKnown() bool {
+	s.ft.mu.Lock()
+	defer s.ft.mu.Unlock()
+	return len(s.ft.filters) > 0
 }
 
 func ftProp(mode string, updates bool) string {

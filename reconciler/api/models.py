@@ -196,6 +196,9 @@ class VCenterSpec(StrictModel):
     server: str = Field(description="host[:port] of the vCenter or ESXi host (port 443 by default)")
     credentials: Credentials
     tls: TLS = Field(default_factory=TLS)
+    request_timeout_seconds: int = Field(120, ge=10, le=3600, alias="requestTimeoutSeconds", description=(
+        "how long one SOAP request may go without an answer (the first property-watch answer of a large "
+        "inventory included)"))
     shard: int | None = Field(default=None, ge=0, description=(
         "pin this vCenter to shard I of `vsr run --shard I/N` (modulo N); omitted: placed by rendezvous hashing "
         "of the document name"))

@@ -209,6 +209,13 @@ class Connection:
     def call(self, fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
         """Run one vSphere call. Transient faults are retried per :attr:`retry`; a lost session is re-established
         once; permanent faults are raised at once, unchanged."""
+        return self._call(fn, args, kwargs, retry=True)
+
+    def call_once(self, fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
+        """As :meth:`call` without the retries of transient faults (the session is still re-established once)."""
+        return self._call(fn, args, kwargs, retry=False)
+
+    def _call(self, fn: Callable[..., T], args: tuple[Any, ...], kwargs: dict[str, Any], *, retry: bool) -> T:
         name = _callable_name(fn)
         relogged = False
 
@@ -232,7 +239,7 @@ class Connection:
                               wait=round(state.upcoming_sleep, 3))
 
         try:
-            return self.retry.retrying(before_sleep, sleep=self._sleep)(attempt)
+            return self.retry.retrying(before_sleep, sleep=self._sleep)(attempt) if retry else attempt()
         except Exception as exc:
             kind = classify(exc)
             self._log.log(30 if kind is FaultKind.TRANSIENT else 10, "vsphere call failed", method=name,

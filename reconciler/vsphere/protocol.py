@@ -49,6 +49,11 @@ class Connection(Protocol):
         """Run one vSphere call with the connection's retries and re-login."""
         ...
 
+    def call_once(self, fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
+        """Run one vSphere call with re-login but no retry of transient faults: for calls whose repetition is
+        not the same call (WaitForUpdatesEx: a lost reply may have advanced the collector)."""
+        ...
+
     def ping(self) -> bool:
         """True when the server answers and the session is valid (re-logging in if needed)."""
         ...

@@ -217,11 +217,13 @@ def settings_from_spec(name: str, spec: Mapping[str, Any] | BaseModel, environ: 
         thumbprint = _get(tls, "thumbprint")
         if ca_file:
             check_allowed_file(str(ca_file), "tls.caFile")
+        timeout = _get(spec, "requestTimeoutSeconds")
         settings = ConnectionSettings(
             name=name, host=host, port=port, username=username, password=SecretStr(password),
             verify=True if verify is None else bool(verify),
             ca_file=str(ca_file) if ca_file else None,
             thumbprint=normalize_thumbprint(str(thumbprint)) if thumbprint else None, username_file=username_file,
+            **({"timeout": float(timeout)} if timeout is not None else {}),
         )
     except SettingsError as exc:
         raise SettingsError(f"VCenter/{name}: {exc}") from None

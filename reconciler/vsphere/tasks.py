@@ -17,7 +17,7 @@ from typing import Any
 
 from pyVmomi import vim, vmodl
 
-from reconciler.vsphere.faults import describe
+from reconciler.vsphere.faults import FaultKind, classify, describe
 from reconciler.vsphere.protocol import Connection
 
 _PATHS = ["info.state", "info.error", "info.result", "info.entityName", "info.descriptionId"]
@@ -60,12 +60,18 @@ def wait(conn: Connection, tasks: Sequence[Any], timeout: float | None = 300.0) 
         return []
     deadline = None if timeout is None else time.monotonic() + timeout
     state: dict[str, dict[str, Any]] = {t._moId: {} for t in tasks}
-    collector = conn.call(conn.content.propertyCollector.CreatePropertyCollector)
+    spec = vmodl.query.PropertyCollector.FilterSpec(
+        objectSet=[vmodl.query.PropertyCollector.ObjectSpec(obj=t, skip=False) for t in tasks],
+        propSet=[vmodl.query.PropertyCollector.PropertySpec(type=vim.Task, pathSet=_PATHS, all=False)])
+
+    def new_collector() -> Any:
+        made = conn.call(conn.content.propertyCollector.CreatePropertyCollector)
+        conn.call(made.CreateFilter, spec, partialUpdates=True)
+        return made
+
+    collector = new_collector()
+    renewed = False
     try:
-        spec = vmodl.query.PropertyCollector.FilterSpec(
-            objectSet=[vmodl.query.PropertyCollector.ObjectSpec(obj=t, skip=False) for t in tasks],
-            propSet=[vmodl.query.PropertyCollector.PropertySpec(type=vim.Task, pathSet=_PATHS, all=False)])
-        conn.call(collector.CreateFilter, spec, partialUpdates=True)
         version, first = "", True
         while any(s.get("info.state") not in _TERMINAL for s in state.values()):
             remaining = None if deadline is None else deadline - time.monotonic()
@@ -74,7 +80,16 @@ def wait(conn: Connection, tasks: Sequence[Any], timeout: float | None = 300.0) 
             first = False                                  # timeout=0 still reads the current states once
             wait_s = 30 if remaining is None else max(0, min(30, math.ceil(remaining)))
             options = vmodl.query.PropertyCollector.WaitOptions(maxWaitSeconds=wait_s)
-            update = conn.call(collector.WaitForUpdatesEx, version, options)
+            try:  # not retried as is: a reply lost to a timeout may have advanced the collector
+                update = conn.call_once(collector.WaitForUpdatesEx, version, options)
+            except Exception as exc:
+                if renewed or classify(exc) is not FaultKind.TRANSIENT:
+                    raise
+                renewed = True                             # a fresh collector's first answer has every state
+                with contextlib.suppress(Exception):
+                    conn.call(collector.DestroyPropertyCollector)
+                collector, version = new_collector(), ""
+                continue
             if update is None:
                 continue                                   # maxWaitSeconds passed without a change
             version = update.version

@@ -116,18 +116,25 @@ class PropertyWatch:
             self._rebuild()
         wait_s = self.max_wait if max_wait is None else max_wait
         updates: list[Update] = []
+        transient_rebuilt = False
         while True:
             options = PC.WaitOptions(maxWaitSeconds=max(0, int(wait_s)), maxObjectUpdates=self.max_object_updates)
             try:
-                result = self.conn.call(self._collector.WaitForUpdatesEx, self.version, options)
+                # never retried as is: a reply lost to a timeout may have advanced the collector, and asking
+                # again with the same version would then miss those updates (the first sync among them)
+                result = self.conn.call_once(self._collector.WaitForUpdatesEx, self.version, options)
             except vmodl.fault.RequestCanceled:
                 return updates                                      # stop() was called
             except Exception as exc:
                 if self._stopped.is_set():
                     return updates
-                if isinstance(exc, _RESET_FAULTS) or classify(exc) is FaultKind.AUTH:
+                kind = classify(exc)
+                if isinstance(exc, _RESET_FAULTS) or kind is FaultKind.AUTH or (
+                        kind is FaultKind.TRANSIENT and not transient_rebuilt):
                     log.warning("property watch lost its collector; rebuilding", fault=describe(exc))
+                    transient_rebuilt = transient_rebuilt or kind is FaultKind.TRANSIENT
                     self._rebuild()
+                    updates = []                                    # the rebuilt collector's first answer has all
                     wait_s = 0
                     continue
                 raise

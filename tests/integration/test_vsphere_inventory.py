@@ -13,7 +13,7 @@ pytestmark = pytest.mark.integration
 
 
 class CountingConnection(Connection):
-    """Records the name of every vSphere method run through call()."""
+    """Records the name of every vSphere method run through call() or call_once()."""
 
     def __init__(self, *a, **kw):
         super().__init__(*a, **kw)
@@ -23,6 +23,11 @@ class CountingConnection(Connection):
         from reconciler.vsphere.connection import _callable_name
         self.methods.append(_callable_name(fn).rsplit(".", 1)[-1])
         return super().call(fn, *args, **kwargs)
+
+    def call_once(self, fn, *args, **kwargs):
+        from reconciler.vsphere.connection import _callable_name
+        self.methods.append(_callable_name(fn).rsplit(".", 1)[-1])
+        return super().call_once(fn, *args, **kwargs)
 
 
 def connect(sim) -> CountingConnection:

@@ -97,6 +97,8 @@ class Conn:
     def call(self, fn: Any, *args: Any, **kwargs: Any) -> Any:
         return fn(*args, **kwargs)
 
+    call_once = call
+
     def ping(self) -> bool:
         return True
 

@@ -204,3 +204,11 @@ def test_settings_from_a_loaded_vcenter_document(tmp_path):
     assert (s.name, s.host, s.port, s.username, s.verify, s.thumbprint) == ("lab", "vcsa.lab", 8443, "svc-vsr", True,
                                                                             FP.upper())
     assert s.password.get_secret_value() == SECRET
+
+
+def test_request_timeout_comes_from_the_spec(tmp_path):
+    pw = tmp_path / "pw"
+    pw.write_text("secret\n")
+    spec = {"server": "vcsa", "credentials": {"username": "u", "passwordFile": str(pw)}}
+    assert settings_from_spec("lab", spec, environ={}).timeout == 120.0
+    assert settings_from_spec("lab", {**spec, "requestTimeoutSeconds": 900}, environ={}).timeout == 900.0

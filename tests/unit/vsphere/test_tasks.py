@@ -49,6 +49,8 @@ class FakeConn:
     def call(self, fn, *args, **kwargs):
         return fn(*args, **kwargs)
 
+    call_once = call
+
 
 def test_outcomes_in_input_order_with_versions():
     a, b = vim.Task("task-1"), vim.Task("task-2")

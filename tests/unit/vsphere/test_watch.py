@@ -62,6 +62,8 @@ class Conn:
     def call(self, fn, *a, **k):
         return fn(*a, **k)
 
+    call_once = call
+
     def ping(self):
         return True
 
@@ -112,3 +114,25 @@ def test_lost_collector_rebuilds_and_synthesises_leaves():
     assert sorted((u.kind, u.moid) for u in updates) == [("enter", "vm-2"), ("enter", "vm-3"), ("leave", "vm-1")]
     assert w.resyncs == 1 and old.destroyed and new.versions == [""]
     assert set(w.known) == {"vm-2", "vm-3"}
+
+
+def test_a_wait_lost_to_a_timeout_is_never_asked_again_but_the_watch_resyncs():
+    """The first sync of a large inventory timed out on the socket: asking the same collector again with the same
+    version may answer nothing (the lost reply advanced it), so the watch rebuilds and takes a fresh first answer."""
+    old = Collector([TimeoutError("The read operation timed out"), update_set("-", [])])
+    new = Collector([update_set("1", [obj(VM1, "enter", name="a"), obj(VM2, "enter", name="b")])])
+    conn = Conn([old, new])
+    w = PropertyWatch(conn, {vim.VirtualMachine: ["name"]}).start()
+    updates = w.poll(0)
+    assert sorted((u.kind, u.moid) for u in updates) == [("enter", "vm-1"), ("enter", "vm-2")]
+    assert old.versions == [""] and old.destroyed and new.versions == [""] and w.resyncs == 1
+
+
+def test_a_second_timeout_in_the_same_poll_ends_it():
+    import pytest
+
+    old = Collector([TimeoutError("timed out")])
+    new = Collector([TimeoutError("timed out again")])
+    w = PropertyWatch(Conn([old, new]), {vim.VirtualMachine: ["name"]}).start()
+    with pytest.raises(TimeoutError):
+        w.poll(0)
