@@ -173,13 +173,17 @@ func hostRef(v string) types.ManagedObjectReference {
 	return types.ManagedObjectReference{Type: "HostSystem", Value: v}
 }
 
-func TestLastFilterFindsTheNearestFilterSet(t *testing.T) {
+func TestFilterIndexFindsTheNearestFilterSet(t *testing.T) {
 	body := []byte(`<filterSet><filter type="PropertyFilter">session[1]f-1</filter><objectSet>a</objectSet></filterSet>` +
-		`<filterSet><filter type="PropertyFilter">session[1]f-2</filter><objectSet><kind>enter</kind>`)
-	if got, ok := lastFilter(body); !ok || got != "session[1]f-2" {
-		t.Errorf("lastFilter = %q, %v", got, ok)
+		`<filterSet><filter type="PropertyFilter">session[1]f-2</filter><objectSet><kind>enter</kind><obj>`)
+	idx := indexFilters(body)
+	if got, ok := idx.before(len(body) - 5); !ok || got != "session[1]f-2" {
+		t.Errorf("before(end) = %q, %v", got, ok)
 	}
-	if _, ok := lastFilter([]byte("<objectSet>")); ok {
-		t.Error("no filter element: found one")
+	if got, ok := idx.before(60); !ok || got != "session[1]f-1" {
+		t.Errorf("before(60) = %q, %v", got, ok)
+	}
+	if _, ok := idx.before(0); ok {
+		t.Error("before the first filter: found one")
 	}
 }

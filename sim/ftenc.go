@@ -109,6 +109,10 @@ func (s *Sim) addFTMode(body []byte, updates bool) []byte {
 	if len(locs) == 0 {
 		return body
 	}
+	var filters filterIndex
+	if updates && s.ftFiltersKnown() {
+		filters = indexFilters(body) // stateenc.go
+	}
 	var out bytes.Buffer
 	out.Write(body[:locs[0][0]])
 	for i, loc := range locs {
@@ -120,16 +124,16 @@ func (s *Sim) addFTMode(body []byte, updates bool) []byte {
 		seg := string(body[loc[0]:end])
 		if j := strings.Index(seg[loc[1]-loc[0]:], "<obj "); j >= 0 {
 			cut := loc[1] - loc[0] + j
-			out.WriteString(s.rewriteVMSegment(body[:loc[0]], seg[:cut], loc[1]-loc[0], string(body[loc[2]:loc[3]]), updates))
+			out.WriteString(s.rewriteVMSegment(body[:loc[0]], filters, loc[0], seg[:cut], loc[1]-loc[0], string(body[loc[2]:loc[3]]), updates))
 			out.WriteString(seg[cut:])
 			continue
 		}
-		out.WriteString(s.rewriteVMSegment(body[:loc[0]], seg, loc[1]-loc[0], string(body[loc[2]:loc[3]]), updates))
+		out.WriteString(s.rewriteVMSegment(body[:loc[0]], filters, loc[0], seg, loc[1]-loc[0], string(body[loc[2]:loc[3]]), updates))
 	}
 	return out.Bytes()
 }
 
-func (s *Sim) rewriteVMSegment(before []byte, seg string, objLen int, moid string, updates bool) string {
+func (s *Sim) rewriteVMSegment(before []byte, filters filterIndex, pos int, seg string, objLen int, moid string, updates bool) string {
 	mode := s.ft.get(moid)
 	seg = vmConfigRe.ReplaceAllStringFunc(seg, func(open string) string {
 		return open + "<ftEncryptionMode>" + mode + "</ftEncryptionMode>"
@@ -137,7 +141,7 @@ func (s *Sim) rewriteVMSegment(before []byte, seg string, objLen int, moid strin
 	seg = ftMissingRe.ReplaceAllString(seg, ftProp(mode, updates))
 	if updates && s.ftFiltersKnown() && bytes.HasSuffix(before, []byte("<kind>enter</kind>")) &&
 		!strings.Contains(seg, "<name>config.ftEncryptionMode</name>") {
-		if filter, ok := lastFilter(before); ok { // stateenc.go
+		if filter, ok := filters.before(pos); ok { // stateenc.go
 			s.ft.mu.Lock()
 			wanted := len(s.ft.filters[filter]) > 0
 			s.ft.mu.Unlock()

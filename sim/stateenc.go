@@ -6,6 +6,7 @@ import (
 	"net/http"
 	"reflect"
 	"regexp"
+	"sort"
 	"strings"
 
 	"github.com/vmware/govmomi/simulator"
@@ -109,6 +110,10 @@ func (s *Sim) addStateEncryption(body []byte, updates bool) []byte {
 	if len(locs) == 0 {
 		return body
 	}
+	var filters filterIndex
+	if updates {
+		filters = indexFilters(body)
+	}
 	var out bytes.Buffer
 	out.Write(body[:locs[0][0]])
 	for i, loc := range locs {
@@ -121,7 +126,9 @@ func (s *Sim) addStateEncryption(body []byte, updates bool) []byte {
 			se := h.extras()
 			seg = rewriteSegment(seg, se, updates)
 			if updates && bytes.HasSuffix(body[:loc[0]], []byte("<kind>enter</kind>")) {
-				seg = s.enterChanges(body[:loc[0]], seg, loc[1]-loc[0], se)
+				if filter, ok := filters.before(loc[0]); ok {
+					seg = s.enterChanges(filter, seg, loc[1]-loc[0], se)
+				}
 			}
 		}
 		out.WriteString(seg)
@@ -251,31 +258,37 @@ func (s *Sim) noteFilter(method *simulator.Method, resp []byte) {
 	}
 }
 
-// lastFilter is the moid in the last <filter type="PropertyFilter"> element of before: the filter whose
-// filterSet an update belongs to. It searches backwards, so rewriting every object of a large first update
-// costs the distance to its filterSet, not the whole answer again (the answer of a first sync of 40,000 VMs
-// is hundreds of MB).
-func lastFilter(before []byte) (string, bool) {
-	const open = `<filter type="PropertyFilter">`
-	i := bytes.LastIndex(before, []byte(open))
-	if i < 0 {
+// filterIndex lists where each <filter type="PropertyFilter"> element of an answer starts and the filter it
+// names, found in one pass: the filter an update belongs to is the last one before it. (Searching the answer
+// again per object made the first-sync rewrite quadratic: that answer is ~150 MB at 2,500 hosts.)
+type filterIndex struct {
+	at   []int
+	name []string
+}
+
+var filterMarkerRe = regexp.MustCompile(`<filter type="PropertyFilter">([^<]+)</filter>`)
+
+func indexFilters(body []byte) filterIndex {
+	var idx filterIndex
+	for _, m := range filterMarkerRe.FindAllSubmatchIndex(body, -1) {
+		idx.at = append(idx.at, m[0])
+		idx.name = append(idx.name, string(body[m[2]:m[3]]))
+	}
+	return idx
+}
+
+// before is the filter of the last marker before pos.
+func (f filterIndex) before(pos int) (string, bool) {
+	i := sort.SearchInts(f.at, pos) // first marker at or after pos
+	if i == 0 {
 		return "", false
 	}
-	rest := before[i+len(open):]
-	j := bytes.IndexByte(rest, '<')
-	if j < 0 {
-		return "", false
-	}
-	return string(rest[:j]), true
+	return f.name[i-1], true
 }
 
 // enterChanges inserts, after the <obj> element (objLen bytes) of an enter update, the recorded paths of the
 // filter whose filterSet the update belongs to (the last <filter> before it).
-func (s *Sim) enterChanges(before []byte, seg string, objLen int, se hostExtras) string {
-	filter, ok := lastFilter(before)
-	if !ok {
-		return seg
-	}
+func (s *Sim) enterChanges(filter string, seg string, objLen int, se hostExtras) string {
 	s.cli.mu.Lock()
 	paths := s.cli.filters[filter]
 	s.cli.mu.Unlock()
