@@ -113,6 +113,7 @@ class PropertyWatch:
         if self._stopped.is_set():
             return []
         if self._collector is None:
+            self.conn.ping()              # re-logs in if the session is gone
             self._rebuild()
         wait_s = self.max_wait if max_wait is None else max_wait
         updates: list[Update] = []
@@ -129,10 +130,14 @@ class PropertyWatch:
                 if self._stopped.is_set():
                     return updates
                 kind = classify(exc)
+                # a refused connection never reached vCenter: nothing was lost, and the session loop reconnects
+                maybe_lost_reply = kind is FaultKind.TRANSIENT and not isinstance(exc, ConnectionRefusedError)
                 if isinstance(exc, _RESET_FAULTS) or kind is FaultKind.AUTH or (
-                        kind is FaultKind.TRANSIENT and not transient_rebuilt):
+                        maybe_lost_reply and not transient_rebuilt):
                     log.warning("property watch lost its collector; rebuilding", fault=describe(exc))
                     transient_rebuilt = transient_rebuilt or kind is FaultKind.TRANSIENT
+                    if not self.conn.ping():  # re-logs in if the session is gone; no answer: the loop reconnects
+                        raise
                     self._rebuild()
                     updates = []                                    # the rebuilt collector's first answer has all
                     wait_s = 0
@@ -182,7 +187,6 @@ class PropertyWatch:
                 fn()
             except Exception:  # noqa: BLE001 - probably already gone with the old session
                 pass
-        self.conn.ping()                  # re-logs in if the session is gone
         self.start()
         self.resyncs += 1
         self._resync_pending = bool(self.known)

@@ -136,3 +136,34 @@ def test_a_second_timeout_in_the_same_poll_ends_it():
     w = PropertyWatch(Conn([old, new]), {vim.VirtualMachine: ["name"]}).start()
     with pytest.raises(TimeoutError):
         w.poll(0)
+
+
+def test_a_refused_connection_is_raised_at_once_for_the_session_loop_to_reconnect():
+    """vCenter is down: rebuilding would only retry the refused connection (the loop's "reconnecting" came 16 s
+    late); nothing was lost, so the fault goes straight up."""
+    import pytest
+
+    old = Collector([ConnectionRefusedError(111, "Connection refused")])
+    new = Collector([update_set("1", [])])
+    conn = Conn([old, new])
+    w = PropertyWatch(conn, {vim.VirtualMachine: ["name"]}).start()
+    with pytest.raises(ConnectionRefusedError):
+        w.poll(0)
+    assert w.resyncs == 0 and not old.destroyed and new.versions == []
+
+
+def test_a_dropped_wait_with_vcenter_gone_is_raised_without_rebuilding():
+    """The connection was reset mid-wait and vCenter no longer answers: the fault goes up at once instead of
+    spending the rebuild's own retries on a server that is down."""
+    import http.client
+
+    import pytest
+
+    old = Collector([http.client.RemoteDisconnected("Remote end closed connection without response")])
+    new = Collector([update_set("1", [])])
+    conn = Conn([old, new])
+    conn.ping = lambda: False
+    w = PropertyWatch(conn, {vim.VirtualMachine: ["name"]}).start()
+    with pytest.raises(http.client.RemoteDisconnected):
+        w.poll(0)
+    assert w.resyncs == 0 and new.versions == []
