@@ -80,6 +80,15 @@ class StopSignal:
             signal.signal(sig, handler)  # type: ignore[arg-type]
         self._previous.clear()
 
+    def ignore_further(self) -> None:
+        """After a signal-requested stop: ignore the installed signals from now on (main thread only). Restoring the
+        default handlers instead would let a repeated SIGTERM kill the finished daemon on its way out (exit -15)."""
+        if threading.current_thread() is not threading.main_thread():
+            return
+        for sig in self._previous:
+            signal.signal(sig, signal.SIG_IGN)
+        self._previous.clear()
+
     def close(self) -> None:
         for fd in (self._read, self._write):
             try:

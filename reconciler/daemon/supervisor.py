@@ -137,7 +137,10 @@ class Daemon:
                 self.stopper.wait(0.5)
         finally:
             self.shutdown()
-            self.stopper.uninstall()
+            if self.stopper.signals:  # the process is exiting: a signal storm must not turn exit 0 into -15
+                self.stopper.ignore_further()
+            else:
+                self.stopper.uninstall()
             self.stopper.close()
         return 0
 

@@ -48,6 +48,23 @@ def test_stop_signal_wait_returns_early_on_request_from_a_signal_handler():
         stop.close()
 
 
+def test_after_a_signalled_stop_further_signals_are_ignored_not_fatal():
+    original = {sig: signal.getsignal(sig) for sig in (signal.SIGTERM, signal.SIGINT)}
+    stop = StopSignal()
+    assert stop.install()
+    try:
+        os.kill(os.getpid(), signal.SIGTERM)
+        assert stop.wait(2.0) is True
+        stop.ignore_further()
+        assert signal.getsignal(signal.SIGTERM) is signal.SIG_IGN and signal.getsignal(signal.SIGINT) is signal.SIG_IGN
+        os.kill(os.getpid(), signal.SIGTERM)  # would end the test process under SIG_DFL
+        time.sleep(0.05)
+    finally:
+        for sig, handler in original.items():
+            signal.signal(sig, handler)
+        stop.close()
+
+
 def test_stop_signal_wait_times_out_without_a_request():
     stop = StopSignal()
     started = time.monotonic()
