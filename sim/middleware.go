@@ -92,7 +92,7 @@ func (s *Sim) middleware(next http.Handler) http.Handler {
 			}
 		}
 		if authed {
-			body = s.routeToProxy(method, body)
+			body = s.routeToProxy(method, s.routeCollector(method, body))
 		}
 
 		r.Body = io.NopCloser(bytes.NewReader(body))

@@ -95,4 +95,5 @@ func (s *Sim) forgetSession(id string) {
 	s.mu.Lock()
 	delete(s.sessions, id)
 	s.mu.Unlock()
+	s.waits.forgetSession(id) // collector.go: its collectors stop receiving changes
 }

@@ -21,6 +21,7 @@ type Sim struct {
 	// overrides: managed object type -> method names served by a proxy object (type "Vsr"+type; proxy.go)
 	overrides map[string]map[string]bool
 	proxies   map[string]func(ref types.ManagedObjectReference) mo.Reference
+	waits     waitRegistry // WaitForUpdatesEx per collector (collector.go)
 
 	hosts    map[string]*hostExt
 	vnics    map[string]*VirtualNicManager   // per-host VMkernel NIC services (vnicmgr.go)
