@@ -34,10 +34,9 @@ func (s *Sim) installClusters() {
 }
 
 func (p *clusterProxy) ReconfigureComputeResourceTask(ctx *simulator.Context, req *types.ReconfigureComputeResource_Task) soap.HasFault {
-	ref := realRef(req.This)
-	cl, ok := simulator.Map.Get(ref).(*simulator.ClusterComputeResource)
-	if !ok {
-		return &methods.ReconfigureComputeResource_TaskBody{Fault_: fault("", &types.ManagedObjectNotFound{Obj: ref})}
+	cl, ref, notFound := proxied[*simulator.ClusterComputeResource](req.This)
+	if notFound != nil {
+		return &methods.ReconfigureComputeResource_TaskBody{Fault_: notFound}
 	}
 	req.This = ref
 	spec, _ := req.Spec.(*types.ClusterConfigSpecEx)

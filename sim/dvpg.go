@@ -95,10 +95,9 @@ type folderProxy struct {
 }
 
 func (p *folderProxy) CreateDVSTask(ctx *simulator.Context, req *types.CreateDVS_Task) soap.HasFault {
-	ref := realRef(req.This)
-	f, ok := simulator.Map.Get(ref).(*simulator.Folder)
-	if !ok {
-		return &methods.CreateDVS_TaskBody{Fault_: fault("", &types.ManagedObjectNotFound{Obj: ref})}
+	f, ref, notFound := proxied[*simulator.Folder](req.This)
+	if notFound != nil {
+		return &methods.CreateDVS_TaskBody{Fault_: notFound}
 	}
 	req.This = ref
 	var body soap.HasFault
@@ -182,10 +181,9 @@ func isLeafPolicy(t reflect.Type) bool {
 }
 
 func (p *dvpgProxy) ReconfigureDVPortgroupTask(ctx *simulator.Context, req *types.ReconfigureDVPortgroup_Task) soap.HasFault {
-	ref := realRef(req.This)
-	pg, ok := simulator.Map.Get(ref).(*simulator.DistributedVirtualPortgroup)
-	if !ok {
-		return &methods.ReconfigureDVPortgroup_TaskBody{Fault_: fault("", &types.ManagedObjectNotFound{Obj: ref})}
+	pg, _, notFound := proxied[*simulator.DistributedVirtualPortgroup](req.This)
+	if notFound != nil {
+		return &methods.ReconfigureDVPortgroup_TaskBody{Fault_: notFound}
 	}
 	var taskRef types.ManagedObjectReference
 	onObject(ctx, pg, func() {

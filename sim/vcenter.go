@@ -91,10 +91,9 @@ func defaultSwitchConfig(info *types.VMwareDVSConfigInfo) bool {
 
 // AddDVPortgroupTask: the library adds the portgroups, then they are normalized as vCenter reports them.
 func (p *dvsProxy) AddDVPortgroupTask(ctx *simulator.Context, req *types.AddDVPortgroup_Task) soap.HasFault {
-	ref := realRef(req.This)
-	dvs, ok := simulator.Map.Get(ref).(*simulator.DistributedVirtualSwitch)
-	if !ok {
-		return &methods.AddDVPortgroup_TaskBody{Fault_: fault("", &types.ManagedObjectNotFound{Obj: ref})}
+	dvs, ref, notFound := proxied[*simulator.DistributedVirtualSwitch](req.This)
+	if notFound != nil {
+		return &methods.AddDVPortgroup_TaskBody{Fault_: notFound}
 	}
 	req.This = ref
 	var body soap.HasFault
@@ -198,10 +197,9 @@ func updateVCOptions(ctx *simulator.Context, m *simulator.OptionManager, req *ty
 // replaced and validated; vspanConfigSpec adds, edits and removes sessions by key. Host membership changes go
 // to the library's implementation.
 func (p *dvsProxy) ReconfigureDvsTask(ctx *simulator.Context, req *types.ReconfigureDvs_Task) soap.HasFault {
-	ref := realRef(req.This)
-	dvs, ok := simulator.Map.Get(ref).(*simulator.DistributedVirtualSwitch)
-	if !ok {
-		return &methods.ReconfigureDvs_TaskBody{Fault_: fault("", &types.ManagedObjectNotFound{Obj: ref})}
+	dvs, _, notFound := proxied[*simulator.DistributedVirtualSwitch](req.This)
+	if notFound != nil {
+		return &methods.ReconfigureDvs_TaskBody{Fault_: notFound}
 	}
 	spec := req.Spec.GetDVSConfigSpec()
 	if len(spec.Host) > 0 {

@@ -58,6 +58,17 @@ func realRef(proxy types.ManagedObjectReference) types.ManagedObjectReference {
 	return types.ManagedObjectReference{Type: strings.TrimPrefix(proxy.Type, proxyPrefix), Value: proxy.Value}
 }
 
+// proxied returns the library object of type T a proxy's call stands for, its moref, and the fault to answer
+// (ManagedObjectNotFound) when there is none.
+func proxied[T mo.Reference](proxy types.ManagedObjectReference) (T, types.ManagedObjectReference, *soap.Fault) {
+	ref := realRef(proxy)
+	obj, ok := simulator.Map.Get(ref).(T)
+	if !ok {
+		return obj, ref, fault("", &types.ManagedObjectNotFound{Obj: ref})
+	}
+	return obj, ref, nil
+}
+
 // onObject runs f with obj locked, as if the call had been made on obj itself.
 func onObject(ctx *simulator.Context, obj mo.Reference, f func()) {
 	ctx.Map.WithLock(obj, func() {
