@@ -56,6 +56,16 @@ class Daemon:
         self.log = root / "daemon.log"
         self.log_level: str | None = "info"  # None: the daemon's default
 
+    @classmethod
+    def for_sim(cls, root: Path, sim, *args: str, **policies: str) -> "Daemon":
+        """A daemon on `sim` (VCenter document "sim", credentials beside `root`) with each `policies` entry written
+        as specs/NAME.yaml."""
+        d = cls(root, *args)
+        (d.specs / "vc.yaml").write_text(vcenter_doc(sim, "sim", root.parent / f"{root.name}-creds"))
+        for name, text in policies.items():
+            (d.specs / f"{name}.yaml").write_text(text)
+        return d
+
     def start(self) -> "Daemon":
         level = ["--log-level", self.log_level] if self.log_level else []
         self.proc = subprocess.Popen(

@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import threading
 import time
 
@@ -55,6 +56,18 @@ def drain(collector, version: str, wait: int = 0, max_objects: int | None = None
         wait = 0
 
 
+@contextlib.contextmanager
+def watching(si, paths: list[str]):
+    """A new collector with a filter over every VM's `paths`, its first answer drained: (collector, version)."""
+    pc = new_collector(si)
+    vm_filter(si, pc, paths)
+    _, version, _ = drain(pc, "")
+    try:
+        yield pc, version
+    finally:
+        pc.DestroyPropertyCollector()
+
+
 def vm_named(si, suffix: str):
     content = si.RetrieveContent()
     view = content.viewManager.CreateContainerView(content.rootFolder, [vim.VirtualMachine], True)
@@ -78,53 +91,45 @@ def test_first_answer_is_paged_by_max_object_updates(si):
 
 
 def test_a_change_is_answered_as_a_modify_of_that_object_only(si):
-    pc = new_collector(si)
-    vm_filter(si, pc, ["name", "runtime.powerState"])
-    _, version, _ = drain(pc, "")
-    vm = vm_named(si, "VM0")
-    started = time.monotonic()
-    vm.PowerOffVM_Task()
-    updates, version, _ = drain(pc, version, wait=10)
-    took = time.monotonic() - started
-    assert [(o.kind, o.obj._moId) for o in updates] == [("modify", vm._moId)]
-    assert [(c.name, c.val) for c in updates[0].changeSet] == [("runtime.powerState", "poweredOff")]
-    assert took < 2.0, f"{took:.2f} s"
-    assert pc.WaitForUpdatesEx(version, PC.WaitOptions(maxWaitSeconds=0)) is None  # nothing else changed
-    vm.PowerOnVM_Task()
-    pc.DestroyPropertyCollector()
+    with watching(si, ["name", "runtime.powerState"]) as (pc, version):
+        vm = vm_named(si, "VM0")
+        started = time.monotonic()
+        vm.PowerOffVM_Task()
+        updates, version, _ = drain(pc, version, wait=10)
+        took = time.monotonic() - started
+        assert [(o.kind, o.obj._moId) for o in updates] == [("modify", vm._moId)]
+        assert [(c.name, c.val) for c in updates[0].changeSet] == [("runtime.powerState", "poweredOff")]
+        assert took < 2.0, f"{took:.2f} s"
+        assert pc.WaitForUpdatesEx(version, PC.WaitOptions(maxWaitSeconds=0)) is None  # nothing else changed
+        vm.PowerOnVM_Task()
 
 
 def test_a_watched_parent_path_gets_its_current_value(si):
-    pc = new_collector(si)
-    vm_filter(si, pc, ["runtime"])
-    _, version, _ = drain(pc, "")
-    vm = vm_named(si, "VM1")
-    vm.SuspendVM_Task()
-    updates, _, _ = drain(pc, version, wait=10)
-    assert [o.obj._moId for o in updates] == [vm._moId]
-    (change,) = updates[0].changeSet
-    assert change.name == "runtime" and isinstance(change.val, vim.vm.RuntimeInfo)
-    assert change.val.powerState == "suspended"
-    vm.PowerOnVM_Task()
-    pc.DestroyPropertyCollector()
+    with watching(si, ["runtime"]) as (pc, version):
+        vm = vm_named(si, "VM1")
+        vm.SuspendVM_Task()
+        updates, _, _ = drain(pc, version, wait=10)
+        assert [o.obj._moId for o in updates] == [vm._moId]
+        (change,) = updates[0].changeSet
+        assert change.name == "runtime" and isinstance(change.val, vim.vm.RuntimeInfo)
+        assert change.val.powerState == "suspended"
+        vm.PowerOnVM_Task()
 
 
 def test_created_and_destroyed_objects_enter_and_leave(si):
-    pc = new_collector(si)
-    vm_filter(si, pc, ["name"])
-    _, version, _ = drain(pc, "")
-    source = vm_named(si, "VM2")
-    task = source.CloneVM_Task(folder=source.parent, name="collector-clone", spec=vim.vm.CloneSpec(location=vim.vm.RelocateSpec()))
-    deadline = time.monotonic() + 10
-    while task.info.state not in ("success", "error") and time.monotonic() < deadline:
-        time.sleep(0.05)
-    clone = task.info.result
-    updates, version, _ = drain(pc, version, wait=10)
-    assert ("enter", clone._moId) in [(o.kind, o.obj._moId) for o in updates]
-    clone.Destroy_Task()
-    updates, version, _ = drain(pc, version, wait=10)
-    assert ("leave", clone._moId) in [(o.kind, o.obj._moId) for o in updates]
-    pc.DestroyPropertyCollector()
+    with watching(si, ["name"]) as (pc, version):
+        source = vm_named(si, "VM2")
+        task = source.CloneVM_Task(folder=source.parent, name="collector-clone",
+                                   spec=vim.vm.CloneSpec(location=vim.vm.RelocateSpec()))
+        deadline = time.monotonic() + 10
+        while task.info.state not in ("success", "error") and time.monotonic() < deadline:
+            time.sleep(0.05)
+        clone = task.info.result
+        updates, version, _ = drain(pc, version, wait=10)
+        assert ("enter", clone._moId) in [(o.kind, o.obj._moId) for o in updates]
+        clone.Destroy_Task()
+        updates, version, _ = drain(pc, version, wait=10)
+        assert ("leave", clone._moId) in [(o.kind, o.obj._moId) for o in updates]
 
 
 def test_a_version_that_is_not_the_last_answered_is_refused(si):

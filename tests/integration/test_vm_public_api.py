@@ -140,14 +140,12 @@ def test_the_daemon_sees_an_out_of_band_logging_or_vmotion_change_and_remediates
     """config.flags and config.migrateEncryption are watched properties: a change outside vsr is seen through
     the property collector (no poll) and remediated."""
     from harness import wait_for
-    from test_daemon import Daemon, vcenter_doc
+    from test_daemon import Daemon
 
     name = "DC0_C0_H0_VM0"
-    d = Daemon(tmp_path / "d")
-    (d.specs / "vc.yaml").write_text(vcenter_doc(shared_sim, "sim", tmp_path / "creds"))
-    (d.specs / "vm.yaml").write_text(
+    d = Daemon.for_sim(tmp_path / "d", shared_sim, vm=(
         "apiVersion: vsr.dev/v1alpha1\nkind: VMSecurityPolicy\nmetadata: {name: vm-options}\nspec:\n"
-        f'  selector: {{vms: ["{name}"]}}\n  enableLogging: true\n  migrateEncryption: required\n')
+        f'  selector: {{vms: ["{name}"]}}\n  enableLogging: true\n  migrateEncryption: required\n'))
     try:
         d.start().wait_ready()
         wait_for(lambda: vm(si, name).config.migrateEncryption == "required", 10, "first pass applied")
