@@ -116,6 +116,8 @@ class Reconciler:
         writer = writeahead.JournalWriter(loop.journal, on_error=loop.journal_failed)
         journal_ok = self._settle_open_intents(moid, vplan)
         if journal_ok and any(c.actionable for po in vplan.objects for c in po.changes):
+            with loop.lock:
+                watched_before = loop.versions.get(moid, 0)
             executor.apply_plan(conn, vplan, concurrency=1, journal=writer)
             events += self._record_flaps(vplan)
             self._remember_unsupported(vplan)
@@ -125,9 +127,12 @@ class Reconciler:
                     loop.remediated[(change.object.moid, change.path)] = now
                 if change.outcome is Outcome.UNKNOWN:
                     loop.unverified.add(change.object.moid)
-            with loop.lock:  # the read-back is the newest state we know
-                for po in vplan.objects:
-                    obj.props.update({k: v for k, v in po.state.props.items() if k in obj.props})
+            with loop.lock:
+                # the read-back is the newest state we know, unless the watch delivered changes meanwhile: those
+                # may be newer (an out-of-band change right after the fix), and the object is queued again for them
+                if loop.versions.get(moid, 0) == watched_before:
+                    for po in vplan.objects:
+                        obj.props.update({k: v for k, v in po.state.props.items() if k in obj.props})
         try:
             writer.record(events)
         except JournalError:
