@@ -58,10 +58,15 @@ class Reconciler:
     def _refetch(self, conn: Connection, moid: str, obj: inventory.ObservedObject) -> inventory.ObservedObject:
         """Read the object's watched properties now (one call) and refresh the cache with them."""
         loop = self.loop
+        with loop.lock:
+            watched_before = loop.versions.get(moid, 0)
         fetched = inventory.fetch_objects(conn, [obj.ref], list(obj.props))[moid]
         with loop.lock:
-            obj.props.update(fetched)
-            loop.stale.discard(moid)
+            if loop.versions.get(moid, 0) == watched_before:
+                obj.props.update(fetched)
+                loop.stale.discard(moid)
+            # else the watch delivered changes during the read, possibly newer than it: the cache keeps them and
+            # the object is queued again for them
         return obj
 
     def _plan(self, conn: Connection, facts: ConnectionFacts, moid: str, obj: inventory.ObservedObject,
