@@ -105,48 +105,23 @@ func (s *Sim) addFTMode(body []byte, updates bool) []byte {
 		!bytes.Contains(body, []byte("config.ftEncryptionMode")) && !(updates && bytes.Contains(body, []byte("<kind>enter</kind>")))) {
 		return body
 	}
-	locs := vmObjRe.FindAllSubmatchIndex(body, -1)
-	if len(locs) == 0 {
-		return body
-	}
-	var filters filterIndex
-	if updates && s.ftFiltersKnown() {
-		filters = indexFilters(body) // stateenc.go
-	}
-	var out bytes.Buffer
-	out.Write(body[:locs[0][0]])
-	for i, loc := range locs {
-		end := len(body)
-		if i+1 < len(locs) {
-			end = locs[i+1][0]
-		}
-		// a VM segment ends where the next object of any type begins
-		seg := string(body[loc[0]:end])
-		if j := strings.Index(seg[loc[1]-loc[0]:], "<obj "); j >= 0 {
-			cut := loc[1] - loc[0] + j
-			out.WriteString(s.rewriteVMSegment(body[:loc[0]], filters, loc[0], seg[:cut], loc[1]-loc[0], string(body[loc[2]:loc[3]]), updates))
-			out.WriteString(seg[cut:])
-			continue
-		}
-		out.WriteString(s.rewriteVMSegment(body[:loc[0]], filters, loc[0], seg, loc[1]-loc[0], string(body[loc[2]:loc[3]]), updates))
-	}
-	return out.Bytes()
+	filters := lazyFilters(body) // stateenc.go
+	return rewriteObjects(body, vmObjRe, func(o objectSegment) string { return s.rewriteVMSegment(o, filters, updates) })
 }
 
-func (s *Sim) rewriteVMSegment(before []byte, filters filterIndex, pos int, seg string, objLen int, moid string, updates bool) string {
-	mode := s.ft.get(moid)
-	seg = vmConfigRe.ReplaceAllStringFunc(seg, func(open string) string {
+func (s *Sim) rewriteVMSegment(o objectSegment, filters func() filterIndex, updates bool) string {
+	mode := s.ft.get(o.moid)
+	seg := vmConfigRe.ReplaceAllStringFunc(o.text, func(open string) string {
 		return open + "<ftEncryptionMode>" + mode + "</ftEncryptionMode>"
 	})
 	seg = ftMissingRe.ReplaceAllString(seg, ftProp(mode, updates))
-	if updates && s.ftFiltersKnown() && bytes.HasSuffix(before, []byte("<kind>enter</kind>")) &&
-		!strings.Contains(seg, "<name>config.ftEncryptionMode</name>") {
-		if filter, ok := filters.before(pos); ok { // stateenc.go
+	if updates && s.ftFiltersKnown() && o.enter && !strings.Contains(seg, "<name>config.ftEncryptionMode</name>") {
+		if filter, ok := filters().before(o.start); ok {
 			s.ft.mu.Lock()
 			wanted := len(s.ft.filters[filter]) > 0
 			s.ft.mu.Unlock()
 			if wanted {
-				seg = seg[:objLen] + ftProp(mode, true) + seg[objLen:]
+				seg = seg[:o.objLen] + ftProp(mode, true) + seg[o.objLen:]
 			}
 		}
 	}

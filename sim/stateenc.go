@@ -106,33 +106,58 @@ func (s *Sim) addStateEncryption(body []byte, updates bool) []byte {
 		!bytes.Contains(body, []byte("capability.uefiSecureBoot")) && !(updates && bytes.Contains(body, []byte("<kind>enter</kind>"))) {
 		return body
 	}
-	locs := hostObjRe.FindAllSubmatchIndex(body, -1)
+	filters := lazyFilters(body)
+	return rewriteObjects(body, hostObjRe, func(o objectSegment) string {
+		h := s.cli.byRef[o.moid]
+		if h == nil {
+			return o.text
+		}
+		se := h.extras()
+		seg := rewriteSegment(o.text, se, updates)
+		if updates && o.enter {
+			if filter, ok := filters().before(o.start); ok {
+				seg = s.enterChanges(filter, seg, o.objLen, se)
+			}
+		}
+		return seg
+	})
+}
+
+// objectSegment is one object of a property-collector answer: from its <obj type=…> element to where the next
+// object of any type begins (or the end of the answer).
+type objectSegment struct {
+	start  int    // offset in the answer
+	text   string // the segment
+	objLen int    // length of its <obj> element
+	moid   string
+	enter  bool // an update of kind "enter" (the kind element precedes obj)
+}
+
+var enterKind = []byte("<kind>enter</kind>")
+
+// rewriteObjects replaces the segment of every object re matches (re's first group is the moid) with what
+// rewrite returns; everything else in body is kept as is.
+func rewriteObjects(body []byte, re *regexp.Regexp, rewrite func(objectSegment) string) []byte {
+	locs := re.FindAllSubmatchIndex(body, -1)
 	if len(locs) == 0 {
 		return body
 	}
-	var filters filterIndex
-	if updates {
-		filters = indexFilters(body)
-	}
 	var out bytes.Buffer
-	out.Write(body[:locs[0][0]])
+	last := 0
 	for i, loc := range locs {
 		end := len(body)
 		if i+1 < len(locs) {
 			end = locs[i+1][0]
 		}
-		seg := string(body[loc[0]:end])
-		if h := s.cli.byRef[string(body[loc[2]:loc[3]])]; h != nil {
-			se := h.extras()
-			seg = rewriteSegment(seg, se, updates)
-			if updates && bytes.HasSuffix(body[:loc[0]], []byte("<kind>enter</kind>")) {
-				if filter, ok := filters.before(loc[0]); ok {
-					seg = s.enterChanges(filter, seg, loc[1]-loc[0], se)
-				}
-			}
+		if j := bytes.Index(body[loc[1]:end], []byte("<obj ")); j >= 0 {
+			end = loc[1] + j
 		}
-		out.WriteString(seg)
+		out.Write(body[last:loc[0]])
+		out.WriteString(rewrite(objectSegment{start: loc[0], text: string(body[loc[0]:end]), objLen: loc[1] - loc[0],
+			moid: string(body[loc[2]:loc[3]]), enter: bytes.HasSuffix(body[:loc[0]], enterKind)}))
+		last = end
 	}
+	out.Write(body[last:])
 	return out.Bytes()
 }
 
@@ -275,6 +300,18 @@ func indexFilters(body []byte) filterIndex {
 		idx.name = append(idx.name, string(body[m[2]:m[3]]))
 	}
 	return idx
+}
+
+// lazyFilters indexes body's filter markers on first use (an answer without a matching object needs none).
+func lazyFilters(body []byte) func() filterIndex {
+	var idx *filterIndex
+	return func() filterIndex {
+		if idx == nil {
+			i := indexFilters(body)
+			idx = &i
+		}
+		return *idx
+	}
 }
 
 // before is the filter of the last marker before pos.
