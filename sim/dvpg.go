@@ -100,8 +100,14 @@ func (p *folderProxy) CreateDVSTask(ctx *simulator.Context, req *types.CreateDVS
 		return &methods.CreateDVS_TaskBody{Fault_: notFound}
 	}
 	req.This = ref
+	return thenNormalize(ctx, f, func() soap.HasFault { return f.CreateDVSTask(ctx, req) })
+}
+
+// thenNormalize runs the library's call on obj, then brings the switches and portgroups it created to the state
+// vCenter reports for new ones.
+func thenNormalize(ctx *simulator.Context, obj mo.Reference, call func() soap.HasFault) soap.HasFault {
 	var body soap.HasFault
-	onObject(ctx, f, func() { body = f.CreateDVSTask(ctx, req) })
+	onObject(ctx, obj, func() { body = call() })
 	normalizeNetwork(ctx)
 	return body
 }

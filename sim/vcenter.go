@@ -96,10 +96,7 @@ func (p *dvsProxy) AddDVPortgroupTask(ctx *simulator.Context, req *types.AddDVPo
 		return &methods.AddDVPortgroup_TaskBody{Fault_: notFound}
 	}
 	req.This = ref
-	var body soap.HasFault
-	onObject(ctx, dvs, func() { body = dvs.AddDVPortgroupTask(ctx, req) })
-	normalizeNetwork(ctx)
-	return body
+	return thenNormalize(ctx, dvs, func() soap.HasFault { return dvs.AddDVPortgroupTask(ctx, req) }) // dvpg.go
 }
 
 // defaultPortSetting fills what vCenter 8 reports for a new switch or portgroup: MAC management as the
