@@ -21,11 +21,13 @@ import yaml
 from reconciler.catalog.model import Control, FieldPath, FieldRef, Unmanaged, parse_path, render_path
 
 DATA = ("controls.yaml", "scg9.yaml")
+# libyaml's loader reads the catalog 7-9x faster than the pure-Python one (same result: a test compares them)
+_LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 
 
 def _load(name: str) -> list[Control]:
     text = resources.files(__package__).joinpath(name).read_text(encoding="utf-8")
-    return [Control.from_dict(raw) for raw in yaml.safe_load(text)["controls"]]
+    return [Control.from_dict(raw) for raw in yaml.load(text, Loader=_LOADER)["controls"]]  # noqa: S506 - safe
 
 
 def _merge(values: list[tuple[str, ...]]) -> tuple[str, ...]:

@@ -166,3 +166,15 @@ def test_plan_changes_carry_control_ids():
     ids = ("esxi-8.transparent-page-sharing", "ESXI-80-000213", "esx-9.transparent-page-sharing", "VCFE-9X-000064")
     assert change.controls == ids
     assert change.as_dict()["controls"] == list(ids)
+
+
+def test_the_fast_loader_reads_the_catalog_exactly_as_the_safe_loader():
+    from importlib import resources
+
+    import yaml
+
+    from reconciler import catalog
+
+    for name in catalog.DATA:
+        text = resources.files("reconciler.catalog").joinpath(name).read_text(encoding="utf-8")
+        assert yaml.load(text, Loader=catalog._LOADER) == yaml.safe_load(text), name
