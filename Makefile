@@ -12,7 +12,7 @@ SIM_SRC  := $(shell find sim -name '*.go' 2>/dev/null)
 PYTEST_ARGS ?=
 PYTEST_JOBS ?= 2
 
-.PHONY: all deps venv sim test unit integration typecheck run clean schema bench bench-large mutation
+.PHONY: all deps venv sim simtest test unit integration typecheck run clean schema bench bench-large mutation
 
 all: venv sim
 
@@ -46,10 +46,14 @@ sim: $(SIM_BIN)
 $(SIM_BIN): $(SIM_SRC) sim/build.sh | $(BUILD)/.deps
 	sim/build.sh $(SIM_BIN)
 
+## simtest: go vet and the simulator's Go tests (part of `make test`)
+simtest: | $(BUILD)/.deps
+	sim/build.sh --test
+
 ## test: everything CI runs: the type checker first, then the tests
 ## (test files are spread over PYTEST_JOBS workers, whole files per worker so module-scoped simulators are shared;
 ## PYTEST_JOBS=0 runs them in one process)
-test: venv sim typecheck
+test: venv sim simtest typecheck
 	VSR_SIM_BIN=$(CURDIR)/$(SIM_BIN) $(BIN)/pytest -n $(PYTEST_JOBS) --dist loadfile $(PYTEST_ARGS)
 
 ## typecheck: mypy strict on engine, controllers, vsphere, daemon ([tool.mypy] in pyproject.toml; mypy comes with

@@ -1,17 +1,20 @@
 #!/bin/sh
-# Build the vsr vCenter simulator: sim/build.sh OUTPUT  (default build/vsr-sim)
+# Build the vsr vCenter simulator: sim/build.sh OUTPUT  (default build/vsr-sim); sim/build.sh --test runs go vet
+# and the simulator's Go tests instead.
 # Needs only Debian's golang-go and golang-github-vmware-govmomi-dev: GOPATH mode (GO111MODULE=off, sim/go.mod
 # is ignored), no module proxy. VSR_SIM_MODULE=1 builds the module vsr.dev/sim instead, offline as well: a
 # copy of sim/ under build/modsrc whose vendor/ links to the same Debian source (-mod=vendor, GOPROXY=off).
 set -eu
 here=$(cd "$(dirname "$0")" && pwd)
 root=$(dirname "$here")
+mode=build
+if [ "${1:-}" = --test ]; then mode=test; shift; fi
 out=${1:-$root/build/vsr-sim}
 case "$out" in /*) ;; *) out="$(pwd)/$out" ;; esac
 mkdir -p "$(dirname "$out")"
 
 # Quick path: nothing newer than the binary.
-if [ -x "$out" ] && [ -z "$(find "$here" -newer "$out" \( -name '*.go' -o -name build.sh -o -name go.mod \) 2>/dev/null | head -n 1)" ]; then
+if [ "$mode" = build ] && [ -x "$out" ] && [ -z "$(find "$here" -newer "$out" \( -name '*.go' -o -name build.sh -o -name go.mod \) 2>/dev/null | head -n 1)" ]; then
   exit 0
 fi
 
@@ -26,6 +29,14 @@ export GOCACHE="${VSR_GOCACHE:-$root/build/gocache}"
 export CGO_ENABLED=0
 export GOFLAGS=""
 export GOTOOLCHAIN=local # Go >= 1.21 would otherwise try to download the toolchain go.mod names
+
+if [ "$mode" = test ]; then
+  export GO111MODULE=off
+  export GOPATH="/usr/share/gocode"
+  cd "$here"
+  go vet . && go test .
+  exit $?
+fi
 
 if [ "${VSR_SIM_MODULE:-}" != 1 ]; then
   export GO111MODULE=off
