@@ -3,7 +3,7 @@
 Starts the simulator (TLS with a generated certificate, username/password), writes a VCenter document for it into
 build/quickstart/specs, shows what drifted (`vsr plan`), then runs the daemon (`vsr run`): it converges the
 simulator, records events, and keeps watching. Every 20 s this script makes an out-of-band change (starts SSH on
-a host) so you can watch the daemon detect and fix it.
+the next host in turn) so you can watch the daemon detect and fix it.
 
 Ctrl-C stops both and shows the journal: the simulator and the daemon run in their own sessions, so the terminal's
 SIGINT reaches only this script, which then stops the daemon (one SIGTERM; it exits within 3 s), the simulator,
@@ -48,10 +48,13 @@ def stop_daemon(daemon: subprocess.Popen) -> None:
         daemon.wait(5)
 
 
-def make_drift(content, vim) -> None:
+def make_drift(content, vim, round_: int) -> None:
+    """Start SSH on the next host in turn (one host changed every 20 s would be flagged DriftFlapping after five
+    fixes in ten minutes, and no longer fixed: the daemon's flap detection, see docs/daemon.md)."""
     view = content.viewManager.CreateContainerView(content.rootFolder, [vim.HostSystem], True)
-    target = view.view[0]
+    hosts = sorted(view.view, key=lambda h: h.name)
     view.DestroyView()
+    target = hosts[round_ % len(hosts)]
     say(f"out-of-band change: starting SSH on {target.name}; the daemon turns it off again")
     target.configManager.serviceSystem.StartService(id="TSM-SSH")
 
@@ -81,10 +84,12 @@ def main() -> int:
         from pyVmomi import vim
         content = sim.connect().RetrieveContent()
         started = time.monotonic()
+        rounds = 0
         while daemon.poll() is None and (limit is None or time.monotonic() - started < limit):
             time.sleep(min(20.0, limit or 20.0))
             if daemon.poll() is None and (limit is None or time.monotonic() - started < limit):
-                make_drift(content, vim)
+                make_drift(content, vim, rounds)
+                rounds += 1
     except KeyboardInterrupt:
         say("Ctrl-C: stopping the daemon and the simulator")
     finally:
