@@ -368,14 +368,7 @@ class VCenterLoop:
                 if not self._pending_first:
                     self.first_pass_done.set()
 
-
-
-
-
-
-
     # -- write-ahead journal --------------------------------------------------------------------------------
-
     def journal_failed(self, message: str) -> None:
         log.error("the journal cannot be written; no vSphere writes until it can", vcenter=self.name,
                   error=message)
@@ -385,8 +378,7 @@ class VCenterLoop:
     def journal_ok_again(self) -> None:
         self.board.set_journal_error(None)
 
-
-
+    # -- status -----------------------------------------------------------------------------------------------
     def flapping_by_policy(self) -> dict[str, int]:
         """Fields the flap detector currently holds back, counted per owning policy."""
         out: dict[str, int] = {}
