@@ -20,7 +20,6 @@ package main
 // CancelWaitForUpdates and DestroyPropertyCollector are routed here too; the library then destroys the collector.
 
 import (
-	"bytes"
 	"context"
 	"reflect"
 	"strconv"
@@ -102,10 +101,6 @@ func (s *Sim) routeCollector(method *simulator.Method, body []byte) []byte {
 	if method.This.Type != "PropertyCollector" || !collectorWaitMethods[method.Name] {
 		return body
 	}
-	loc := thisType.FindSubmatchIndex(body)
-	if loc == nil || string(body[loc[4]:loc[5]]) != method.This.Type {
-		return body
-	}
 	pref := types.ManagedObjectReference{Type: collectorProxyType, Value: method.This.Value}
 	s.waits.mu.Lock()
 	if simulator.Map.Get(pref) == nil {
@@ -114,11 +109,7 @@ func (s *Sim) routeCollector(method *simulator.Method, body []byte) []byte {
 		simulator.Map.Put(p)
 	}
 	s.waits.mu.Unlock()
-	var nb bytes.Buffer
-	nb.Write(body[:loc[4]])
-	nb.WriteString(collectorProxyType)
-	nb.Write(body[loc[5]:])
-	return nb.Bytes()
+	return renameThis(body, method.This.Type, collectorProxyType) // proxy.go
 }
 
 // CollectorProxy serves the wait methods of the collector with the same moref value.

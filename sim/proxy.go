@@ -44,13 +44,19 @@ func (s *Sim) routeToProxy(method *simulator.Method, body []byte) []byte {
 		return body
 	}
 	s.ensureProxy(method.This)
+	return renameThis(body, method.This.Type, proxyPrefix+method.This.Type)
+}
+
+// renameThis returns body with the type of its _this element changed from `from` to `to` (body unchanged when
+// _this is not of type `from`).
+func renameThis(body []byte, from, to string) []byte {
 	loc := thisType.FindSubmatchIndex(body)
-	if loc == nil || string(body[loc[4]:loc[5]]) != method.This.Type {
+	if loc == nil || string(body[loc[4]:loc[5]]) != from {
 		return body
 	}
 	var nb bytes.Buffer
 	nb.Write(body[:loc[4]])
-	nb.WriteString(proxyPrefix + method.This.Type)
+	nb.WriteString(to)
 	nb.Write(body[loc[5]:])
 	return nb.Bytes()
 }
