@@ -43,8 +43,10 @@ const (
 	maxPending = 200000
 )
 
-var collectorWaitMethods = map[string]bool{"WaitForUpdatesEx": true, "CancelWaitForUpdates": true,
-	"DestroyPropertyCollector": true}
+// collectorRouted are the collector methods its proxy answers (the paged retrievals: retrieve.go).
+var collectorRouted = map[string]bool{"WaitForUpdatesEx": true, "CancelWaitForUpdates": true,
+	"DestroyPropertyCollector": true, "RetrievePropertiesEx": true, "ContinueRetrievePropertiesEx": true,
+	"CancelRetrievePropertiesEx": true}
 
 // waitRegistry holds the wait state of every collector, by session key and collector moref value.
 type waitRegistry struct {
@@ -98,13 +100,13 @@ func (r *waitRegistry) forgetSession(session string) {
 // registering the proxy (a session's collectors are unknown to the global registry, so the generic proxy route,
 // which checks that the object exists there, does not apply).
 func (s *Sim) routeCollector(method *simulator.Method, body []byte) []byte {
-	if method.This.Type != "PropertyCollector" || !collectorWaitMethods[method.Name] {
+	if method.This.Type != "PropertyCollector" || !collectorRouted[method.Name] {
 		return body
 	}
 	pref := types.ManagedObjectReference{Type: collectorProxyType, Value: method.This.Value}
 	s.waits.mu.Lock()
 	if simulator.Map.Get(pref) == nil {
-		p := &CollectorProxy{waits: &s.waits}
+		p := &CollectorProxy{waits: &s.waits, retrievals: &s.retrievals}
 		p.Self = pref
 		simulator.Map.Put(p)
 	}
@@ -112,10 +114,11 @@ func (s *Sim) routeCollector(method *simulator.Method, body []byte) []byte {
 	return renameThis(body, method.This.Type, collectorProxyType) // proxy.go
 }
 
-// CollectorProxy serves the wait methods of the collector with the same moref value.
+// CollectorProxy serves the wait and paged retrieval methods of the collector with the same moref value.
 type CollectorProxy struct {
 	mo.PropertyCollector
-	waits *waitRegistry
+	waits      *waitRegistry
+	retrievals *retrievals
 }
 
 // Lock and Unlock make the registry's per-object lock a no-op: a wait holds its call for a long time and
@@ -127,12 +130,21 @@ func (p *CollectorProxy) real() types.ManagedObjectReference {
 	return types.ManagedObjectReference{Type: "PropertyCollector", Value: p.Self.Value}
 }
 
-func (p *CollectorProxy) WaitForUpdatesEx(ctx *simulator.Context, req *types.WaitForUpdatesEx) soap.HasFault {
-	body := &methods.WaitForUpdatesExBody{}
+// collector is the session's collector this proxy serves, or the fault for one destroyed or never created.
+func (p *CollectorProxy) collector(ctx *simulator.Context) (*simulator.PropertyCollector, *soap.Fault) {
 	pc, ok := ctx.Session.Get(p.real()).(*simulator.PropertyCollector)
 	if !ok {
-		body.Fault_ = fault("The object has already been deleted or has not been completely created",
+		return nil, fault("The object has already been deleted or has not been completely created",
 			&types.ManagedObjectNotFound{Obj: p.real()})
+	}
+	return pc, nil
+}
+
+func (p *CollectorProxy) WaitForUpdatesEx(ctx *simulator.Context, req *types.WaitForUpdatesEx) soap.HasFault {
+	body := &methods.WaitForUpdatesExBody{}
+	pc, nf := p.collector(ctx)
+	if nf != nil {
+		body.Fault_ = nf
 		return body
 	}
 	set, f := p.waits.state(ctx.Session.Key, p.Self.Value).wait(ctx, pc, req.Version, req.Options)
@@ -154,10 +166,10 @@ func (p *CollectorProxy) DestroyPropertyCollector(ctx *simulator.Context, req *t
 		st.cancelWait()
 		simulator.Map.RemoveHandler(st)
 	}
-	pc, ok := ctx.Session.Get(p.real()).(*simulator.PropertyCollector)
-	if !ok {
-		return &faultBody{Fault_: fault("The object has already been deleted or has not been completely created",
-			&types.ManagedObjectNotFound{Obj: p.real()})}
+	p.retrievals.forget(ctx.Session.Key, p.Self.Value)
+	pc, nf := p.collector(ctx)
+	if nf != nil {
+		return &faultBody{Fault_: nf}
 	}
 	if strings.HasPrefix(p.Self.Value, "session[") { // a session's own collector: its value is never reused
 		simulator.Map.Remove(p.Self)

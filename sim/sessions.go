@@ -95,5 +95,6 @@ func (s *Sim) forgetSession(id string) {
 	s.mu.Lock()
 	delete(s.sessions, id)
 	s.mu.Unlock()
-	s.waits.forgetSession(id) // collector.go: its collectors stop receiving changes
+	s.waits.forgetSession(id)   // collector.go: its collectors stop receiving changes
+	s.retrievals.forget(id, "") // retrieve.go: its tokens are gone
 }

@@ -19,9 +19,10 @@ type Sim struct {
 	owners   map[types.ManagedObjectReference]string // moref -> object name used by -fail Method@name
 
 	// overrides: managed object type -> method names served by a proxy object (type "Vsr"+type; proxy.go)
-	overrides map[string]map[string]bool
-	proxies   map[string]func(ref types.ManagedObjectReference) mo.Reference
-	waits     waitRegistry // WaitForUpdatesEx per collector (collector.go)
+	overrides  map[string]map[string]bool
+	proxies    map[string]func(ref types.ManagedObjectReference) mo.Reference
+	waits      waitRegistry // WaitForUpdatesEx per collector (collector.go)
+	retrievals retrievals   // RetrievePropertiesEx tokens per session and collector (retrieve.go)
 
 	hosts    map[string]*hostExt
 	vnics    map[string]*VirtualNicManager   // per-host VMkernel NIC services (vnicmgr.go)

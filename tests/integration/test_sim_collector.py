@@ -1,5 +1,6 @@
 """The simulator's WaitForUpdatesEx (sim/collector.go), spoken to with plain pyVmomi: paged first answers
-(maxObjectUpdates), incremental modify / enter / leave, parent and child property paths, versions, cancel."""
+(maxObjectUpdates), incremental modify / enter / leave, parent and child property paths, versions, cancel; and its
+RetrievePropertiesEx paged by maxObjects (sim/retrieve.go): tokens, their session and collector, cancel."""
 
 from __future__ import annotations
 
@@ -18,9 +19,14 @@ PC = vmodl.query.PropertyCollector
 
 
 @pytest.fixture(scope="module")
-def si():
+def collector_sim():
     with start_simulator("-cluster", "1", "-host", "2", "-vm-per-host", "8", "-standalone-host", "0") as sim:
-        yield sim.connect()
+        yield sim
+
+
+@pytest.fixture(scope="module")
+def si(collector_sim):
+    return collector_sim.connect()
 
 
 def vm_filter(si, collector, paths: list[str]):
@@ -156,3 +162,80 @@ def test_cancel_ends_a_waiting_call_with_request_canceled(si):
     pc.DestroyPropertyCollector()
     with pytest.raises(vmodl.fault.ManagedObjectNotFound):
         pc.WaitForUpdatesEx("", PC.WaitOptions(maxWaitSeconds=0))
+
+
+# ---------------------------------------------------------------- RetrievePropertiesEx paging (sim/retrieve.go)
+
+def vm_names_spec(si):
+    content = si.RetrieveContent()
+    view = content.viewManager.CreateContainerView(content.rootFolder, [vim.VirtualMachine], True)
+    return PC.FilterSpec(
+        objectSet=[PC.ObjectSpec(obj=view, skip=True, selectSet=[
+            PC.TraversalSpec(name="view", type=vim.view.ContainerView, path="view", skip=False)])],
+        propSet=[PC.PropertySpec(type=vim.VirtualMachine, pathSet=["name"])])
+
+
+def names(result) -> list[str]:
+    return [p.val for o in result.objects for p in o.propSet]
+
+
+def test_retrieve_pages_by_max_objects_and_each_token_answers_once(si):
+    pc = si.RetrieveContent().propertyCollector
+    spec = vm_names_spec(si)
+    whole = pc.RetrievePropertiesEx([spec], PC.RetrieveOptions())
+    assert len(whole.objects) == 16 and not whole.token
+    result = pc.RetrievePropertiesEx([spec], PC.RetrieveOptions(maxObjects=5))
+    pages, seen, tokens = [len(result.objects)], names(result), []
+    while result.token:
+        tokens.append(result.token)
+        result = pc.ContinueRetrievePropertiesEx(result.token)
+        pages.append(len(result.objects))
+        seen += names(result)
+    assert pages == [5, 5, 5, 1]
+    assert sorted(seen) == sorted(names(whole))                      # every object once, none twice
+    assert len(set(tokens)) == 3
+    with pytest.raises(vmodl.fault.InvalidArgument) as used:
+        pc.ContinueRetrievePropertiesEx(tokens[0])
+    assert used.value.invalidProperty == "token"
+
+
+def test_a_token_belongs_to_the_session_and_collector_that_returned_it(si, collector_sim):
+    pc = si.RetrieveContent().propertyCollector
+    first = pc.RetrievePropertiesEx([vm_names_spec(si)], PC.RetrieveOptions(maxObjects=10))
+    other_session = collector_sim.connect().RetrieveContent().propertyCollector
+    with pytest.raises(vmodl.fault.InvalidArgument):
+        other_session.ContinueRetrievePropertiesEx(first.token)
+    other_collector = new_collector(si)
+    with pytest.raises(vmodl.fault.InvalidArgument):
+        other_collector.ContinueRetrievePropertiesEx(first.token)
+    other_collector.DestroyPropertyCollector()
+    rest = pc.ContinueRetrievePropertiesEx(first.token)              # refused elsewhere, still good here
+    assert len(rest.objects) == 6 and not rest.token
+
+
+def test_a_created_collector_pages_too_and_its_tokens_end_with_it(si):
+    pc = new_collector(si)
+    first = pc.RetrievePropertiesEx([vm_names_spec(si)], PC.RetrieveOptions(maxObjects=4))
+    assert len(first.objects) == 4 and first.token
+    second = pc.ContinueRetrievePropertiesEx(first.token)
+    assert len(second.objects) == 4 and second.token
+    pc.DestroyPropertyCollector()
+    with pytest.raises(vmodl.fault.ManagedObjectNotFound):
+        pc.ContinueRetrievePropertiesEx(second.token)
+
+
+def test_cancel_discards_the_rest_of_a_retrieval(si):
+    pc = si.RetrieveContent().propertyCollector
+    first = pc.RetrievePropertiesEx([vm_names_spec(si)], PC.RetrieveOptions(maxObjects=3))
+    pc.CancelRetrievePropertiesEx(first.token)
+    with pytest.raises(vmodl.fault.InvalidArgument):
+        pc.ContinueRetrievePropertiesEx(first.token)
+    with pytest.raises(vmodl.fault.InvalidArgument):
+        pc.CancelRetrievePropertiesEx(first.token)
+
+
+def test_a_negative_max_objects_is_an_invalid_argument(si):
+    with pytest.raises(vmodl.fault.InvalidArgument) as bad:
+        si.RetrieveContent().propertyCollector.RetrievePropertiesEx([vm_names_spec(si)],
+                                                                    PC.RetrieveOptions(maxObjects=-1))
+    assert bad.value.invalidProperty == "maxObjects"

@@ -106,6 +106,24 @@ def test_fetch_objects_all_option_managers_in_one_call(conn):
         assert "Config.HostAgent.log.level" in keys
 
 
+def test_paged_fetch_follows_every_continuation_token(conn):
+    whole = inventory.fetch(conn, vim.VirtualMachine, ["runtime.powerState"], page_size=None)
+    conn.methods.clear()
+    paged = inventory.fetch(conn, vim.VirtualMachine, ["runtime.powerState"], page_size=3)
+    assert conn.methods == ["CreateContainerView", "RetrievePropertiesEx", "ContinueRetrievePropertiesEx",
+                            "ContinueRetrievePropertiesEx", "DestroyView"]      # 8 VMs: pages of 3, 3 and 2
+    assert {m: o.props for m, o in paged.items()} == {m: o.props for m, o in whole.items()} and len(paged) == 8
+
+
+def test_paged_fetch_objects(conn):
+    hosts = inventory.fetch(conn, vim.HostSystem, ["configManager.advancedOption"])
+    managers = [h.props["configManager.advancedOption"] for h in hosts.values()]
+    conn.methods.clear()
+    result = inventory.fetch_objects(conn, managers, ["setting"], page_size=1)
+    assert conn.methods == ["RetrievePropertiesEx"] + ["ContinueRetrievePropertiesEx"] * 3
+    assert set(result) == {m._moId for m in managers} and all(r["setting"] for r in result.values())
+
+
 def test_fetch_objects_survives_a_dangling_reference(conn):
     hosts = inventory.fetch(conn, vim.HostSystem, ["configManager.advancedOption"])
     managers = [h.props["configManager.advancedOption"] for h in hosts.values()]
