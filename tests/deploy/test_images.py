@@ -109,7 +109,7 @@ def test_reconciler_image():
     args = build_parser().parse_args(cmd)
     assert args.command == "run" and args.listen == "[::]:8080" and str(args.journal) == "/var/lib/vsr/journal.db"
     # pyproject's console script is what ENTRYPOINT runs
-    assert 'vsr = "reconciler.cli:main"' in (ROOT / "pyproject.toml").read_text()
+    assert 'vsr = "reconciler.cli:entry"' in (ROOT / "pyproject.toml").read_text()
     assert args_of(ins, "USER")[-1] == "10001:10001"
 
 

@@ -39,6 +39,19 @@ def test_one_command_imports_only_its_module():
     assert out.strip() == "['reconciler.commands.validate']"
 
 
+def test_the_console_script_exits_with_mains_code_after_freezing_the_collector(tmp_path):
+    """`entry` (the `vsr` script) = main() + gc.freeze() + exit; atexit handlers still run."""
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("kind: HostSecurityPolicy\n")
+    code = ("import atexit, gc, sys\nimport reconciler.cli as cli\n"
+            "atexit.register(lambda: print('atexit ran, frozen', gc.get_freeze_count() > 0))\n"
+            f"sys.argv = ['vsr', 'validate', {str(bad)!r}]\ncli.entry()")
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert done.returncode == 1, done.stderr                        # main()'s exit code: the spec is invalid
+    assert "bad.yaml" in done.stdout + done.stderr
+    assert done.stdout.strip().endswith("atexit ran, frozen True")
+
+
 def test_help_shows_examples_env_vars_and_defaults(capsys):
     with pytest.raises(SystemExit) as exc:
         main(["--help"])
