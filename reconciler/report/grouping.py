@@ -4,6 +4,7 @@ reason, outcome) with the objects it concerns. Used by the text plan and the Mar
 from __future__ import annotations
 
 import json
+import re
 from collections import Counter
 from collections.abc import Iterable
 from dataclasses import dataclass, field
@@ -27,6 +28,16 @@ _REASON_WORDS = {Skip.AUDIT: "audit only", Skip.WAIVED: "waived", Skip.NEEDS_FIR
                  Skip.STALE: "stale", Skip.NOT_IN_SAVED_PLAN: "not in the saved plan"}
 _OUTCOME_WORDS = {Outcome.APPLIED: "fixed", Outcome.NOT_EFFECTIVE: "not effective", Outcome.FAILED: "failed",
                   Outcome.SKIPPED: "skipped", Outcome.UNKNOWN: "not verified"}
+
+
+_DIGITS = re.compile(r"(\d+)")
+
+
+def natural_key(name: str) -> tuple[tuple[Any, ...], str]:
+    """Sort key that puts `esx-2` before `esx-10` and `DC0_C0_H2` before `DC0_C0_H10`: runs of digits compare as
+    numbers, the rest without case (then exactly, so equal-looking names keep one order)."""
+    parts = _DIGITS.split(name)              # str, digits, str, digits, ...: kinds never meet at one position
+    return tuple(int(p) if i % 2 else p.casefold() for i, p in enumerate(parts)), name
 
 
 def noun(type_: str, count: int) -> str:
@@ -76,7 +87,7 @@ class Group:
     def names(self) -> list[str]:
         several = len({c.object.vcenter for c in self.changes}) > 1
         return sorted({(f"{c.object.vcenter}/" if several else "") + (c.object.name or c.object.moid)
-                       for c in self.changes})
+                       for c in self.changes}, key=natural_key)
 
     @property
     def count(self) -> int:

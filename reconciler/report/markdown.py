@@ -9,7 +9,7 @@ from typing import Any
 from reconciler.report import frameworks, scope
 from reconciler.report.escape import markdown as _cell
 from reconciler.report.escape import markdown_code as _code
-from reconciler.report.grouping import NAMES_SHOWN, noun
+from reconciler.report.grouping import NAMES_SHOWN, natural_key, noun
 from reconciler.report.model import PASS, Report
 from reconciler.report.text import short
 
@@ -76,7 +76,7 @@ def _grouped(report: Report) -> list[str]:
     out = ["| objects | control | status | field | current → desired |", "|---|---|---|---|---|"]
     ordered = sorted(groups.items(), key=lambda kv: (-len(kv[1]), kv[0][1], kv[0][3]))
     for (type_, control, status, label, current, desired), objects in ordered[:MAX_GROUPS]:
-        names = sorted({o.name for o in objects})
+        names = sorted({o.name for o in objects}, key=natural_key)
         shown = ", ".join(f"{_code(n)}" for n in names[:NAMES_SHOWN])
         more = f", … +{len(names) - NAMES_SHOWN}" if len(names) > NAMES_SHOWN else ""
         out.append(f"| {noun(type_, len(names))}: {shown}{more} | {_code(control)} | {status} | {_code(label)} | "

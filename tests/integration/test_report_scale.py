@@ -66,7 +66,7 @@ def test_markdown_summary_of_64_hosts_fits_a_pull_request_comment(reports):
     assert len(hosts) == 64
     assert len(summary) < PR_COMMENT_LIMIT, len(summary)
     # grouped across objects: the 32 drifted hosts share one SSH entry, named by count and a few names
-    assert "| 32 hosts: `DC0_C0_H0`, `DC0_C0_H1`, `DC0_C0_H10`, … +29 | `esxi-8.deactivate-ssh` | fail |" in summary
+    assert "| 32 hosts: `DC0_C0_H0`, `DC0_C0_H1`, `DC0_C0_H2`, … +29 | `esxi-8.deactivate-ssh` | fail |" in summary
     assert "`--detail` lists each one." in summary
     # --detail has one line per failing field, which is what makes it too big for a comment
     failing = sum(1 for r in results for f in r["fields"] if f["status"] != "pass")

@@ -7,7 +7,7 @@ from reconciler.engine import exitcodes, targets
 from reconciler.engine.runner import RunResult
 from reconciler.engine.types import Change, Outcome, Plan
 from reconciler.events.model import ObjectRef
-from reconciler.report.grouping import group, summary, value_text
+from reconciler.report.grouping import group, natural_key, summary, value_text
 from reconciler.report.plan_output import render_text
 
 
@@ -35,9 +35,17 @@ def test_32_hosts_are_one_line_and_one_summary():
         for i in range(32)]
     text = render_text(result(changes))
     lines = text.splitlines()
-    assert "~ 32 hosts: services.TSM-SSH.running true → false — DC0_C0_H0, DC0_C0_H1, DC0_C0_H10, … +29" in lines
+    assert "~ 32 hosts: services.TSM-SSH.running true → false — DC0_C0_H0, DC0_C0_H1, DC0_C0_H2, … +29" in lines
     assert lines[-1] == "Plan: 64 changes on 32 hosts"
     assert len(lines) <= 8
+
+
+def test_names_sort_numbers_as_numbers():
+    assert sorted(["esx-10", "esx-2", "ESX-1", "esx-1", "a"], key=natural_key) == ["a", "ESX-1", "esx-1", "esx-2",
+                                                                                    "esx-10"]
+    assert sorted(["DC0_C0_H10", "DC0_C1_H0", "DC0_C0_H9"], key=natural_key) == ["DC0_C0_H9", "DC0_C0_H10",
+                                                                                  "DC0_C1_H0"]
+    assert sorted(["10", "9a", "x"], key=natural_key) == ["9a", "10", "x"]
 
 
 def test_summary_counts_pending_and_waived():
