@@ -37,12 +37,13 @@ FLOORS = {
 }
 
 
-def measure(args: list[str], runs: int) -> list[float]:
+def measure(python_args: list[str], runs: int) -> list[float]:
+    """Wall time of `runs` fresh interpreters started with `python_args`."""
     env = {**os.environ, "PYTHONPATH": str(ROOT)}
     out = []
     for _ in range(runs):
         start = time.perf_counter()
-        subprocess.run([sys.executable, "-m", "reconciler.cli", *args], env=env, stdout=subprocess.DEVNULL,
+        subprocess.run([sys.executable, *python_args], env=env, stdout=subprocess.DEVNULL,
                        stderr=subprocess.DEVNULL, check=False)
         out.append(time.perf_counter() - start)
     return out
@@ -73,15 +74,10 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--runs", type=int, default=10)
     args = parser.parse_args()
-    for name, code in FLOORS.items():
-        times = []
-        for _ in range(args.runs):
-            start = time.perf_counter()
-            subprocess.run([sys.executable, "-c", code], check=False)
-            times.append(time.perf_counter() - start)
-        print(f"{name:40s} best {min(times):.3f} s  median {statistics.median(times):.3f} s")
-    for name, argv in CASES.items():
-        times = measure(argv, args.runs)
+    runs = {name: ["-c", code] for name, code in FLOORS.items()}
+    runs.update({name: ["-m", "reconciler.cli", *argv] for name, argv in CASES.items()})
+    for name, python_args in runs.items():
+        times = measure(python_args, args.runs)
         print(f"{name:40s} best {min(times):.3f} s  median {statistics.median(times):.3f} s")
     imported, loaded = split(args.runs)
     print(f"{'validate: import reconciler.api (CPU)':40s} best {imported:.3f} s")

@@ -134,8 +134,9 @@ def main(argv: list[str] | None = None) -> int:
 def entry() -> None:
     """The `vsr` console script: `main()`, then exit without the interpreter's final cyclic garbage collection,
     which would walk every object of the finished command once more (a quarter of `vsr validate`'s 0.38 s on the
-    development machine: pydantic's schemas are many small objects). `gc.freeze()` only moves the objects out of the collector's reach; atexit handlers, flushing and
-    reference-counted clean-up still run. Not in `main()`: tests call it in-process."""
+    development machine: pydantic's schemas are many small objects). `gc.freeze()` only moves the objects out of
+    the collector's reach; atexit handlers, flushing and reference-counted clean-up still run. Not in `main()`:
+    tests call it in-process."""
     code = main()
     gc.freeze()
     sys.exit(code)
